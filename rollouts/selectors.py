@@ -1,0 +1,133 @@
+"""Reads over the release registry: what was live when, what changed between two times, release diffs."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from rollouts.models import DeploymentEvent, Environment, Release, ReleaseAdapter
+
+
+def releases_with_parts() -> QuerySet[Release]:
+    return Release.objects.select_related("feature", "model", "prompt", "index", "author").prefetch_related(
+        Prefetch("adapter_links", queryset=ReleaseAdapter.objects.select_related("adapter"))
+    )
+
+
+def live_event_at(environment: Environment, at: datetime) -> DeploymentEvent | None:
+    """The deployment event in force at ``at``: one indexed query (environment, -live_at)."""
+    return (
+        DeploymentEvent.objects.filter(environment=environment, live_at__lte=at)
+        .select_related("release")
+        .order_by("-live_at", "-id")
+        .first()
+    )
+
+
+def live_release_at(environment: Environment, at: datetime) -> Release | None:
+    event = live_event_at(environment, at)
+    return event.release if event else None
+
+
+def deployments_between(environment: Environment, start: datetime, end: datetime) -> list[DeploymentEvent]:
+    """Events in (start, end], oldest first: one indexed range query."""
+    return list(
+        DeploymentEvent.objects.filter(environment=environment, live_at__gt=start, live_at__lte=end)
+        .select_related("release", "actor")
+        .order_by("live_at", "id")
+    )
+
+
+@dataclass
+class LayerChange:
+    layer: str
+    summary: str
+    before: str
+    after: str
+    details: list[str] = field(default_factory=list)
+    prompt_diff: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReleaseDiff:
+    old: Release
+    new: Release
+    layers: list[LayerChange]
+
+    @property
+    def changed_layers(self) -> list[str]:
+        return [c.layer for c in self.layers]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.layers
+
+
+def _field_changes(old_obj, new_obj, fields) -> list[str]:
+    changes = []
+    for name in fields:
+        a, b = getattr(old_obj, name), getattr(new_obj, name)
+        if a != b:
+            changes.append(f"{name}: {a!r} → {b!r}")
+    return changes
+
+
+def prompt_line_diff(old_text: str, new_text: str, *, old_label: str = "before", new_label: str = "after") -> list[str]:
+    return list(
+        difflib.unified_diff(old_text.splitlines(), new_text.splitlines(), old_label, new_label, lineterm="", n=2)
+    )
+
+
+def release_diff(old: Release, new: Release) -> ReleaseDiff:
+    """Per layer (model, prompt, adapters, index) what changed; prompt text as a line diff."""
+    layers: list[LayerChange] = []
+    if old.model_id != new.model_id:
+        details = _field_changes(old.model, new.model, list(old.model.CONTENT_FIELDS))
+        summary = "model changed"
+        if old.model.requested_alias == new.model.requested_alias and (
+            old.model.resolved_snapshot != new.model.resolved_snapshot
+        ):
+            summary = f"alias {new.model.requested_alias} re-resolved"
+        elif old.model.precision != new.model.precision or old.model.quantization != new.model.quantization:
+            summary = "precision/quantization changed"
+        layers.append(LayerChange("model", summary, str(old.model), str(new.model), details))
+    if old.prompt_id != new.prompt_id:
+        diff = []
+        for part in ("system_prompt", "template"):
+            a, b = getattr(old.prompt, part), getattr(new.prompt, part)
+            if a != b:
+                diff += prompt_line_diff(a, b, old_label=f"{part} (#{old.number})", new_label=f"{part} (#{new.number})")
+        details = _field_changes(old.prompt, new.prompt, ["name", "variables"])
+        if new.prompt.message:
+            details.append(f"message: {new.prompt.message}")
+        layers.append(LayerChange("prompt", "prompt edited", str(old.prompt), str(new.prompt), details, diff))
+    old_adapters, new_adapters = old.ordered_adapters(), new.ordered_adapters()
+    if [a.pk for a in old_adapters] != [a.pk for a in new_adapters]:
+        old_ids, new_ids = {a.pk for a in old_adapters}, {a.pk for a in new_adapters}
+        details = [f"added {a}" for a in new_adapters if a.pk not in old_ids]
+        details += [f"removed {a}" for a in old_adapters if a.pk not in new_ids]
+        if not details:
+            details.append("order changed")
+        layers.append(
+            LayerChange(
+                "adapters",
+                "adapters changed",
+                ", ".join(map(str, old_adapters)) or "none",
+                ", ".join(map(str, new_adapters)) or "none",
+                details,
+            )
+        )
+    if old.index_id != new.index_id or old.query_encoder != new.query_encoder:
+        details = []
+        if old.index and new.index:
+            details = _field_changes(old.index, new.index, list(old.index.CONTENT_FIELDS))
+        if old.query_encoder != new.query_encoder:
+            details.append(f"query_encoder: {old.query_encoder!r} → {new.query_encoder!r}")
+        summary = "index rebuilt"
+        if old.index and new.index and old.index.encoder != new.index.encoder:
+            summary = "embedding model changed (index rebuilt)"
+        layers.append(LayerChange("index", summary, str(old.index or "none"), str(new.index or "none"), details))
+    return ReleaseDiff(old=old, new=new, layers=layers)
