@@ -22,4 +22,4 @@ lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)

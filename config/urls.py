@@ -8,6 +8,8 @@ from core import views as core_views
 api_v1 = [
     path("", include("core.api_urls")),
     path("", include("rollouts.api.urls")),
+    path("", include("incidents.api.urls")),
+    path("", include("diagnostics.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,4 +22,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("rollouts.urls")),
+    path("", include("incidents.urls")),
+    path("", include("diagnostics.urls")),
 ]
