@@ -1,0 +1,255 @@
+"""Running a report in a worker: generate (live source), build the frame in chunks, analyse, store.
+
+Status moves queued -> running -> succeeded | failed | cancelled by conditional updates only, so a duplicate
+delivery or a cancel racing the worker can never overwrite someone else's transition.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from django.utils import timezone
+
+from diagnostics.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
+from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
+from diagnostics.services import CHUNK, report_transition
+
+log = logging.getLogger(__name__)
+HISTOGRAM_BINS = 30
+
+
+class ReportCancelled(Exception):
+    pass
+
+
+class Progress:
+    """Persists progress (throttled) and raises ReportCancelled once a cancel was requested.
+
+    One UPDATE does both: it only matches a running, not-cancelled report.
+    """
+
+    def __init__(self, report_id: int, start: float = 0.0, end: float = 1.0, every: float = 0.3):
+        self.report_id, self.start, self.end, self.every = report_id, start, end, every
+        self._last = 0.0
+
+    def span(self, start: float, end: float) -> Progress:
+        return Progress(self.report_id, start, end, self.every)
+
+    def __call__(self, fraction: float, message: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        overall = self.start + (self.end - self.start) * min(max(float(fraction), 0.0), 1.0)
+        alive = BehaviourReport.objects.filter(
+            pk=self.report_id, status=ReportStatus.RUNNING, cancel_requested=False
+        ).update(progress=round(overall, 4), progress_message=message[:300])
+        if not alive:
+            raise ReportCancelled
+
+
+def report_run(*, report_id: int) -> None:
+    report = BehaviourReport.objects.filter(pk=report_id).select_related("prompt_set_version").first()
+    if report is None or not report_transition(
+        actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING, started_at=timezone.now()
+    ):
+        return
+    progress = Progress(report.pk)
+    try:
+        progress(0.0, "Starting", force=True)
+        if report.source == OutputSource.LIVE:
+            _generate_outputs(report, progress.span(0.0, 0.5))
+            progress = progress.span(0.5, 1.0)
+        else:
+            progress = progress.span(0.02, 1.0)
+        frame = report_frame(report, progress=progress.span(0.0, 0.2))
+        result = _analyse(report, frame, progress.span(0.2, 0.98))
+        progress(1.0, "Saving", force=True)
+    except ReportCancelled:
+        report.refresh_from_db(fields=["status"])
+        report_transition(
+            actor=None,
+            report=report,
+            old=ReportStatus.RUNNING,
+            new=ReportStatus.CANCELLED,
+            reason="cancelled while running",
+            finished_at=timezone.now(),
+        )
+        return
+    except Exception as exc:
+        log.exception("behaviour report %s failed", report.pk)
+        message = str(exc) if isinstance(exc, GenerationError | ValueError) else f"{type(exc).__name__}: {exc}"
+        report_transition(
+            actor=None,
+            report=report,
+            old=ReportStatus.RUNNING,
+            new=ReportStatus.FAILED,
+            reason=message[:500],
+            error=message,
+            finished_at=timezone.now(),
+        )
+        return
+    report_transition(
+        actor=None,
+        report=report,
+        old=ReportStatus.RUNNING,
+        new=ReportStatus.SUCCEEDED,
+        result=result,
+        summary=summarise(result),
+        verdict=str(result.get("verdict", "")),
+        progress=1.0,
+        progress_message="Done",
+        finished_at=timezone.now(),
+    )
+
+
+def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
+    from diagnostics.behaviour.engine import AnalysisOptions, analyse
+
+    if frame.empty:
+        raise ValueError("No paired outputs to compare.")
+    opts = report.options or {}
+    options = AnalysisOptions(
+        segment_fields=list(opts.get("segment_fields", [])),
+        alpha=opts.get("alpha", 0.05),
+        bootstrap=opts.get("bootstrap", 2000),
+        top_n=opts.get("top_n", 20),
+        refusal_patterns=opts.get("refusal_patterns"),
+        seed=opts.get("seed", 0),
+    )
+    return analyse(frame, options, progress=progress)
+
+
+def _generate_outputs(report: BehaviourReport, progress: Progress) -> None:
+    cases = report.prompt_set_version.cases
+    total = report.prompt_set_version.case_count * report.samples * 2
+    done = 0
+    for side, release_id in ((Side.A, report.release_a_id), (Side.B, report.release_b_id)):
+        endpoint = GenerationEndpoint.objects.get(release_id=release_id)
+        config = EndpointConfig(
+            base_url=endpoint.base_url,
+            model=endpoint.model,
+            header_env=endpoint.header_env,
+            temperature=endpoint.temperature,
+            max_tokens=endpoint.max_tokens,
+            timeout_seconds=endpoint.timeout_seconds,
+            max_retries=endpoint.max_retries,
+            concurrency=endpoint.concurrency,
+        )
+        # Resume after a redelivery: skip answers already stored.
+        have = set(report.outputs.filter(side=side).values_list("case_id", "sample"))
+        prompts = (
+            Prompt(key=pk, text=text, sample=k)
+            for pk, text in cases.order_by("pk").values_list("pk", "input").iterator(chunk_size=CHUNK)
+            for k in range(report.samples)
+            if (pk, k) not in have
+        )
+        done += len(have)
+        batch: list[Output] = []
+        answer: Answer
+        for answer in generate(config, prompts):
+            batch.append(
+                Output(
+                    report=report,
+                    case_id=answer.key,
+                    side=side,
+                    sample=answer.sample,
+                    text=answer.text,
+                    latency_ms=answer.latency_ms,
+                )
+            )
+            done += 1
+            if len(batch) >= 200:
+                Output.objects.bulk_create(batch, ignore_conflicts=True)
+                batch = []
+            progress(done / max(total, 1), f"Generating answers: {done} of {total}")
+        Output.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+def _frame_rows(report: BehaviourReport, fields: list[str]) -> Iterator[dict]:
+    """Pair A and B answers per (case, sample) from rows ordered by case, sample, side."""
+    case_info = {
+        pk: (case_id, segments, schema)
+        for pk, case_id, segments, schema in PromptCase.objects.filter(version_id=report.prompt_set_version_id)
+        .values_list("pk", "case_id", "segments", "json_schema")
+        .iterator(chunk_size=CHUNK)
+    }
+    current: tuple | None = None
+    pair: dict = {}
+    rows = (
+        Output.objects.filter(report=report)
+        .order_by("case_id", "sample", "side")
+        .values_list("case_id", "sample", "side", "text", "latency_ms", "cost")
+        .iterator(chunk_size=CHUNK)
+    )
+    for case_pk, sample, side, text, latency, cost in rows:
+        key = (case_pk, sample)
+        if key != current:
+            if "output_a" in pair and "output_b" in pair:
+                yield pair
+            current = key
+            case_id, segments, schema = case_info[case_pk]
+            pair = {"case_id": case_id, "sample": sample, "schema": schema}
+            pair.update({f: (segments or {}).get(f, "(none)") for f in fields})
+        pair[f"output_{side}"] = text
+        pair[f"latency_{side}"] = latency
+        pair[f"cost_{side}"] = cost
+    if "output_a" in pair and "output_b" in pair:
+        yield pair
+
+
+def report_frame(report: BehaviourReport, *, progress: Progress | None = None, chunk: int = 20000) -> pd.DataFrame:
+    """The engine's input, built chunk by chunk from the Output table (never one giant list of dicts)."""
+    fields = list((report.options or {}).get("segment_fields", []))
+    expected = report.outputs.count() // 2 or 1
+    frames: list[pd.DataFrame] = []
+    buffer: list[dict] = []
+    built = 0
+    for row in _frame_rows(report, fields):
+        buffer.append(row)
+        if len(buffer) >= chunk:
+            frames.append(pd.DataFrame.from_records(buffer))
+            built += len(buffer)
+            buffer = []
+            if progress:
+                progress(built / expected, f"Reading outputs: {built} pairs")
+    if buffer:
+        frames.append(pd.DataFrame.from_records(buffer))
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    for side in ("a", "b"):
+        for column in (f"latency_{side}", f"cost_{side}"):
+            if column in frame and frame[column].isna().all():
+                frame = frame.drop(columns=[column])
+    if "schema" in frame and frame["schema"].isna().all():
+        frame = frame.drop(columns=["schema"])
+    return frame
+
+
+def summarise(result: dict) -> dict:
+    """What the report page needs: everything but raw per-case values, which become histograms.
+
+    A 100k-case result carries millions of numbers; the page must not parse them to draw a chart.
+    """
+    summary = {k: v for k, v in result.items() if k != "distributions"}
+    histograms = {}
+    for metric, sides in (result.get("distributions") or {}).items():
+        a = np.asarray([x for x in sides.get("a", []) if x is not None], dtype=float)
+        b = np.asarray([x for x in sides.get("b", []) if x is not None], dtype=float)
+        both = np.concatenate([a, b]) if a.size + b.size else np.asarray([0.0])
+        both = both[np.isfinite(both)]
+        if both.size == 0:
+            continue
+        edges = np.histogram_bin_edges(both, bins=HISTOGRAM_BINS)
+        histograms[metric] = {
+            "edges": [round(float(e), 6) for e in edges],
+            "a": np.histogram(a[np.isfinite(a)], bins=edges)[0].tolist(),
+            "b": np.histogram(b[np.isfinite(b)], bins=edges)[0].tolist(),
+        }
+    summary["histograms"] = histograms
+    return summary

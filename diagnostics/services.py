@@ -1,0 +1,397 @@
+"""Writes for behaviour-diff reports: prompt sets, outputs, report lifecycle, links. Every service audits."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from core.audit import audit_record
+from core.permissions import require
+from diagnostics.models import (
+    BehaviourReport,
+    GenerationEndpoint,
+    LinkPurpose,
+    Output,
+    OutputSource,
+    PromptCase,
+    PromptSet,
+    PromptSetVersion,
+    ReportLink,
+    ReportStatus,
+    Side,
+)
+from diagnostics.uploads import FileProblems, read_cases, read_outputs
+from rollouts.models import Release
+
+CHUNK = 2000
+PASSING_VERDICTS = {"no_significant_change", "improvement"}
+
+
+def _rewind(file: IO[bytes]) -> IO[bytes]:
+    file.seek(0)
+    return file
+
+
+# --- Prompt sets ---
+
+
+@transaction.atomic
+def prompt_set_import(
+    *,
+    actor,
+    name: str,
+    file: IO[bytes],
+    filename: str,
+    description: str = "",
+    feature=None,
+    sampled_from: datetime | None = None,
+    sampled_until: datetime | None = None,
+    sampling_filters: dict | None = None,
+    sampling_notes: str = "",
+) -> PromptSetVersion:
+    """A new immutable version of the named set from a JSONL/CSV file, read twice line by line.
+
+    The first pass validates everything (so a bad line 90,000 stores nothing), the second writes in chunks.
+    """
+    require(actor, "prompt_set.import")
+    if sampled_from and sampled_until and sampled_from > sampled_until:
+        raise ValidationError({"sampled_until": ["The sampling window ends before it starts."]})
+    if sampling_filters is not None and not isinstance(sampling_filters, dict):
+        raise ValidationError({"sampling_filters": ["Filters must be an object of field -> value."]})
+    count, fields = 0, set()
+    for case in read_cases(_rewind(file), filename=filename):
+        count += 1
+        fields.update(case.segments)
+
+    prompt_set, created = PromptSet.objects.get_or_create(
+        name=name,
+        defaults={"description": description, "feature": feature, "created_by": _user(actor)},
+    )
+    if created:
+        prompt_set.full_clean()
+        audit_record(actor=actor, action="prompt_set.create", obj=prompt_set, after={"name": name})
+    prompt_set = PromptSet.objects.select_for_update().get(pk=prompt_set.pk)
+    number = (prompt_set.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = PromptSetVersion(
+        prompt_set=prompt_set,
+        number=number,
+        case_count=count,
+        segment_fields=sorted(fields),
+        sampled_from=sampled_from,
+        sampled_until=sampled_until,
+        sampling_filters=sampling_filters or {},
+        sampling_notes=sampling_notes,
+        source_filename=filename[:200],
+        created_by=_user(actor),
+    )
+    version.save()
+    batch: list[PromptCase] = []
+    for case in read_cases(_rewind(file), filename=filename):
+        batch.append(
+            PromptCase(
+                version=version,
+                case_id=case.case_id,
+                input=case.input,
+                segments=case.segments,
+                expected=case.expected,
+                json_schema=case.json_schema,
+            )
+        )
+        if len(batch) >= CHUNK:
+            PromptCase.objects.bulk_create(batch)
+            batch = []
+    PromptCase.objects.bulk_create(batch)
+    audit_record(
+        actor=actor,
+        action="prompt_set_version.create",
+        obj=version,
+        after={"cases": count, "segment_fields": version.segment_fields, "file": filename},
+    )
+    return version
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+# --- Reports ---
+
+
+@dataclass
+class ReportOptions:
+    segment_fields: list[str]
+    alpha: float = 0.05
+    bootstrap: int = 2000
+    top_n: int = 20
+    refusal_patterns: list[str] | None = None
+    seed: int = 0
+
+    @classmethod
+    def validated(cls, raw: dict[str, Any], version: PromptSetVersion) -> ReportOptions:
+        errors: dict[str, list[str]] = {}
+        fields = raw.get("segment_fields")
+        if fields is None:
+            fields = list(version.segment_fields)
+        unknown = sorted(set(fields) - set(version.segment_fields)) if isinstance(fields, list) else []
+        if not isinstance(fields, list) or unknown:
+            errors["segment_fields"] = [
+                f"Unknown segment fields {unknown}; this prompt set has {version.segment_fields}."
+                if unknown
+                else "A list of segment field names."
+            ]
+        alpha = _num(raw.get("alpha", 0.05), float, 0.001, 0.2, "alpha", errors)
+        bootstrap = _num(raw.get("bootstrap", 2000), int, 100, 20000, "bootstrap", errors)
+        top_n = _num(raw.get("top_n", 20), int, 1, 200, "top_n", errors)
+        seed = _num(raw.get("seed", 0), int, 0, 2**31, "seed", errors)
+        patterns = raw.get("refusal_patterns")
+        if patterns is not None:
+            if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+                errors["refusal_patterns"] = ["A list of regular expressions."]
+            else:
+                for pattern in patterns:
+                    try:
+                        re.compile(pattern)
+                    except re.error as exc:
+                        errors.setdefault("refusal_patterns", []).append(f"{pattern!r} is not a valid regex: {exc}.")
+        unknown_keys = sorted(set(raw) - {"segment_fields", "alpha", "bootstrap", "top_n", "refusal_patterns", "seed"})
+        if unknown_keys:
+            errors["options"] = [f"Unknown options: {', '.join(unknown_keys)}."]
+        if errors:
+            raise ValidationError(errors)
+        return cls(fields, alpha, bootstrap, top_n, patterns, seed)
+
+
+def _num(value, kind, low, high, name: str, errors: dict) -> Any:
+    try:
+        parsed = kind(value)
+        if not low <= parsed <= high:
+            raise ValueError
+        return parsed
+    except (TypeError, ValueError):
+        errors[name] = [f"{name} must be a number between {low} and {high}."]
+        return None
+
+
+@dataclass
+class OutputFile:
+    file: IO[bytes]
+    filename: str
+
+
+@transaction.atomic
+def report_request(
+    *,
+    actor,
+    prompt_set_version: PromptSetVersion,
+    release_a: Release,
+    release_b: Release,
+    source: str = OutputSource.UPLOAD,
+    outputs_a: OutputFile | None = None,
+    outputs_b: OutputFile | None = None,
+    samples: int = 1,
+    options: dict | None = None,
+    title: str = "",
+) -> BehaviourReport:
+    """Queue a report. Uploaded outputs are validated and paired by case id before anything is stored."""
+    require(actor, "report.create")
+    opts = ReportOptions.validated(options or {}, prompt_set_version)
+    if not 1 <= samples <= 20:
+        raise ValidationError({"samples": ["K samples per case must be between 1 and 20."]})
+    if source == OutputSource.UPLOAD:
+        missing = {
+            n: ["Upload the outputs file."]
+            for n, f in (("outputs_a", outputs_a), ("outputs_b", outputs_b))
+            if f is None
+        }
+        if missing:
+            raise ValidationError(missing)
+        samples = _check_outputs(prompt_set_version, outputs_a, outputs_b)
+    elif source == OutputSource.LIVE:
+        absent = [
+            f"release_{side}"
+            for side, release in (("a", release_a), ("b", release_b))
+            if not GenerationEndpoint.objects.filter(release=release).exists()
+        ]
+        if absent:
+            raise ValidationError({name: ["This release has no generation endpoint configured."] for name in absent})
+    else:
+        raise ValidationError({"source": [f"Unknown source {source!r}."]})
+
+    report = BehaviourReport.objects.create(
+        title=title[:200],
+        release_a=release_a,
+        release_b=release_b,
+        prompt_set_version=prompt_set_version,
+        source=source,
+        samples=samples,
+        options=opts.__dict__,
+        created_by=_user(actor),
+    )
+    if source == OutputSource.UPLOAD:
+        case_pks = dict(prompt_set_version.cases.values_list("case_id", "pk"))
+        for side, upload in ((Side.A, outputs_a), (Side.B, outputs_b)):
+            _store_outputs(report, side, upload, case_pks)
+    audit_record(
+        actor=actor,
+        action="behaviour_report.request",
+        obj=report,
+        after={"status": report.status, "source": source, "samples": samples, "options": report.options},
+    )
+    from diagnostics.tasks import report_run_task
+
+    transaction.on_commit(lambda: report_run_task.delay(report.pk))
+    return report
+
+
+def _check_outputs(version: PromptSetVersion, outputs_a: OutputFile, outputs_b: OutputFile) -> int:
+    """Validate both files and their pairing; return K. Keeps only keys in memory."""
+    known = set(version.cases.values_list("case_id", flat=True))
+    keys: dict[str, set[tuple[str, int]]] = {}
+    for name, upload in (("outputs_a", outputs_a), ("outputs_b", outputs_b)):
+        keys[name] = set()
+        unknown: list[str] = []
+        for record in read_outputs(_rewind(upload.file), filename=upload.filename, field_name=name):
+            if record.case_id not in known:
+                unknown.append(f"line {record.line}: {record.case_id!r}")
+            keys[name].add((record.case_id, record.sample))
+        if unknown:
+            shown = "; ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+            raise FileProblems(name, [f"{len(unknown)} case ids are not in {version}: {shown}."])
+    only_a = sorted(keys["outputs_a"] - keys["outputs_b"])
+    only_b = sorted(keys["outputs_b"] - keys["outputs_a"])
+    errors: dict[str, list[str]] = {}
+    for name, side_only, other in (("outputs_a", only_a, "B"), ("outputs_b", only_b, "A")):
+        if side_only:
+            shown = ", ".join(f"{c!r}" + (f" sample {s}" if s else "") for c, s in side_only[:10])
+            more = f" and {len(side_only) - 10} more" if len(side_only) > 10 else ""
+            errors[name] = [f"{len(side_only)} outputs have no pair in release {other}'s file: {shown}{more}."]
+    if errors:
+        raise ValidationError(errors)
+    per_case = Counter(case_id for case_id, _ in keys["outputs_a"])
+    return max(per_case.values())
+
+
+def _store_outputs(report: BehaviourReport, side: str, upload: OutputFile, case_pks: dict[str, int]) -> None:
+    batch: list[Output] = []
+    for record in read_outputs(_rewind(upload.file), filename=upload.filename, field_name=f"outputs_{side}"):
+        batch.append(
+            Output(
+                report=report,
+                case_id=case_pks[record.case_id],
+                side=side,
+                sample=record.sample,
+                text=record.text,
+                latency_ms=record.latency_ms,
+                cost=record.cost,
+            )
+        )
+        if len(batch) >= CHUNK:
+            Output.objects.bulk_create(batch)
+            batch = []
+    Output.objects.bulk_create(batch)
+
+
+@transaction.atomic
+def report_transition(*, actor, report: BehaviourReport, old: str, new: str, reason: str = "", **fields) -> bool:
+    """Conditional update: returns False when someone else moved the report first."""
+    changed = BehaviourReport.objects.filter(pk=report.pk, status=old).update(status=new, **fields)
+    if changed != 1:
+        return False
+    report.status = new
+    for name, value in fields.items():
+        setattr(report, name, value)
+    audit_record(
+        actor=actor,
+        action=f"behaviour_report.{new}",
+        obj=report,
+        before={"status": old},
+        after={"status": new},
+        reason=reason,
+    )
+    return True
+
+
+@transaction.atomic
+def report_cancel(*, actor, report: BehaviourReport, reason: str = "") -> BehaviourReport:
+    """A queued report stops at once; a running one is flagged and its worker stops at the next progress step."""
+    require(actor, "report.cancel")
+    if report_transition(
+        actor=actor,
+        report=report,
+        old=ReportStatus.QUEUED,
+        new=ReportStatus.CANCELLED,
+        reason=reason,
+        finished_at=timezone.now(),
+    ):
+        return report
+    flagged = BehaviourReport.objects.filter(pk=report.pk, status=ReportStatus.RUNNING, cancel_requested=False).update(
+        cancel_requested=True
+    )
+    report.refresh_from_db(fields=["status", "cancel_requested"])
+    if flagged:
+        audit_record(
+            actor=actor,
+            action="behaviour_report.cancel_request",
+            obj=report,
+            after={"cancel_requested": True},
+            reason=reason,
+        )
+        return report
+    if report.cancel_requested and report.status == ReportStatus.RUNNING:
+        return report
+    raise ValidationError({"status": [f"The report has already {report.status}; it cannot be cancelled."]})
+
+
+# --- Links: evidence for incidents, gates for rollouts ---
+
+
+def report_gate_passes(report: BehaviourReport) -> bool:
+    """A rollout may use a report as a gate: it passes only when it finished and found no regression."""
+    return report.status == ReportStatus.SUCCEEDED and report.verdict in PASSING_VERDICTS
+
+
+@transaction.atomic
+def report_link(
+    *, actor, report: BehaviourReport, object_type: str, object_id: str, purpose: str, layer: str = "", note: str = ""
+) -> ReportLink:
+    require(actor, "report.link")
+    errors: dict[str, list[str]] = {}
+    if purpose not in LinkPurpose.values:
+        errors["purpose"] = [f"One of {', '.join(LinkPurpose.values)}."]
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        errors["object_type"] = [f"Unknown object type {object_type!r} (use app_label.model)."]
+    else:
+        if not model._default_manager.filter(pk=object_id).exists():
+            errors["object_id"] = [f"No {object_type} with id {object_id}."]
+    if purpose == LinkPurpose.EVIDENCE and layer not in {"model", "data", "prompt", "product"}:
+        errors["layer"] = ["Evidence points at a layer: model, data, prompt or product."]
+    if purpose == LinkPurpose.GATE and report.status != ReportStatus.SUCCEEDED:
+        errors["report"] = ["Only a finished report can be a gate."]
+    if errors:
+        raise ValidationError(errors)
+    link, created = ReportLink.objects.get_or_create(
+        report=report,
+        object_type=object_type,
+        object_id=str(object_id),
+        purpose=purpose,
+        defaults={"layer": layer, "note": note, "created_by": _user(actor)},
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="behaviour_report.link",
+            obj=report,
+            after={"object": f"{object_type}#{object_id}", "purpose": purpose, "layer": layer},
+        )
+    return link
