@@ -395,3 +395,53 @@ def report_link(
             after={"object": f"{object_type}#{object_id}", "purpose": purpose, "layer": layer},
         )
     return link
+
+
+# --- Live generation endpoints ---
+
+ENDPOINT_FIELDS = (
+    "base_url",
+    "model",
+    "header_env",
+    "temperature",
+    "max_tokens",
+    "timeout_seconds",
+    "max_retries",
+    "concurrency",
+)
+
+
+@transaction.atomic
+def generation_endpoint_configure(*, actor, release: Release, **fields) -> GenerationEndpoint:
+    """Create or change a release's endpoint. Headers are stored as names of environment variables only."""
+    require(actor, "generation_endpoint.manage")
+    unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in unknown})
+    endpoint = GenerationEndpoint.objects.select_for_update().filter(release=release).first()
+    before = {f: getattr(endpoint, f) for f in ENDPOINT_FIELDS} if endpoint else None
+    endpoint = endpoint or GenerationEndpoint(release=release)
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    endpoint.full_clean()
+    endpoint.save()
+    audit_record(
+        actor=actor,
+        action="generation_endpoint.configure",
+        obj=endpoint,
+        before=before,
+        after={f: getattr(endpoint, f) for f in ENDPOINT_FIELDS},
+    )
+    return endpoint
+
+
+@transaction.atomic
+def generation_endpoint_remove(*, actor, endpoint: GenerationEndpoint) -> None:
+    require(actor, "generation_endpoint.manage")
+    audit_record(
+        actor=actor,
+        action="generation_endpoint.remove",
+        obj=endpoint,
+        before={f: getattr(endpoint, f) for f in ENDPOINT_FIELDS},
+    )
+    endpoint.delete()

@@ -1,0 +1,180 @@
+"""Reads for behaviour-diff reports: coverage against production, and chart data for the report page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Sum
+
+from diagnostics.coverage import coverage_compare
+from diagnostics.models import BehaviourReport, PromptSetVersion
+
+VERDICT_BADGE = {"regression": "bad", "improvement": "ok", "no_significant_change": "muted", "inconclusive": "warn"}
+
+
+def observation_model():
+    """rollouts.Observation when the observations app part is installed (it is built on another branch)."""
+    if not apps.is_installed("rollouts"):
+        return None
+    try:
+        model = apps.get_model("rollouts", "Observation")
+    except LookupError:
+        return None
+    return model if hasattr(model, "segment") or any(f.name == "segment" for f in model._meta.fields) else None
+
+
+def production_counts(field: str, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+    model = observation_model()
+    if model is None:
+        return {}
+    names = {f.name for f in model._meta.fields}
+    rows = model.objects.all()
+    time_field = next((n for n in ("observed_at", "minute", "at", "timestamp", "created_at") if n in names), None)
+    if time_field and since:
+        rows = rows.filter(**{f"{time_field}__gte": since})
+    if time_field and until:
+        rows = rows.filter(**{f"{time_field}__lt": until})
+    weight = next((n for n in ("count", "requests", "n") if n in names), None)
+    key = f"segment__{field}"
+    grouped = rows.values(key).annotate(n=Sum(weight) if weight else Count("pk"))
+    return {str(r[key]): int(r["n"] or 0) for r in grouped if r[key] not in (None, "")}
+
+
+def set_segment_counts(version: PromptSetVersion, field: str) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for segments in version.cases.values_list("segments", flat=True).iterator(chunk_size=5000):
+        value = (segments or {}).get(field)
+        if value not in (None, ""):
+            counts[str(value)] += 1
+    return dict(counts)
+
+
+def prompt_set_coverage(
+    version: PromptSetVersion,
+    *,
+    field: str,
+    production: dict[str, int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict:
+    if field not in version.segment_fields:
+        raise ValidationError(
+            {"field": [f"{version} has no segment field {field!r}; it has {version.segment_fields}."]}
+        )
+    source = "entered"
+    if production is None:
+        if observation_model() is None:
+            raise ValidationError(
+                {"production_counts": ["Observations are not available here: enter production counts per segment."]}
+            )
+        production, source = production_counts(field, since=since, until=until), "observations"
+    result = coverage_compare(set_segment_counts(version, field), production)
+    return {"field": field, "source": source, **result}
+
+
+# --- Report page ---
+
+
+def report_heatmap(summary: dict, segment_field: str | None = None) -> dict | None:
+    """Plotly heat map: segment value (rows) x metric (columns), colour = delta B-A, stars = significant."""
+    rows = [s for s in summary.get("segments") or [] if not segment_field or s.get("field") == segment_field]
+    if not rows:
+        return None
+    ys = sorted({f"{s['field']}={s['value']}" for s in rows})
+    xs = sorted({s["metric"] for s in rows})
+    index = {(f"{s['field']}={s['value']}", s["metric"]): s for s in rows}
+    z, text = [], []
+    for y in ys:
+        z_row, t_row = [], []
+        for x in xs:
+            cell = index.get((y, x))
+            delta = cell.get("delta") if cell else None
+            z_row.append(delta)
+            verdict = (cell or {}).get("verdict", "")
+            mark = " ▲" if verdict == "improvement" else " ▼" if verdict == "regression" else ""
+            t_row.append("" if delta is None else f"{delta:+.3g}{mark}")
+        z.append(z_row)
+        text.append(t_row)
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "x": xs,
+                "y": ys,
+                "z": z,
+                "text": text,
+                "texttemplate": "%{text}",
+                "colorscale": "RdBu",
+                "zmid": 0,
+                "hovertemplate": "%{y}<br>%{x}: %{text}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": max(240, 28 * len(ys) + 120),
+            "margin": {"l": 180, "r": 20, "t": 20, "b": 120},
+            "xaxis": {"tickangle": -40},
+        },
+    }
+
+
+def report_distributions(summary: dict) -> list[dict]:
+    """One overlaid bar chart per metric from the stored histograms (A vs B)."""
+    figures = []
+    for metric, h in sorted((summary.get("histograms") or {}).items()):
+        edges = h["edges"]
+        mids = [(edges[i] + edges[i + 1]) / 2 for i in range(len(edges) - 1)]
+        figures.append(
+            {
+                "metric": metric,
+                "figure": {
+                    "data": [
+                        {"type": "bar", "name": "A", "x": mids, "y": h["a"], "opacity": 0.6},
+                        {"type": "bar", "name": "B", "x": mids, "y": h["b"], "opacity": 0.6},
+                    ],
+                    "layout": {
+                        "barmode": "overlay",
+                        "height": 220,
+                        "margin": {"l": 40, "r": 10, "t": 30, "b": 30},
+                        "title": {"text": metric, "font": {"size": 13}},
+                        "showlegend": False,
+                    },
+                },
+            }
+        )
+    return figures
+
+
+def report_segment_values(summary: dict) -> list[str]:
+    return sorted({f"{s['field']}={s['value']}" for s in summary.get("segments") or []})
+
+
+def report_top_changes(summary: dict, segment: str | None = None) -> list[dict]:
+    changes = summary.get("top_changes") or []
+    if not segment:
+        return changes
+    field, _, value = segment.partition("=")
+
+    def matches(change: dict) -> bool:
+        seg = change.get("segment")
+        if isinstance(seg, dict):
+            return str(seg.get(field)) == value
+        return str(seg) in (value, segment)
+
+    return [c for c in changes if matches(c)]
+
+
+def report_segment_rows(summary: dict, segment: str | None = None) -> list[dict]:
+    rows = summary.get("segments") or []
+    if segment:
+        field, _, value = segment.partition("=")
+        rows = [s for s in rows if s.get("field") == field and str(s.get("value")) == value]
+    return rows
+
+
+def reports_for_list():
+    return BehaviourReport.objects.select_related(
+        "release_a__feature", "release_b__feature", "prompt_set_version__prompt_set", "created_by"
+    ).defer("result", "summary")
