@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from django.core.exceptions import ValidationError
 from scipy import stats
 
 UNDER = 0.5  # a segment with less than half its production share is under-represented
@@ -91,7 +92,5 @@ def parse_counts(text: str) -> dict[str, int]:
             continue
         counts[value.strip()] = counts.get(value.strip(), 0) + n
     if errors:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"production_counts": errors})
     return counts

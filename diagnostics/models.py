@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from core.immutable import ImmutableModel
 
@@ -129,6 +130,9 @@ class BehaviourReport(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Report #{self.pk}: {self.release_a} vs {self.release_b}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("diagnostics:report_detail", args=[self.pk])
 
     @property
     def is_finished(self) -> bool:

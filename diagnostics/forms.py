@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from diagnostics.coverage import parse_counts
+from diagnostics.models import OutputSource, PromptSetVersion
+from rollouts.models import Release
+
+
+class JSONObjectField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value).strip()
+        if not value:
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg}.") from None
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError('A JSON object, e.g. {"tenant": "acme"}.')
+        return parsed
+
+
+class PromptSetImportForm(forms.Form):
+    name = forms.SlugField(max_length=80, help_text="A new name creates a set; an existing one gets a new version.")
+    file = forms.FileField(help_text="JSONL or CSV: case_id, input, optional expected, schema, segment fields.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    sampled_from = forms.DateTimeField(required=False, help_text="Sampling window start (UTC)")
+    sampled_until = forms.DateTimeField(required=False)
+    sampling_filters = JSONObjectField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    sampling_notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CoverageForm(forms.Form):
+    field = forms.ChoiceField()
+    production_counts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "en-US,5200\nde-DE,800"}),
+        help_text="One 'segment value,count' per line. Leave empty to read production observations.",
+    )
+
+    def __init__(self, *args, version: PromptSetVersion, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = [(f, f) for f in version.segment_fields]
+
+    def clean_production_counts(self):
+        text = self.cleaned_data["production_counts"]
+        if not text.strip():
+            return None
+        try:
+            return parse_counts(text)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["production_counts"]) from None
+
+
+class ReportRequestForm(forms.Form):
+    title = forms.CharField(required=False, max_length=200)
+    prompt_set_version = forms.ModelChoiceField(PromptSetVersion.objects.select_related("prompt_set"))
+    release_a = forms.ModelChoiceField(Release.objects.select_related("feature"), label="Release A (before)")
+    release_b = forms.ModelChoiceField(Release.objects.select_related("feature"), label="Release B (after)")
+    source = forms.ChoiceField(choices=OutputSource.choices, initial=OutputSource.UPLOAD)
+    outputs_a = forms.FileField(
+        required=False, help_text="JSONL/CSV: case_id, output, optional sample, latency_ms, cost"
+    )
+    outputs_b = forms.FileField(required=False)
+    samples = forms.IntegerField(min_value=1, max_value=20, initial=1, help_text="K samples per case (live source)")
+    segment_fields = forms.CharField(
+        required=False, help_text="Comma-separated segment fields to break down by; empty = all of the set's fields"
+    )
+    alpha = forms.FloatField(min_value=0.001, max_value=0.2, initial=0.05)
+
+    def options(self) -> dict:
+        data = self.cleaned_data
+        options: dict = {"alpha": data["alpha"]}
+        fields = [f.strip() for f in (data.get("segment_fields") or "").split(",") if f.strip()]
+        if fields:
+            options["segment_fields"] = fields
+        return options

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from core.permissions import can, permission_required
+from diagnostics import selectors, services
+from diagnostics.exports import report_csv, report_markdown
+from diagnostics.forms import CoverageForm, PromptSetImportForm, ReportRequestForm
+from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion
+from diagnostics.services import OutputFile
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form fields it names (others go to the top)."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for field, messages_ in errors.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+# --- Prompt sets ---
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def prompt_set_list(request):
+    form = PromptSetImportForm()
+    if request.method == "POST":
+        form = PromptSetImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            upload = data.pop("file")
+            try:
+                version = services.prompt_set_import(actor=request.user, file=upload, filename=upload.name, **data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Imported {version.case_count} cases as {version}.")
+                return redirect("diagnostics:prompt_set_version_detail", pk=version.pk)
+    sets = PromptSet.objects.prefetch_related("versions").select_related("feature")
+    return render(
+        request,
+        "diagnostics/prompt_set_list.html",
+        {"prompt_sets": sets, "form": form, "can_import": can(request.user, "prompt_set.import")},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def prompt_set_version_detail(request, pk: int):
+    """The version's cases and a coverage check (POST computes it; nothing is stored)."""
+    version = get_object_or_404(PromptSetVersion.objects.select_related("prompt_set"), pk=pk)
+    form = CoverageForm(request.POST or None, version=version)
+    coverage = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            coverage = selectors.prompt_set_coverage(
+                version, field=form.cleaned_data["field"], production=form.cleaned_data["production_counts"]
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    context = {
+        "version": version,
+        "cases": version.cases.all()[:50],
+        "form": form,
+        "coverage": coverage,
+        "observations_available": selectors.observation_model() is not None,
+    }
+    return render(request, "diagnostics/prompt_set_version_detail.html", context, status=400 if form.errors else 200)
+
+
+# --- Reports ---
+
+
+@require_GET
+@permission_required("view")
+def report_list(request):
+    reports = selectors.reports_for_list()[:200]
+    return render(
+        request, "diagnostics/report_list.html", {"reports": reports, "can_create": can(request.user, "report.create")}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("report.create")
+def report_new(request):
+    form = ReportRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = services.report_request(
+                actor=request.user,
+                prompt_set_version=data["prompt_set_version"],
+                release_a=data["release_a"],
+                release_b=data["release_b"],
+                source=data["source"],
+                samples=data["samples"],
+                options=form.options(),
+                title=data["title"],
+                outputs_a=OutputFile(data["outputs_a"], data["outputs_a"].name) if data.get("outputs_a") else None,
+                outputs_b=OutputFile(data["outputs_b"], data["outputs_b"].name) if data.get("outputs_b") else None,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            return redirect("diagnostics:report_detail", pk=report.pk)
+    return render(request, "diagnostics/report_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _change_sides(change: dict) -> dict:
+    """Split a word diff into the A column (kept + deleted words) and the B column (kept + inserted words)."""
+    left, right = [], []
+    for op, text in change.get("word_diff") or []:
+        kind = str(op).lower()
+        if kind in ("insert", "+", "add", "1"):
+            right.append(("diff-add", text))
+        elif kind in ("delete", "-", "del", "-1") or kind in ("replace",):
+            left.append(("diff-del", text))
+        else:
+            left.append(("", text))
+            right.append(("", text))
+    return {**change, "left": left, "right": right}
+
+
+@require_GET
+@permission_required("view")
+def report_detail(request, pk: int):
+    report = get_object_or_404(
+        BehaviourReport.objects.select_related(
+            "release_a__feature", "release_b__feature", "prompt_set_version__prompt_set", "created_by"
+        ).defer("result"),
+        pk=pk,
+    )
+    if request.htmx and request.htmx.target == "report-progress":
+        response = render(request, "diagnostics/report_detail.html#progress", {"report": report})
+        if report.is_finished:
+            response["HX-Refresh"] = "true"  # reload once so the results (or the error) replace the progress bar
+        return response
+    summary = report.summary or {}
+    segment = request.GET.get("segment") or None
+    segment_values = selectors.report_segment_values(summary)
+    if segment not in segment_values:
+        segment = None
+    context = {
+        "report": report,
+        "summary": summary,
+        "metrics": summary.get("metrics") or [],
+        "flips": summary.get("flip_matrices") or {},
+        "segment": segment,
+        "segment_values": segment_values,
+        "segment_rows": selectors.report_segment_rows(summary, segment),
+        "changes": [_change_sides(c) for c in selectors.report_top_changes(summary, segment)],
+        "verdict_badge": selectors.VERDICT_BADGE,
+        "can_cancel": can(request.user, "report.cancel") and not report.is_finished,
+        "gate_passes": services.report_gate_passes(report),
+    }
+    if request.htmx and request.htmx.target == "segment-view":
+        return render(request, "diagnostics/report_detail.html#segment-view", context)
+    context["heatmap"] = selectors.report_heatmap(summary)
+    context["distributions"] = selectors.report_distributions(summary)
+    return render(request, "diagnostics/report_detail.html", context)
+
+
+@require_POST
+@permission_required("report.cancel")
+def report_cancel(request, pk: int):
+    report = get_object_or_404(BehaviourReport.objects.defer("result", "summary"), pk=pk)
+    try:
+        services.report_cancel(actor=request.user, report=report, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, "Cancelled." if report.status == "cancelled" else "Cancelling: the worker stops soon."
+        )
+    if request.htmx:
+        return HttpResponseClientRedirect(report.get_absolute_url())
+    return redirect(report.get_absolute_url())
+
+
+@require_GET
+@permission_required("view")
+def report_export(request, pk: int, fmt: str):
+    if fmt not in ("json", "csv", "md"):
+        raise Http404("Export as .json, .csv or .md.")
+    report = get_object_or_404(
+        BehaviourReport.objects.select_related("release_a__feature", "release_b__feature", "prompt_set_version"),
+        pk=pk,
+    )
+    if report.result is None:
+        return HttpResponse(f"The report is {report.status}; there is nothing to export yet.", status=409)
+    name = slugify(str(report))[:60] or f"report-{report.pk}"
+    if fmt == "json":
+        response = JsonResponse(report.result, json_dumps_params={"ensure_ascii": False})
+    elif fmt == "csv":
+        response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
+    else:
+        body = report_markdown(
+            report.result,
+            title=str(report),
+            release_a=str(report.release_a),
+            release_b=str(report.release_b),
+            prompt_set=str(report.prompt_set_version),
+        )
+        response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
