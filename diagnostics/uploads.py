@@ -85,7 +85,7 @@ def read_rows(raw_lines: Iterable[bytes], *, filename: str, field_name: str) -> 
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise FileProblems(
-                    field_name, [f"Line {number} is not valid JSON: {exc.msg} (column {exc.colno})."]
+                    field_name, [f"Line {number} is not valid JSON: {exc.msg} (at character {exc.pos + 1})."]
                 ) from None
             if not isinstance(record, dict):
                 raise FileProblems(field_name, [f"Line {number} must be a JSON object, not {type(record).__name__}."])
