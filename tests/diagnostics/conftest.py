@@ -54,3 +54,121 @@ def prompt_set_version(responder):
         )
 
     return make
+
+
+def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
+    """A report shaped like the engine's (diagnostics.behaviour.engine.analyse) output, with known content."""
+    return {
+        "n_cases": n_cases,
+        "k_samples": 1,
+        "verdict": verdict,
+        "reason": "refusal rose in locale=de",
+        "metrics": [
+            {
+                "name": "refusal",
+                "kind": "binary",
+                "verdict": "regression",
+                "effect": 0.5,
+                "ci": [0.2, 0.8],
+                "p_value": 0.01,
+                "p_adjusted": 0.02,
+                "mean_a": 0.0,
+                "mean_b": 0.5,
+                "reason": "3 answers became refusals, none stopped",
+            },
+            {
+                "name": "length_chars",
+                "kind": "continuous",
+                "verdict": "no_significant_change",
+                "effect": 1.5,
+                "ci": [-2.0, 4.0],
+                "p_value": 0.6,
+                "p_adjusted": 0.6,
+                "mean_a": 8.0,
+                "mean_b": 9.5,
+                "reason": "within noise",
+            },
+        ],
+        "flip_matrices": {"refusal": {"both_false": 3, "a_only": 0, "b_only": 3, "both_true": 0}},
+        "segments": [
+            {
+                "field": "locale",
+                "value": "de",
+                "n": 3,
+                "metric": "refusal",
+                "delta": 1.0,
+                "ci": [1.0, 1.0],
+                "p_adjusted": 0.04,
+                "verdict": "regression",
+            },
+            {
+                "field": "locale",
+                "value": "en",
+                "n": 3,
+                "metric": "refusal",
+                "delta": 0.0,
+                "ci": [0.0, 0.0],
+                "p_adjusted": 1.0,
+                "verdict": "no_significant_change",
+            },
+        ],
+        "noise_floor": None,
+        "distributions": {"length_chars": {"a": [8.0] * n_cases, "b": [9.5] * n_cases}},
+        "similarity": {"mean": 0.4, "p10": 0.1, "median": 0.45},
+        "top_changes": [
+            {
+                "case_id": "c0",
+                "similarity": 0.1,
+                "segment": "locale=de",
+                "output_a": "Gern helfe ich",
+                "output_b": "I cannot help with that",
+                "word_diff": [["delete", "Gern helfe ich"], ["insert", "I cannot help with that"]],
+            },
+            {
+                "case_id": "c1",
+                "similarity": 0.9,
+                "segment": "locale=en",
+                "output_a": "answer 1",
+                "output_b": "answer one",
+                "word_diff": [["equal", "answer "], ["delete", "1"], ["insert", "one"]],
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def finished_report(responder, releases, prompt_set_version):
+    """A succeeded report: requested through the service, then finished the way the runner finishes it."""
+    from diagnostics.models import ReportStatus
+    from diagnostics.runner import summarise
+
+    def make(result: dict | None = None, status: str = ReportStatus.SUCCEEDED):
+        version = prompt_set_version()
+        report = services.report_request(
+            actor=responder,
+            prompt_set_version=version,
+            release_a=releases[0],
+            release_b=releases[1],
+            outputs_a=services.OutputFile(io.BytesIO(jsonl(outputs())), "a.jsonl"),
+            outputs_b=services.OutputFile(io.BytesIO(jsonl(outputs())), "b.jsonl"),
+            title="0314 vs 0613",
+        )
+        if status == ReportStatus.QUEUED:
+            return report
+        services.report_transition(actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING)
+        if status == ReportStatus.RUNNING:
+            return report
+        result = result or contract_result()
+        services.report_transition(
+            actor=None,
+            report=report,
+            old=ReportStatus.RUNNING,
+            new=status,
+            result=result,
+            summary=summarise(result),
+            verdict=result["verdict"],
+            progress=1.0,
+        )
+        return report
+
+    return make
