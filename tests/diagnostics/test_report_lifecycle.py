@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import pytest
+
+from core.models import AuditEntry
+from diagnostics.models import GenerationEndpoint, ReportLink, ReportStatus
+from diagnostics.services import report_gate_passes
+from tests.diagnostics.conftest import contract_result
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_queued_report_is_cancelled_at_once_and_audited(api_as, responder, finished_report):
+    report = finished_report(status=ReportStatus.QUEUED)
+    response = api_as(responder).post(f"/api/v1/reports/{report.pk}/cancel/", {"reason": "wrong prompt set"})
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    entry = AuditEntry.objects.get(action="behaviour_report.cancelled", object_id=str(report.pk))
+    assert entry.before == {"status": "queued"} and entry.reason == "wrong prompt set"
+
+
+def test_a_running_report_is_flagged_for_its_worker_to_stop(api_as, responder, finished_report):
+    report = finished_report(status=ReportStatus.RUNNING)
+    response = api_as(responder).post(f"/api/v1/reports/{report.pk}/cancel/", {})
+    assert response.status_code == 200
+    assert response.json()["status"] == "running" and response.json()["cancel_requested"] is True
+    again = api_as(responder).post(f"/api/v1/reports/{report.pk}/cancel/", {})
+    assert again.status_code == 200
+
+
+def test_a_finished_report_cannot_be_cancelled(api_as, responder, finished_report):
+    report = finished_report()
+    response = api_as(responder).post(f"/api/v1/reports/{report.pk}/cancel/", {})
+    assert response.status_code == 400
+    assert response.json() == {"status": ["The report has already succeeded; it cannot be cancelled."]}
+
+
+def test_the_runner_stops_at_the_next_progress_step_after_a_cancel(finished_report, responder):
+    from diagnostics.runner import Progress, ReportCancelled
+    from diagnostics.services import report_cancel
+
+    report = finished_report(status=ReportStatus.RUNNING)
+    progress = Progress(report.pk, every=0)
+    progress(0.5, "halfway")
+    report.refresh_from_db()
+    assert report.progress == 0.5 and report.progress_message == "halfway"
+    report_cancel(actor=responder, report=report)
+    with pytest.raises(ReportCancelled):
+        progress(0.6, "still going")
+
+
+def test_a_report_is_a_gate_only_when_it_succeeded_without_regression(finished_report):
+    assert report_gate_passes(finished_report(contract_result(verdict="no_significant_change")))
+    assert report_gate_passes(finished_report(contract_result(verdict="improvement")))
+    assert not report_gate_passes(finished_report(contract_result(verdict="regression")))
+    assert not report_gate_passes(finished_report(contract_result(verdict="inconclusive")))
+    assert not report_gate_passes(finished_report(status=ReportStatus.RUNNING))
+
+
+def test_a_report_links_to_any_object_as_evidence_or_gate(api_as, responder, finished_report, releases):
+    report = finished_report()
+    client = api_as(responder)
+    url = f"/api/v1/reports/{report.pk}/link/"
+    evidence = {"object_type": "rollouts.release", "object_id": str(releases[1].pk), "purpose": "evidence"}
+    response = client.post(url, {**evidence, "layer": "model", "note": "refusals in de"})
+    assert response.status_code == 201, response.json()
+    assert ReportLink.objects.get().layer == "model"
+    assert AuditEntry.objects.filter(action="behaviour_report.link").count() == 1
+    assert client.post(url, evidence).json() == {
+        "layer": ["Evidence points at a layer: model, data, prompt or product."]
+    }
+    assert client.post(url, {**evidence, "object_type": "nope.thing", "layer": "model"}).json() == {
+        "object_type": ["Unknown object type 'nope.thing' (use app_label.model)."]
+    }
+    assert client.post(url, {**evidence, "object_id": "999999", "layer": "model"}).json() == {
+        "object_id": ["No rollouts.release with id 999999."]
+    }
+    assert client.post(url, {**evidence, "purpose": "gate", "colour": 1}).status_code == 400
+    assert ReportLink.objects.count() == 1
+
+
+def test_an_unfinished_report_cannot_be_a_gate(api_as, responder, finished_report, releases):
+    report = finished_report(status=ReportStatus.RUNNING)
+    response = api_as(responder).post(
+        f"/api/v1/reports/{report.pk}/link/",
+        {"object_type": "rollouts.release", "object_id": str(releases[1].pk), "purpose": "gate"},
+    )
+    assert response.json() == {"report": ["Only a finished report can be a gate."]}
+
+
+def test_endpoints_store_environment_variable_names_never_secret_values(api_as, approver, releases):
+    client = api_as(approver)
+    body = {"release": releases[0].pk, "base_url": "http://127.0.0.1:8081", "model": "gpt-4-0613"}
+    refused = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "Bearer sk-123"}})
+    assert refused.status_code == 400 and "header_env" in refused.json()
+    assert not GenerationEndpoint.objects.exists()
+    created = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "LLM_AUTH"}})
+    assert created.status_code == 201, created.json()
+    endpoint_id = created.json()["id"]
+    changed = client.patch(f"/api/v1/generation-endpoints/{endpoint_id}/", {"concurrency": 8})
+    assert changed.status_code == 200 and changed.json()["concurrency"] == 8
+    assert client.patch(f"/api/v1/generation-endpoints/{endpoint_id}/", {"concurrency": 0}).status_code == 400
+    actions = list(
+        AuditEntry.objects.filter(object_type="diagnostics.generationendpoint").values_list("action", flat=True)
+    )
+    assert actions.count("generation_endpoint.configure") == 2
+    assert client.delete(f"/api/v1/generation-endpoints/{endpoint_id}/").status_code == 204
+    assert AuditEntry.objects.filter(action="generation_endpoint.remove").exists()
