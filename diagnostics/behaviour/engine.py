@@ -57,7 +57,7 @@ VERDICTS = ("regression", "improvement", "no_significant_change", "inconclusive"
 MIN_CASES = 5  # fewer paired cases than this cannot reach significance with these tests: inconclusive
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
-_WORDS = re.compile(r"\s+|\S+\s*")
+_WORDS = re.compile(r"\s+|\S+")
 
 Progress = Callable[[float, str], None]
 

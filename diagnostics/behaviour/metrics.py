@@ -13,42 +13,30 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 # Maintained refusal patterns. They are matched against the lower-cased head of each answer with curly
 # apostrophes straightened; a pattern written in lower case takes the fast literal-prefix path of ``re``,
 # any other pattern is compiled case-insensitive (correct, only slower).
 DEFAULT_REFUSAL_PATTERNS: list[str] = [
-    r"i'm sorry, but i (?:can't|cannot|won't|am unable)",
-    r"i am sorry, but i (?:can't|cannot|won't|am unable)",
-    r"i'm sorry, i (?:can't|cannot)",
-    r"sorry, but i (?:can't|cannot) (?:help|assist|provide|comply|do that)",
-    r"i apologi[sz]e, but i (?:can't|cannot|am unable)",
+    r"sorry, (?:but )?i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
+    r"i apologi[sz]e, but i (?:can't|cannot|won't|am unable)",
     r"as an ai",
-    r"i cannot assist",
-    r"i can't assist",
-    r"i cannot help with",
-    r"i can't help with",
-    r"i cannot provide",
-    r"i can't provide",
-    r"i cannot comply",
-    r"i can't comply",
-    r"i cannot fulfil",
-    r"i can't fulfil",
-    r"i'm unable to (?:help|assist|provide|comply|fulfil)",
-    r"i am unable to (?:help|assist|provide|comply|fulfil)",
-    r"i'm not able to (?:help|assist|provide)",
+    r"i cannot (?:assist|help with|provide|comply|fulfil|create|generate|support)",
+    r"i can't (?:assist|help with|provide|comply|fulfil|create|generate|support)",
+    r"i'm (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
+    r"i am (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
     r"i won't be able to (?:help|assist|provide)",
     r"i must decline",
     r"it is not appropriate for me to",
 ]
-REFUSAL_WINDOW = 600
+REFUSAL_WINDOW = 500
 
 # Marker phrases, matched as whole-word sequences (case-insensitive, punctuation ignored).
 HEDGING_MARKERS: tuple[str, ...] = (
@@ -114,7 +102,9 @@ _WORD_BYTES[128:] = True  # any non-ASCII UTF-8 byte belongs to a word: letters 
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_HASHED_PREFIX = 24  # bytes of a word that go into its hash (plus its length): longer words rarely collide
+_HASHED_PREFIX = 16  # bytes of a word that go into its hash (plus its length): longer words rarely collide
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spurious overlap at 150 words
 
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
@@ -160,55 +150,62 @@ def _tokenise(texts: list[str]) -> _Tokens:
     before = np.empty_like(inside)
     before[0] = False
     before[1:] = inside[:-1]
-    after = np.empty_like(inside)
-    after[-1] = False
-    after[:-1] = inside[1:]
-    starts = np.flatnonzero(inside & ~before)
-    lengths = np.flatnonzero(inside & ~after) + 1 - starts
-    padded = np.concatenate([buf, np.zeros(_HASHED_PREFIX, dtype=np.uint8)])
+    # The chunk ends in NUL (not a word byte), so word edges alternate: start, end, start, end...
+    edges = np.flatnonzero(inside != before)
+    starts = edges[0::2]
+    lengths = edges[1::2] - starts
+    # Hash each word 8 bytes at a time: an unaligned uint64 view of the buffer at byte stride 1 reads the
+    # 8 bytes starting at any offset; bytes past the word's end are masked off.
+    padded = np.concatenate([buf, np.zeros(_HASHED_PREFIX + 8, dtype=np.uint8)])
+    windows = np.ndarray(shape=(buf.size + _HASHED_PREFIX,), dtype="<u8", buffer=padded, strides=(1,))
     hashes = np.full(starts.size, _FNV_OFFSET, dtype=np.uint64)
-    longest = int(lengths.max()) if lengths.size else 0
     with np.errstate(over="ignore"):
-        for j in range(min(_HASHED_PREFIX, longest)):
-            mixed = (hashes ^ padded[starts + j].astype(np.uint64)) * _FNV_PRIME
-            hashes = np.where(lengths > j, mixed, hashes)
+        for offset in range(0, _HASHED_PREFIX, 8):
+            # Always all rounds: a word's hash must not depend on the longest word in its chunk.
+            remaining = np.clip(lengths - offset, 0, 8)
+            word = windows[starts + offset] & _BYTE_MASKS[remaining]
+            hashes = (hashes ^ word) * _FNV_PRIME
+            hashes ^= hashes >> np.uint64(29)
         hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
     separators = np.flatnonzero(buf == 0)
     rows = np.searchsorted(separators, starts)
     return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
 
 
-def _ngram_hashes(tokens: _Tokens, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every n-word window that stays inside one answer, with the answer's row."""
-    if tokens.hash.size < n:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    combined = tokens.hash[: tokens.hash.size - n + 1].copy()
-    with np.errstate(over="ignore"):
-        for k in range(1, n):
-            combined = (combined * _MIX) ^ tokens.hash[k : tokens.hash.size - n + 1 + k]
-    rows = tokens.row[: tokens.hash.size - n + 1]
-    same = rows == tokens.row[n - 1 :]
-    return combined[same], rows[same]
-
-
 class _PhraseSet:
-    """Marker phrases as hashed word n-grams, grouped by length."""
+    """Marker phrases as hashed word n-grams, grouped by length; an n-gram is only hashed where its first word
+    is the first word of some phrase, so the common case costs one membership test per word."""
 
     def __init__(self, phrases: Sequence[str]):
-        self.by_length: dict[int, np.ndarray] = {}
+        self.by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        grouped: dict[int, list[np.ndarray]] = {}
         for phrase in phrases:
-            tokens = _tokenise([phrase])
-            n = tokens.hash.size
-            if n == 0:
-                continue
-            key, _ = _ngram_hashes(tokens, n)
-            self.by_length[n] = np.union1d(self.by_length.get(n, np.zeros(0, dtype=np.uint64)), key)
+            words = _tokenise([phrase]).hash
+            if words.size:
+                grouped.setdefault(words.size, []).append(words)
+        for n, rows in grouped.items():
+            table = np.stack(rows)
+            self.by_length[n] = (np.unique(table[:, 0]), np.unique(self._combine(table.T)))
+
+    @staticmethod
+    def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
+        combined = columns[0].copy()
+        with np.errstate(over="ignore"):
+            for column in columns[1:]:
+                combined = (combined * _MIX) ^ column
+        return combined
 
     def count(self, tokens: _Tokens) -> np.ndarray:
         counts = np.zeros(tokens.n_rows, dtype=np.int64)
-        for n, keys in self.by_length.items():
-            grams, rows = _ngram_hashes(tokens, n)
-            counts += np.bincount(rows[np.isin(grams, keys)], minlength=tokens.n_rows)
+        size = tokens.hash.size
+        for n, (firsts, keys) in self.by_length.items():
+            if size < n:
+                continue
+            at = np.flatnonzero(np.isin(tokens.hash[: size - n + 1], firsts, kind="sort"))
+            if n > 1:
+                at = at[tokens.row[at] == tokens.row[at + n - 1]]
+            grams = self._combine([tokens.hash[at + k] for k in range(n)])
+            counts += np.bincount(tokens.row[at[np.isin(grams, keys, kind="sort")]], minlength=tokens.n_rows)
         return counts
 
 
@@ -367,23 +364,22 @@ def output_metrics(
     return _frame(parts, texts.index)
 
 
+def _word_sets(tokens: _Tokens) -> np.ndarray:
+    """Each answer's set of hashed words as a row of ``_SET_BITS`` bits (uint64 words)."""
+    width = _SET_BITS // 64
+    bucket = (tokens.hash >> np.uint64(64 - 15)).astype(np.int64)
+    bits = np.zeros(tokens.n_rows * width, dtype=np.uint64)
+    np.bitwise_or.at(
+        bits, tokens.row * width + (bucket >> 6), np.left_shift(np.uint64(1), (bucket & 63).astype(np.uint64))
+    )
+    return bits.reshape(tokens.n_rows, width)
+
+
 def _token_jaccard(a: _Tokens, b: _Tokens) -> np.ndarray:
     """Jaccard similarity of the two answers' word sets, row by row (both empty counts as identical)."""
-    n = a.n_rows
-    width = 1 << 24
-
-    def word_sets(tokens: _Tokens) -> sp.csr_matrix:
-        columns = (tokens.hash >> np.uint64(40)).astype(np.int32)
-        matrix = sp.csr_matrix(
-            (np.ones(columns.size, dtype=np.float32), (tokens.row, columns)), shape=(n, width), dtype=np.float32
-        )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        return matrix
-
-    set_a, set_b = word_sets(a), word_sets(b)
-    shared = np.asarray(set_a.multiply(set_b).sum(axis=1)).ravel()
-    union = np.diff(set_a.indptr) + np.diff(set_b.indptr) - shared
+    set_a, set_b = _word_sets(a), _word_sets(b)
+    shared = np.bitwise_count(set_a & set_b).sum(axis=1, dtype=np.int64)
+    union = np.bitwise_count(set_a | set_b).sum(axis=1, dtype=np.int64)
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
 
@@ -426,16 +422,19 @@ def paired_metrics(
     left, right = _clean(a), _clean(b)
     schema_values = schemas.tolist() if schemas is not None else None
     parts_a, parts_b, sims = [], [], []
-    for part in _chunks(len(left)):
-        chunk_schemas = schema_values[part] if schema_values is not None else None
-        metrics_a, tokens_a = _chunk_metrics(left[part], patterns, refusal_window, chunk_schemas)
-        metrics_b, tokens_b = _chunk_metrics(right[part], patterns, refusal_window, chunk_schemas)
-        parts_a.append(metrics_a)
-        parts_b.append(metrics_b)
-        if backend is None:
-            sims.append(_token_jaccard(tokens_a, tokens_b))
-        if progress is not None:
-            progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
+    # Two threads, one per side: the numpy half of the work releases the GIL, so the sides overlap on 2 cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for part in _chunks(len(left)):
+            chunk_schemas = schema_values[part] if schema_values is not None else None
+            future_b = pool.submit(_chunk_metrics, right[part], patterns, refusal_window, chunk_schemas)
+            metrics_a, tokens_a = _chunk_metrics(left[part], patterns, refusal_window, chunk_schemas)
+            metrics_b, tokens_b = future_b.result()
+            parts_a.append(metrics_a)
+            parts_b.append(metrics_b)
+            if backend is None:
+                sims.append(_token_jaccard(tokens_a, tokens_b))
+            if progress is not None:
+                progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
     if backend is not None:
         sims = [_embedding_similarity(left, right, backend)]
     sim = np.concatenate(sims) if sims else np.zeros(0)
