@@ -12,7 +12,13 @@ from django.db.models import Count, Sum
 from diagnostics.coverage import coverage_compare
 from diagnostics.models import BehaviourReport, PromptSetVersion
 
-VERDICT_BADGE = {"regression": "bad", "improvement": "ok", "no_significant_change": "muted", "inconclusive": "warn"}
+VERDICT_BADGE = {
+    "regression": "bad",
+    "improvement": "ok",
+    "no_significant_change": "muted",
+    "inconclusive": "warn",
+    "changed": "",  # a neutral metric (length, formatting) moved: worth a look, not a regression
+}
 
 
 def observation_model():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers
 
 from core.api import StrictFieldsMixin
@@ -14,6 +16,20 @@ from diagnostics.models import (
     ReportLink,
 )
 from rollouts.models import Feature, Release
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object given as an object (JSON bodies) or as a JSON string (multipart forms)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc.msg}.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("A JSON object.")
+        return super().to_internal_value(data)
 
 
 class PromptSetVersionSerializer(serializers.ModelSerializer):
@@ -57,7 +73,7 @@ class PromptSetImportSerializer(StrictFieldsMixin, serializers.Serializer):
     feature = serializers.SlugRelatedField(slug_field="slug", queryset=Feature.objects.all(), required=False)
     sampled_from = serializers.DateTimeField(required=False)
     sampled_until = serializers.DateTimeField(required=False)
-    sampling_filters = serializers.JSONField(required=False, binary=True)
+    sampling_filters = JSONObjectField(required=False)
     sampling_notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -145,7 +161,7 @@ class ReportRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     release_b = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
     source = serializers.ChoiceField(choices=OutputSource.choices, default=OutputSource.UPLOAD)
     samples = serializers.IntegerField(min_value=1, max_value=20, default=1, help_text="K samples (live source)")
-    options = serializers.JSONField(required=False, binary=True)
+    options = JSONObjectField(required=False)
     title = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     outputs_a = serializers.FileField(
         required=False, help_text="JSONL/CSV: case_id, output[, sample, latency_ms, cost]"
