@@ -32,13 +32,22 @@ def observation_model():
     return model if hasattr(model, "segment") or any(f.name == "segment" for f in model._meta.fields) else None
 
 
-def production_counts(field: str, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+def production_counts(
+    field: str, *, feature=None, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, int]:
+    """Requests per segment value in production environments (of the feature, when the set has one)."""
     model = observation_model()
     if model is None:
         return {}
     names = {f.name for f in model._meta.fields}
     rows = model.objects.all()
-    time_field = next((n for n in ("observed_at", "minute", "at", "timestamp", "created_at") if n in names), None)
+    if "environment" in names:
+        rows = rows.filter(environment__is_production=True)
+    if feature is not None and "release" in names:
+        rows = rows.filter(release__feature=feature)
+    time_field = next(
+        (n for n in ("time", "observed_at", "minute", "at", "timestamp", "created_at") if n in names), None
+    )
     if time_field and since:
         rows = rows.filter(**{f"{time_field}__gte": since})
     if time_field and until:
@@ -76,7 +85,8 @@ def prompt_set_coverage(
             raise ValidationError(
                 {"production_counts": ["Observations are not available here: enter production counts per segment."]}
             )
-        production, source = production_counts(field, since=since, until=until), "observations"
+        feature = version.prompt_set.feature
+        production, source = production_counts(field, feature=feature, since=since, until=until), "observations"
     result = coverage_compare(set_segment_counts(version, field), production)
     return {"field": field, "source": source, **result}
 

@@ -200,8 +200,12 @@ def report_request(
     samples: int = 1,
     options: dict | None = None,
     title: str = "",
+    enqueue: bool = True,
 ) -> BehaviourReport:
-    """Queue a report. Uploaded outputs are validated and paired by case id before anything is stored."""
+    """Queue a report. Uploaded outputs are validated and paired by case id before anything is stored.
+
+    ``enqueue=False`` leaves it queued for the caller to run in-process (demo data, benchmarks).
+    """
     require(actor, "report.create")
     opts = ReportOptions.validated(options or {}, prompt_set_version)
     if not 1 <= samples <= 20:
@@ -246,9 +250,10 @@ def report_request(
         obj=report,
         after={"status": report.status, "source": source, "samples": samples, "options": report.options},
     )
-    from diagnostics.tasks import report_run_task
+    if enqueue:
+        from diagnostics.tasks import report_run_task
 
-    transaction.on_commit(lambda: report_run_task.delay(report.pk))
+        transaction.on_commit(lambda: report_run_task.delay(report.pk))
     return report
 
 
