@@ -252,14 +252,21 @@ def _verdict(
 # Report parts
 
 
-def _segment_groups(frame: pd.DataFrame, cases: _Cases, fields: list[str]) -> list[tuple[str | None, Any, np.ndarray]]:
+def _segment_groups(
+    frame: pd.DataFrame, cases: _Cases, fields: list[str]
+) -> tuple[list[tuple[str | None, Any, np.ndarray]], list[np.ndarray]]:
+    """The whole set then every (field, value) group, in the order of the bootstrap's rows; and per field the
+    group code of each case."""
     groups: list[tuple[str | None, Any, np.ndarray]] = [(None, None, np.ones(len(cases.ids), dtype=bool))]
+    partitions = []
     for name in fields:
         values = frame[name].to_numpy(dtype=object)[cases.first_row]
         labels = np.array(["(missing)" if pd.isna(v) else str(v) for v in values], dtype=object)
-        for value in sorted(set(labels)):
-            groups.append((name, value, labels == value))
-    return groups
+        uniques = sorted(set(labels))
+        codes = np.searchsorted(np.array(uniques, dtype=object), labels)
+        partitions.append(codes)
+        groups.extend((name, value, codes == g) for g, value in enumerate(uniques))
+    return groups, partitions
 
 
 def _word_diff(a: str, b: str) -> list[list[str]]:
@@ -337,15 +344,16 @@ def analyse(
 
     names = list(side_a)
     z = float(scistats.norm.ppf(1 - options.alpha / 2))
-    groups = _segment_groups(frame, cases, options.segment_fields)
-    membership = np.column_stack([g[2] for g in groups])
+    groups, partitions = _segment_groups(frame, cases, options.segment_fields)
     a_matrix = np.column_stack([cases.mean_a[m] for m in names])
     b_matrix = np.column_stack([cases.mean_b[m] for m in names])
     valid = ~np.isnan(a_matrix) & ~np.isnan(b_matrix)
     deltas = np.where(valid, b_matrix - a_matrix, 0.0)
-    lo, hi = stats.bootstrap_group_means(
-        deltas, valid, membership, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
+    (overall_lo, overall_hi), per_field = stats.bootstrap_group_means(
+        deltas, valid, partitions, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
     )
+    lo = np.vstack([overall_lo[None, :], *[field_lo for field_lo, _ in per_field]])
+    hi = np.vstack([overall_hi[None, :], *[field_hi for _, field_hi in per_field]])
     if progress is not None:
         progress(0.85, "per-segment breakdown")
 

@@ -162,7 +162,7 @@ def _tokenise(texts: list[str]) -> _Tokens:
     with np.errstate(over="ignore"):
         for offset in range(0, _HASHED_PREFIX, 8):
             # Always all rounds: a word's hash must not depend on the longest word in its chunk.
-            remaining = np.clip(lengths - offset, 0, 8)
+            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
             word = windows[starts + offset] & _BYTE_MASKS[remaining]
             hashes = (hashes ^ word) * _FNV_PRIME
             hashes ^= hashes >> np.uint64(29)
