@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 # Below this many discordant pairs McNemar's chi-square approximation is poor: use the exact binomial test.
 MCNEMAR_EXACT_BELOW = 25
@@ -114,19 +115,22 @@ def bootstrap_group_means(
     overall = np.empty((resamples, 2 * n_metrics))
     by_group = [np.empty((resamples, g, 2 * n_metrics)) for g in sizes]
     done = 0
-    while done < resamples:
-        block = min(per_block, resamples - done)
-        drawn = rng.integers(0, n, size=(block, n), dtype=np.int32)
-        counts = np.empty((block, n), dtype=np.float32)
-        for r in range(block):  # row by row: the count vector stays in cache, ~6x faster than one bincount
-            counts[r] = np.bincount(drawn[r], minlength=n)
-        overall[done : done + block] = counts @ design
-        for f, order in enumerate(orders):
-            permuted = counts if f == 0 else counts[:, order]
-            for g in range(sizes[f]):
-                lo, hi = bounds[f][g], bounds[f][g + 1]
-                by_group[f][done : done + block, g] = permuted[:, lo:hi] @ sorted_designs[f][lo:hi]
-        done += block
+    # Hundreds of small products: OpenBLAS's threads spin-wait between them and, on a shared 2-core machine,
+    # cost ten times the arithmetic. One BLAS thread is faster here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        while done < resamples:
+            block = min(per_block, resamples - done)
+            drawn = rng.integers(0, n, size=(block, n), dtype=np.int32)
+            counts = np.empty((block, n), dtype=np.float32)
+            for r in range(block):  # row by row: the count vector stays in cache, ~6x faster than one bincount
+                counts[r] = np.bincount(drawn[r], minlength=n)
+            overall[done : done + block] = counts @ design
+            for f, order in enumerate(orders):
+                permuted = counts if f == 0 else counts[:, order]
+                for g in range(sizes[f]):
+                    lo, hi = bounds[f][g], bounds[f][g + 1]
+                    by_group[f][done : done + block, g] = permuted[:, lo:hi] @ sorted_designs[f][lo:hi]
+            done += block
 
     def interval(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore", divide="ignore"):
