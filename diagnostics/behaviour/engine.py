@@ -332,6 +332,8 @@ def analyse(
     Raises ``ValueError`` with a readable message for bad input. ``progress(fraction, message)`` is called a
     few times; an exception raised by it (a cancellation) propagates and stops the analysis.
     """
+    if "sample" not in frame.columns:
+        frame = frame.assign(sample=0)  # one answer per case per side
     _validate(frame, options)
     frame = frame.reset_index(drop=True)
     if progress is not None:

@@ -344,3 +344,12 @@ def test_too_few_cases_are_inconclusive():
     report = analyse(frame_of(["a", "b"], [REFUSAL, REFUSAL]), AnalysisOptions(segment_fields=[]))
     assert report["verdict"] == "inconclusive"
     assert {m["verdict"] for m in report["metrics"]} == {"inconclusive"}
+
+
+def test_a_missing_segment_column_is_named_and_a_missing_sample_column_means_one_sample():
+    frame = frame_of(["a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e"]).drop(columns=["sample"])
+    with pytest.raises(ValueError, match="missing column\\(s\\): tenant"):
+        analyse(frame, AnalysisOptions(segment_fields=["tenant"]))
+    report = analyse(frame, AnalysisOptions(segment_fields=[], bootstrap=100))
+    assert report["k_samples"] == 1
+    assert report["n_cases"] == 5
