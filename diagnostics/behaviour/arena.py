@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.export import report_markdown
 
 MODEL_A = "gpt-4-0314"
 MODEL_B = "gpt-4-0613"
@@ -65,36 +66,7 @@ def run(directory: str | Path, *, seed: int = 0) -> dict:
 
 
 def summary_markdown(report: dict) -> str:
-    lines = [
-        f"**Verdict: {report['verdict']}** over {report['n_cases']} prompts. {report['reason']}",
-        "",
-        "| metric | direction | mean 0314 | mean 0613 | effect (0613 - 0314) | 95% CI | p (Holm) | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for m in report["metrics"]:
-        lines.append(
-            f"| {m['name']} | {m['direction']} | {m['mean_a']:.4g} | {m['mean_b']:.4g} | {m['effect']:+.4g} "
-            f"({(m['relative_change'] or 0) * 100:+.1f}%) | [{m['ci'][0]:+.4g}, {m['ci'][1]:+.4g}] | "
-            f"{m['p_adjusted']:.2g} | {m['verdict']} |"
-        )
-    lines += ["", "Flip matrices (cases): " + "; ".join(f"{k}: {v}" for k, v in report["flip_matrices"].items())]
-    sim = report["similarity"]
-    lines += [
-        "",
-        f"Similarity (word-set Jaccard): mean {sim['mean']:.3f}, p10 {sim['p10']:.3f}, median {sim['median']:.3f}",
-    ]
-    notable = [s for s in report["segments"] if s["verdict"] not in ("no_significant_change", "inconclusive")]
-    testable = [s for s in report["segments"] if s["verdict"] != "inconclusive"]
-    lines += ["", f"Segments: {len(testable)} testable segment x metric cells, {len(notable)} significant after BH:"]
-    for s in notable:
-        lines.append(f"- {s['field']}={s['value']} (n={s['n']}): {s['reason']}")
-    lines += ["", "Most changed answers:"]
-    for c in report["top_changes"][:5]:
-        lines.append(
-            f"- {c['case_id']} ({c['segment'].get('cluster')}): similarity {c['similarity']:.2f}, "
-            f"{len(c['output_a'])} -> {len(c['output_b'])} chars; 0613 starts: {c['output_b'][:90]!r}"
-        )
-    return "\n".join(lines)
+    return report_markdown(report, label_a="0314", label_b="0613")
 
 
 def main(argv: list[str]) -> int:

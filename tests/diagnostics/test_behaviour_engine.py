@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scistats
 
-from diagnostics.behaviour import AnalysisOptions, analyse, output_metrics, similarity
+from diagnostics.behaviour import AnalysisOptions, analyse, output_metrics, report_csv, report_markdown, similarity
 from diagnostics.behaviour.engine import _word_diff
 from diagnostics.behaviour.stats import benjamini_hochberg, holm, mcnemar
 
@@ -353,3 +355,22 @@ def test_a_missing_segment_column_is_named_and_a_missing_sample_column_means_one
     report = analyse(frame, AnalysisOptions(segment_fields=[], bootstrap=100))
     assert report["k_samples"] == 1
     assert report["n_cases"] == 5
+
+
+def test_the_report_exports_to_markdown_and_csv():
+    rng = np.random.default_rng(8)
+    tenants = [f"t{i % 3}" for i in range(90)]
+    a = [prose(rng) for _ in tenants]
+    b = [REFUSAL if t == "t1" and i % 2 else text for i, (t, text) in enumerate(zip(tenants, a, strict=True))]
+    report = analyse(frame_of(a, b, tenant=tenants), AnalysisOptions(segment_fields=["tenant"], bootstrap=200))
+
+    markdown = report_markdown(report, label_a="v1", label_b="v2")
+    assert markdown.startswith("**Verdict: regression**")
+    assert "| refusal | up_is_worse |" in markdown
+    assert "- tenant=t1 (n=30): refusal" in markdown
+
+    rows = list(csv.DictReader(io.StringIO(report_csv(report))))
+    assert len(rows) == len(report["metrics"]) + len(report["segments"])
+    refusal_t1 = next(r for r in rows if r["scope"] == "segment" and r["value"] == "t1" and r["metric"] == "refusal")
+    assert refusal_t1["verdict"] == "regression"
+    assert float(refusal_t1["effect"]) == pytest.approx(15 / 30)
