@@ -15,6 +15,25 @@ segment x metric tests are Benjamini-Hochberg-corrected together. When K>1, a me
 smallest mean delta that resampling the same release could produce (z * sqrt(2 s^2 / (K n)), with s^2 the
 pooled within-case variance of samples of one side); a significant change inside the floor is reported as
 no significant change.
+
+Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
+- ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
+  overall metric or any segment x metric cell (after correction) regressed; else improvement when any improved;
+  inconclusive when there are fewer than ``MIN_CASES`` cases. ``reason`` names the cells behind it.
+- ``metrics[]``: name, kind, direction, verdict (the four above plus ``changed`` for neutral metrics), effect
+  (mean delta b - a; rates for binary metrics), relative_change, ci, p_value, p_adjusted (Holm), mean_a, mean_b,
+  n, noise_floor, reason. Metrics without data are left out (schema_valid without schemas, latency/cost unless
+  both ``latency_a``/``latency_b`` or ``cost_a``/``cost_b`` columns are given).
+- ``flip_matrices``: per binary metric, counts of cases both_false / a_only / b_only / both_true.
+- ``segments[]``: field, value (string; "(missing)" for null), n, metric, delta, ci, p_value, p_adjusted (BH over
+  all segment cells), verdict, reason. Cells with fewer than ``MIN_CASES`` cases are "inconclusive", untested.
+- ``noise_floor``: {metric: value} when K>1, else null. ``distributions``: per continuous metric, per-case
+  values of a fixed random subset of at most ``DISTRIBUTION_CAP`` cases ({"a": [...], "b": [...]}).
+- ``similarity``: backend, mean, p10, median of per-case similarity, and a 20-bin histogram on [0, 1].
+- ``top_changes[]``: the ``top_n`` least similar cases: case_id, similarity, segment, output_a/output_b (first
+  sample, capped at ``TEXT_CAP`` characters, ``truncated``), word_diff [[op, text], ...] with op in
+  equal/delete/insert (equal+delete rebuild output_a, equal+insert rebuild output_b).
+- ``options``: what the report was computed with.
 """
 
 from __future__ import annotations
@@ -54,6 +73,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "cost": ("continuous", UP_IS_WORSE),
 }
 VERDICTS = ("regression", "improvement", "no_significant_change", "inconclusive")
+METRIC_VERDICTS = (*VERDICTS, "changed")  # "changed": a neutral metric moved significantly
 MIN_CASES = 5  # fewer paired cases than this cannot reach significance with these tests: inconclusive
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
