@@ -130,12 +130,13 @@ class _Tokens:
 
 
 def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
+    """Plain ``str`` values (missing ones as ""), none containing NUL: NUL separates answers in a joined chunk."""
     values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
-    # NUL separates answers in the joined chunk, so it must not occur inside one.
-    return [
-        v.replace("\x00", " ") if isinstance(v, str) and "\x00" in v else (v if isinstance(v, str) else "")
-        for v in values
-    ]
+    if not all(type(v) is str for v in values):
+        values = [v if isinstance(v, str) else "" for v in values]
+    if any("\x00" in v for v in values):
+        values = [v.replace("\x00", " ") for v in values]
+    return values
 
 
 def _chunks(n: int) -> Iterator[slice]:
