@@ -374,3 +374,26 @@ def test_the_report_exports_to_markdown_and_csv():
     refusal_t1 = next(r for r in rows if r["scope"] == "segment" and r["value"] == "t1" and r["metric"] == "refusal")
     assert refusal_t1["verdict"] == "regression"
     assert float(refusal_t1["effect"]) == pytest.approx(15 / 30)
+
+
+def test_with_several_samples_binary_metrics_compare_per_case_rates():
+    rng = np.random.default_rng(9)
+    rows = []
+    for case in range(120):
+        refusing_b = 2 if case < 40 else 0  # release B refuses 2 of 3 samples on the first 40 cases
+        for sample in range(3):
+            text = prose(rng)
+            rows.append(
+                {
+                    "case_id": case,
+                    "sample": sample,
+                    "output_a": text,
+                    "output_b": REFUSAL if sample < refusing_b else text,
+                }
+            )
+    report = analyse(pd.DataFrame(rows), AnalysisOptions(segment_fields=[], bootstrap=300))
+    refusal = next(m for m in report["metrics"] if m["name"] == "refusal")
+    assert refusal["effect"] == pytest.approx(40 * (2 / 3) / 120)
+    assert refusal["verdict"] == "regression"
+    assert report["flip_matrices"]["refusal"] == {"both_false": 80, "a_only": 0, "b_only": 40, "both_true": 0}
+    assert refusal["noise_floor"] > 0
