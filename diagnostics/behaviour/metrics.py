@@ -169,8 +169,10 @@ def _tokenise(texts: list[str]) -> _Tokens:
             hashes = (hashes ^ word) * _FNV_PRIME
             hashes ^= hashes >> np.uint64(29)
         hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
+    # Words per answer from where each NUL separator falls among the word starts (n searches, not one per word).
     separators = np.flatnonzero(buf == 0)
-    rows = np.searchsorted(separators, starts)
+    per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
+    rows = np.repeat(np.arange(len(texts)), per_row)
     return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
 
 
