@@ -1,6 +1,7 @@
 """Behaviour-diff engine on 100k synthetic answer pairs: metrics, similarity and statistics end to end.
 
-The analysis runs in a fresh subprocess so its peak RSS (ru_maxrss) is the engine's own plus the data, not
+CPU seconds (all threads) are reported beside wall time: on the shared 2-core machine other jobs' load
+stretches wall time, CPU time does not move with it. The analysis runs in a fresh subprocess so its peak RSS (ru_maxrss) is the engine's own plus the data, not
 the runner's. Answers are 1-2 KB of prose built from sentence pools, some with markdown structure, ~5% JSON
 (bare or fenced), a few refusals (more on side B in one segment), ten segments; side B rewrites ~20% of
 sentences of side A.
@@ -9,6 +10,7 @@ sentences of side A.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -73,14 +75,18 @@ def _child(n: int) -> None:
     started = time.perf_counter()
     frame = build_frame(n)
     built = time.perf_counter()
+    cpu_before = time.process_time()
     report = analyse(frame, AnalysisOptions(segment_fields=["segment"]))
     done = time.perf_counter()
+    cpu = time.process_time() - cpu_before
     encoded = json.dumps(report)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     average = sum(len(t) for t in frame["output_a"]) / n
     summary = {
         "build_s": built - started,
         "analyse_s": done - built,
+        "analyse_cpu_s": cpu,
+        "load_average_1m": os.getloadavg()[0],
         "peak_rss_mb": rss_mb,
         "avg_answer_chars": average,
         "report_kb": len(encoded) / 1024,
@@ -107,6 +113,8 @@ def run(n: int = N_PAIRS) -> dict:
         "metrics": {
             "pairs": n,
             "analyse_seconds": round(summary["analyse_s"], 2),
+            "analyse_cpu_seconds": round(summary["analyse_cpu_s"], 2),
+            "load_average_1m": round(summary["load_average_1m"], 1),
             "peak_rss_mb": round(summary["peak_rss_mb"], 1),
             "build_frame_seconds": round(summary["build_s"], 2),
             "avg_answer_chars": round(summary["avg_answer_chars"], 1),

@@ -5,6 +5,7 @@ sides with paired statistics and returns a JSON-serialisable report. The Django 
 """
 
 from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.behaviour.metrics import DEFAULT_REFUSAL_PATTERNS, EmbeddingBackend, output_metrics, similarity
 
 __all__ = [
@@ -13,5 +14,7 @@ __all__ = [
     "EmbeddingBackend",
     "analyse",
     "output_metrics",
+    "report_csv",
+    "report_markdown",
     "similarity",
 ]

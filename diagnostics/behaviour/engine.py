@@ -15,6 +15,25 @@ segment x metric tests are Benjamini-Hochberg-corrected together. When K>1, a me
 smallest mean delta that resampling the same release could produce (z * sqrt(2 s^2 / (K n)), with s^2 the
 pooled within-case variance of samples of one side); a significant change inside the floor is reported as
 no significant change.
+
+Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
+- ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
+  overall metric or any segment x metric cell (after correction) regressed; else improvement when any improved;
+  inconclusive when there are fewer than ``MIN_CASES`` cases. ``reason`` names the cells behind it.
+- ``metrics[]``: name, kind, direction, verdict (the four above plus ``changed`` for neutral metrics), effect
+  (mean delta b - a; rates for binary metrics), relative_change, ci, p_value, p_adjusted (Holm), mean_a, mean_b,
+  n, noise_floor, reason. Metrics without data are left out (schema_valid without schemas, latency/cost unless
+  both ``latency_a``/``latency_b`` or ``cost_a``/``cost_b`` columns are given).
+- ``flip_matrices``: per binary metric, counts of cases both_false / a_only / b_only / both_true.
+- ``segments[]``: field, value (string; "(missing)" for null), n, metric, delta, ci, p_value, p_adjusted (BH over
+  all segment cells), verdict, reason. Cells with fewer than ``MIN_CASES`` cases are "inconclusive", untested.
+- ``noise_floor``: {metric: value} when K>1, else null. ``distributions``: per continuous metric, per-case
+  values of a fixed random subset of at most ``DISTRIBUTION_CAP`` cases ({"a": [...], "b": [...]}).
+- ``similarity``: backend, mean, p10, median of per-case similarity, and a 20-bin histogram on [0, 1].
+- ``top_changes[]``: the ``top_n`` least similar cases: case_id, similarity, segment, output_a/output_b (first
+  sample, capped at ``TEXT_CAP`` characters, ``truncated``), word_diff [[op, text], ...] with op in
+  equal/delete/insert (equal+delete rebuild output_a, equal+insert rebuild output_b).
+- ``options``: what the report was computed with.
 """
 
 from __future__ import annotations
@@ -54,6 +73,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "cost": ("continuous", UP_IS_WORSE),
 }
 VERDICTS = ("regression", "improvement", "no_significant_change", "inconclusive")
+METRIC_VERDICTS = (*VERDICTS, "changed")  # "changed": a neutral metric moved significantly
 MIN_CASES = 5  # fewer paired cases than this cannot reach significance with these tests: inconclusive
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
@@ -252,14 +272,21 @@ def _verdict(
 # Report parts
 
 
-def _segment_groups(frame: pd.DataFrame, cases: _Cases, fields: list[str]) -> list[tuple[str | None, Any, np.ndarray]]:
+def _segment_groups(
+    frame: pd.DataFrame, cases: _Cases, fields: list[str]
+) -> tuple[list[tuple[str | None, Any, np.ndarray]], list[np.ndarray]]:
+    """The whole set then every (field, value) group, in the order of the bootstrap's rows; and per field the
+    group code of each case."""
     groups: list[tuple[str | None, Any, np.ndarray]] = [(None, None, np.ones(len(cases.ids), dtype=bool))]
+    partitions = []
     for name in fields:
         values = frame[name].to_numpy(dtype=object)[cases.first_row]
         labels = np.array(["(missing)" if pd.isna(v) else str(v) for v in values], dtype=object)
-        for value in sorted(set(labels)):
-            groups.append((name, value, labels == value))
-    return groups
+        uniques = sorted(set(labels))
+        codes = np.searchsorted(np.array(uniques, dtype=object), labels)
+        partitions.append(codes)
+        groups.extend((name, value, codes == g) for g, value in enumerate(uniques))
+    return groups, partitions
 
 
 def _word_diff(a: str, b: str) -> list[list[str]]:
@@ -325,6 +352,8 @@ def analyse(
     Raises ``ValueError`` with a readable message for bad input. ``progress(fraction, message)`` is called a
     few times; an exception raised by it (a cancellation) propagates and stops the analysis.
     """
+    if "sample" not in frame.columns:
+        frame = frame.assign(sample=0)  # one answer per case per side
     _validate(frame, options)
     frame = frame.reset_index(drop=True)
     if progress is not None:
@@ -337,15 +366,16 @@ def analyse(
 
     names = list(side_a)
     z = float(scistats.norm.ppf(1 - options.alpha / 2))
-    groups = _segment_groups(frame, cases, options.segment_fields)
-    membership = np.column_stack([g[2] for g in groups])
+    groups, partitions = _segment_groups(frame, cases, options.segment_fields)
     a_matrix = np.column_stack([cases.mean_a[m] for m in names])
     b_matrix = np.column_stack([cases.mean_b[m] for m in names])
     valid = ~np.isnan(a_matrix) & ~np.isnan(b_matrix)
     deltas = np.where(valid, b_matrix - a_matrix, 0.0)
-    lo, hi = stats.bootstrap_group_means(
-        deltas, valid, membership, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
+    (overall_lo, overall_hi), per_field = stats.bootstrap_group_means(
+        deltas, valid, partitions, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
     )
+    lo = np.vstack([overall_lo[None, :], *[field_lo for field_lo, _ in per_field]])
+    hi = np.vstack([overall_hi[None, :], *[field_hi for _, field_hi in per_field]])
     if progress is not None:
         progress(0.85, "per-segment breakdown")
 

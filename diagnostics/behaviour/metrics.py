@@ -27,7 +27,8 @@ import pandas as pd
 DEFAULT_REFUSAL_PATTERNS: list[str] = [
     r"sorry, (?:but )?i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
     r"i apologi[sz]e, but i (?:can't|cannot|won't|am unable)",
-    r"as an ai",
+    # "As an AI" alone is mostly a disclaimer before a full answer; it counts when it declines something.
+    r"as an ai\b[^.!?\n]{0,40}?, i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
     r"i cannot (?:assist|help with|provide|comply|fulfil|create|generate|support)",
     r"i can't (?:assist|help with|provide|comply|fulfil|create|generate|support)",
     r"i'm (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
@@ -129,12 +130,13 @@ class _Tokens:
 
 
 def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
+    """Plain ``str`` values (missing ones as ""), none containing NUL: NUL separates answers in a joined chunk."""
     values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
-    # NUL separates answers in the joined chunk, so it must not occur inside one.
-    return [
-        v.replace("\x00", " ") if isinstance(v, str) and "\x00" in v else (v if isinstance(v, str) else "")
-        for v in values
-    ]
+    if not all(type(v) is str for v in values):
+        values = [v if isinstance(v, str) else "" for v in values]
+    if any("\x00" in v for v in values):
+        values = [v.replace("\x00", " ") for v in values]
+    return values
 
 
 def _chunks(n: int) -> Iterator[slice]:
@@ -162,13 +164,15 @@ def _tokenise(texts: list[str]) -> _Tokens:
     with np.errstate(over="ignore"):
         for offset in range(0, _HASHED_PREFIX, 8):
             # Always all rounds: a word's hash must not depend on the longest word in its chunk.
-            remaining = np.clip(lengths - offset, 0, 8)
+            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
             word = windows[starts + offset] & _BYTE_MASKS[remaining]
             hashes = (hashes ^ word) * _FNV_PRIME
             hashes ^= hashes >> np.uint64(29)
         hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
+    # Words per answer from where each NUL separator falls among the word starts (n searches, not one per word).
     separators = np.flatnonzero(buf == 0)
-    rows = np.searchsorted(separators, starts)
+    per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
+    rows = np.repeat(np.arange(len(texts)), per_row)
     return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
 
 

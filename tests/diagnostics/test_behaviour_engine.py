@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scistats
 
-from diagnostics.behaviour import AnalysisOptions, analyse, output_metrics, similarity
+from diagnostics.behaviour import AnalysisOptions, analyse, output_metrics, report_csv, report_markdown, similarity
 from diagnostics.behaviour.engine import _word_diff
 from diagnostics.behaviour.stats import benjamini_hochberg, holm, mcnemar
 
@@ -344,3 +346,54 @@ def test_too_few_cases_are_inconclusive():
     report = analyse(frame_of(["a", "b"], [REFUSAL, REFUSAL]), AnalysisOptions(segment_fields=[]))
     assert report["verdict"] == "inconclusive"
     assert {m["verdict"] for m in report["metrics"]} == {"inconclusive"}
+
+
+def test_a_missing_segment_column_is_named_and_a_missing_sample_column_means_one_sample():
+    frame = frame_of(["a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e"]).drop(columns=["sample"])
+    with pytest.raises(ValueError, match="missing column\\(s\\): tenant"):
+        analyse(frame, AnalysisOptions(segment_fields=["tenant"]))
+    report = analyse(frame, AnalysisOptions(segment_fields=[], bootstrap=100))
+    assert report["k_samples"] == 1
+    assert report["n_cases"] == 5
+
+
+def test_the_report_exports_to_markdown_and_csv():
+    rng = np.random.default_rng(8)
+    tenants = [f"t{i % 3}" for i in range(90)]
+    a = [prose(rng) for _ in tenants]
+    b = [REFUSAL if t == "t1" and i % 2 else text for i, (t, text) in enumerate(zip(tenants, a, strict=True))]
+    report = analyse(frame_of(a, b, tenant=tenants), AnalysisOptions(segment_fields=["tenant"], bootstrap=200))
+
+    markdown = report_markdown(report, label_a="v1", label_b="v2")
+    assert markdown.startswith("**Verdict: regression**")
+    assert "| refusal | up_is_worse |" in markdown
+    assert "- tenant=t1 (n=30): refusal" in markdown
+
+    rows = list(csv.DictReader(io.StringIO(report_csv(report))))
+    assert len(rows) == len(report["metrics"]) + len(report["segments"])
+    refusal_t1 = next(r for r in rows if r["scope"] == "segment" and r["value"] == "t1" and r["metric"] == "refusal")
+    assert refusal_t1["verdict"] == "regression"
+    assert float(refusal_t1["effect"]) == pytest.approx(15 / 30)
+
+
+def test_with_several_samples_binary_metrics_compare_per_case_rates():
+    rng = np.random.default_rng(9)
+    rows = []
+    for case in range(120):
+        refusing_b = 2 if case < 40 else 0  # release B refuses 2 of 3 samples on the first 40 cases
+        for sample in range(3):
+            text = prose(rng)
+            rows.append(
+                {
+                    "case_id": case,
+                    "sample": sample,
+                    "output_a": text,
+                    "output_b": REFUSAL if sample < refusing_b else text,
+                }
+            )
+    report = analyse(pd.DataFrame(rows), AnalysisOptions(segment_fields=[], bootstrap=300))
+    refusal = next(m for m in report["metrics"] if m["name"] == "refusal")
+    assert refusal["effect"] == pytest.approx(40 * (2 / 3) / 120)
+    assert refusal["verdict"] == "regression"
+    assert report["flip_matrices"]["refusal"] == {"both_false": 80, "a_only": 0, "b_only": 40, "both_true": 0}
+    assert refusal["noise_floor"] > 0
