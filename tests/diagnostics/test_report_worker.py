@@ -14,16 +14,22 @@ from tests.support.worker import CeleryWorker
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker(transactional_db, monkeypatch):
-    """A real worker whose environment holds the endpoint secret (as a deployment's would)."""
-    monkeypatch.setenv("REWIND_TEST_LLM_AUTH", "Bearer local")
-    process = CeleryWorker(name="reports", extra_env={"REWIND_TEST_LLM_AUTH": "Bearer local"})
-    process.start()
+@pytest.fixture(scope="module")
+def module_worker(django_db_setup, django_db_blocker):
+    """One real worker for this module (starting one costs ~10 s); its environment holds the endpoint secret,
+    as a deployment's would. Each test still gets its own transactional database state."""
+    with django_db_blocker.unblock():
+        process = CeleryWorker(name="reports", extra_env={"REWIND_TEST_LLM_AUTH": "Bearer local"})
+        process.start()
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def worker(module_worker, transactional_db):
+    return module_worker
 
 
 def wait_for(report_id: int, predicate, worker, timeout: float = 90) -> BehaviourReport:
