@@ -163,6 +163,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "diagnostics-reports-resume-stale": {"task": "diagnostics.reports_resume_stale", "schedule": 120.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

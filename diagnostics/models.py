@@ -122,6 +122,9 @@ class BehaviourReport(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the worker running it (progress updates)"
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import audit_record
 from diagnostics.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.services import CHUNK, report_transition
 
 log = logging.getLogger(__name__)
 HISTOGRAM_BINS = 30
+# Longer than any silent stretch of a healthy run (the engine reports progress between its phases).
+STALE_AFTER_SECONDS = 15 * 60
 
 
 class ReportCancelled(Exception):
@@ -47,16 +52,40 @@ class Progress:
         overall = self.start + (self.end - self.start) * min(max(float(fraction), 0.0), 1.0)
         alive = BehaviourReport.objects.filter(
             pk=self.report_id, status=ReportStatus.RUNNING, cancel_requested=False
-        ).update(progress=round(overall, 4), progress_message=message[:300])
+        ).update(progress=round(overall, 4), progress_message=message[:300], heartbeat_at=timezone.now())
         if not alive:
             raise ReportCancelled
 
 
-def report_run(*, report_id: int) -> None:
-    report = BehaviourReport.objects.filter(pk=report_id).select_related("prompt_set_version").first()
-    if report is None or not report_transition(
-        actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING, started_at=timezone.now()
+def _claim(report: BehaviourReport, resume_stale_after: float | None) -> bool:
+    """Queued -> running; or, when resuming, take over a running report whose worker went silent."""
+    now = timezone.now()
+    if report_transition(
+        actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING, started_at=now, heartbeat_at=now
     ):
+        return True
+    if resume_stale_after is None or report.status != ReportStatus.RUNNING:
+        return False
+    silent_since = now - timedelta(seconds=resume_stale_after)
+    taken = BehaviourReport.objects.filter(
+        Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True),
+        pk=report.pk,
+        status=ReportStatus.RUNNING,
+        cancel_requested=False,
+    ).update(heartbeat_at=now)
+    if taken:
+        audit_record(
+            actor=None,
+            action="behaviour_report.resume",
+            obj=report,
+            reason=f"no progress from its worker for over {resume_stale_after:g} s",
+        )
+    return bool(taken)
+
+
+def report_run(*, report_id: int, resume_stale_after: float | None = None) -> None:
+    report = BehaviourReport.objects.filter(pk=report_id).select_related("prompt_set_version").first()
+    if report is None or not _claim(report, resume_stale_after):
         return
     progress = Progress(report.pk)
     try:
@@ -105,6 +134,32 @@ def report_run(*, report_id: int) -> None:
         progress_message="Done",
         finished_at=timezone.now(),
     )
+
+
+def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
+    """Run by beat: reports whose worker died (no progress for ``stale_after`` s) are cancelled if a cancel was
+    asked for, otherwise handed to a worker again (live generation resumes after the answers already stored)."""
+    silent_since = timezone.now() - timedelta(seconds=stale_after)
+    stale = BehaviourReport.objects.filter(status=ReportStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
+    )
+    resumed = []
+    for report in stale.only("pk", "status", "cancel_requested"):
+        if report.cancel_requested:
+            report_transition(
+                actor=None,
+                report=report,
+                old=ReportStatus.RUNNING,
+                new=ReportStatus.CANCELLED,
+                reason="cancel requested; its worker had stopped",
+                finished_at=timezone.now(),
+            )
+            continue
+        from diagnostics.tasks import report_run_task
+
+        report_run_task.delay(report.pk, resume_stale_after=stale_after)
+        resumed.append(report.pk)
+    return resumed
 
 
 def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
