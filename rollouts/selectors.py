@@ -36,7 +36,7 @@ def deployments_between(environment: Environment, start: datetime, end: datetime
     """Events in (start, end], oldest first: one indexed range query."""
     return list(
         DeploymentEvent.objects.filter(environment=environment, live_at__gt=start, live_at__lte=end)
-        .select_related("release", "actor")
+        .select_related("release__feature", "actor", "environment__feature")
         .order_by("live_at", "id")
     )
 
@@ -49,6 +49,24 @@ class LayerChange:
     after: str
     details: list[str] = field(default_factory=list)
     prompt_diff: list[str] = field(default_factory=list)
+
+    @property
+    def prompt_diff_lines(self) -> list[tuple[str, str]]:
+        """(css class, line) for the template: added, removed, hunk header or context."""
+        out = []
+        for line in self.prompt_diff:
+            if line.startswith(("+++", "---")):
+                css = "diff-hunk"
+            elif line.startswith("+"):
+                css = "diff-add"
+            elif line.startswith("-"):
+                css = "diff-del"
+            elif line.startswith("@@"):
+                css = "diff-hunk"
+            else:
+                css = ""
+            out.append((css, line))
+        return out
 
 
 @dataclass
@@ -131,3 +149,48 @@ def release_diff(old: Release, new: Release) -> ReleaseDiff:
             summary = "embedding model changed (index rebuilt)"
         layers.append(LayerChange("index", summary, str(old.index or "none"), str(new.index or "none"), details))
     return ReleaseDiff(old=old, new=new, layers=layers)
+
+
+def release_layers(release: Release) -> list[LayerChange]:
+    """Every layer as 'introduced': the change a first deployment makes."""
+    adapters = ", ".join(map(str, release.ordered_adapters())) or "none"
+    return [
+        LayerChange("model", "first deployment", "none", str(release.model)),
+        LayerChange("prompt", "first deployment", "none", str(release.prompt)),
+        LayerChange("adapters", "first deployment", "none", adapters),
+        LayerChange("index", "first deployment", "none", str(release.index or "none")),
+    ]
+
+
+@dataclass
+class TimelineChange:
+    event: DeploymentEvent
+    previous: Release | None
+    layers: list[LayerChange]
+
+    @property
+    def changed_layers(self) -> list[str]:
+        return [c.layer for c in self.layers]
+
+
+@dataclass
+class Timeline:
+    live_at_start: Release | None
+    changes: list[TimelineChange]
+
+
+def changes_between(environment: Environment, start: datetime, end: datetime) -> Timeline:
+    """What changed in an environment between two times, layer by layer: the release live at ``start``, then each
+    deployment in (start, end] with its diff from the release it replaced. A fixed number of queries."""
+    start_event = live_event_at(environment, start)
+    events = deployments_between(environment, start, end)
+    ids = {e.release_id for e in events} | ({start_event.release_id} if start_event else set())
+    releases = releases_with_parts().in_bulk(ids)
+    previous = releases[start_event.release_id] if start_event else None
+    changes = []
+    for event in events:
+        current = releases[event.release_id]
+        layers = release_diff(previous, current).layers if previous else release_layers(current)
+        changes.append(TimelineChange(event=event, previous=previous, layers=layers))
+        previous = current
+    return Timeline(live_at_start=releases[start_event.release_id] if start_event else None, changes=changes)
