@@ -2,7 +2,8 @@ from rest_framework.routers import SimpleRouter
 
 from rollouts.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # CI scripts may leave the slash off: /features/x/environments/prod/live
 router.register("features", views.FeatureViewSet, basename="feature")
 router.register("environments", views.EnvironmentViewSet, basename="environment")
 router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
