@@ -6,15 +6,48 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from rollouts.models import DeploymentEvent, Environment, Release, ReleaseAdapter
+from rollouts.models import DeploymentEvent, Environment, Feature, Release, ReleaseAdapter
 
 
 def releases_with_parts() -> QuerySet[Release]:
     return Release.objects.select_related("feature", "model", "prompt", "index", "author").prefetch_related(
         Prefetch("adapter_links", queryset=ReleaseAdapter.objects.select_related("adapter"))
     )
+
+
+def environments_with_current_release() -> QuerySet[Environment]:
+    """Each environment annotated with the release live now (number, id, since): one query for all."""
+    newest = DeploymentEvent.objects.filter(environment=OuterRef("pk")).order_by("-live_at", "-id")
+    return Environment.objects.annotate(
+        live_release_id=Subquery(newest.values("release_id")[:1]),
+        live_release_number=Subquery(newest.values("release__number")[:1]),
+        live_since=Subquery(newest.values("live_at")[:1]),
+    ).order_by("-is_production", "name")
+
+
+def features_with_current_releases() -> QuerySet[Feature]:
+    return (
+        Feature.objects.select_related("team")
+        .prefetch_related(Prefetch("environments", queryset=environments_with_current_release()))
+        .order_by("name")
+    )
+
+
+def feature_history(feature: Feature, *, per_environment: int = 100) -> list[tuple[Environment, list]]:
+    """Each environment of a feature with its deployment timeline, newest first (two queries)."""
+    environments = list(environments_with_current_release().filter(feature=feature))
+    events = (
+        DeploymentEvent.objects.filter(environment__feature=feature)
+        .select_related("release", "actor")
+        .order_by("-live_at", "-id")[: per_environment * max(len(environments), 1)]
+    )
+    by_env: dict[int, list] = {env.pk: [] for env in environments}
+    for event in events:
+        if len(by_env[event.environment_id]) < per_environment:
+            by_env[event.environment_id].append(event)
+    return [(env, by_env[env.pk]) for env in environments]
 
 
 def live_event_at(environment: Environment, at: datetime) -> DeploymentEvent | None:
