@@ -212,6 +212,16 @@ def run() -> dict:
         event = selectors.live_event_at(env, at)
         timings.append((time.perf_counter() - t) * 1000)
         misses += event is None
+    # The database's own share: execution time of the same queries as Postgres reports it.
+    server_ms = []
+    for env, at in samples[:200]:
+        plan_text = (
+            DeploymentEvent.objects.filter(environment=env, live_at__lte=at)
+            .select_related("release")
+            .order_by("-live_at", "-id")[:1]
+            .explain(analyze=True)
+        )
+        server_ms.append(float(plan_text.rsplit("Execution Time:", 1)[1].split()[0]))
     env, at = samples[0]
     plan = (
         DeploymentEvent.objects.filter(environment=env, live_at__lte=at)
@@ -231,6 +241,8 @@ def run() -> dict:
             "live_at_p50_ms": round(_percentile(timings, 50), 3),
             "live_at_p95_ms": round(p95, 3),
             "live_at_nothing_live": misses,
+            "live_at_db_execution_p95_ms": round(_percentile(server_ms, 95), 3),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "release_list_queries_n100": queries_100,
             "release_list_queries_n10k": queries_10k,
             "release_list_ms_n100": round(ms_100, 1),

@@ -6,7 +6,8 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from rollouts.models import DeploymentEvent, Environment, Feature, Release, ReleaseAdapter
 
@@ -36,17 +37,19 @@ def features_with_current_releases() -> QuerySet[Feature]:
 
 
 def feature_history(feature: Feature, *, per_environment: int = 100) -> list[tuple[Environment, list]]:
-    """Each environment of a feature with its deployment timeline, newest first (two queries)."""
+    """Each environment of a feature with its newest ``per_environment`` deployments (two queries)."""
     environments = list(environments_with_current_release().filter(feature=feature))
+    newest_first = [F("live_at").desc(), F("id").desc()]
     events = (
         DeploymentEvent.objects.filter(environment__feature=feature)
+        .annotate(rank=Window(RowNumber(), partition_by=F("environment_id"), order_by=newest_first))
+        .filter(rank__lte=per_environment)
         .select_related("release", "actor")
-        .order_by("-live_at", "-id")[: per_environment * max(len(environments), 1)]
+        .order_by(*newest_first)
     )
     by_env: dict[int, list] = {env.pk: [] for env in environments}
     for event in events:
-        if len(by_env[event.environment_id]) < per_environment:
-            by_env[event.environment_id].append(event)
+        by_env[event.environment_id].append(event)
     return [(env, by_env[env.pk]) for env in environments]
 
 

@@ -194,7 +194,8 @@ IndexVersionViewSet = _version_viewset(
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Releases: immutable manifests, numbered per feature. POST is idempotent (same manifest: 200, existing)."""
 
-    queryset = selectors.releases_with_parts().order_by("-created_at", "-id")
+    # Newest first by id (creation order): the primary key index gives the page without sorting every release.
+    queryset = selectors.releases_with_parts().order_by("-id")
     serializer_class = ReleaseSerializer
     write_action = "release.register"
     filterset_class = filters.ReleaseFilter

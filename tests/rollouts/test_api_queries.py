@@ -30,9 +30,7 @@ def busy_registry(responder, release_factory, staging):
         "/api/v1/features/support-assistant/environments/staging/changes?from=2026-01-01T00:00:00Z",
     ],
 )
-def test_api_lists_use_a_constant_number_of_queries(
-    api_as, viewer, busy_registry, django_assert_max_num_queries, url
-):
+def test_api_lists_use_a_constant_number_of_queries(api_as, viewer, busy_registry, django_assert_max_num_queries, url):
     api = api_as(viewer)
     with django_assert_max_num_queries(8):
         response = api.get(url)

@@ -115,3 +115,14 @@ def test_deployment_list_filters_by_feature_environment_and_time(api_as, viewer,
     assert api_as(viewer).get("/api/v1/deployments/", {"environment": "production"}).json()["count"] == 0
     bad = api_as(viewer).get("/api/v1/deployments/", {"live_after": "soon"})
     assert bad.status_code == 400 and "live_after" in bad.json()
+
+
+def test_releases_of_different_features_cannot_be_diffed(api_as, viewer, responder, admin_user, team, release_factory):
+    from tests.rollouts.conftest import make_release
+
+    other = services.feature_create(actor=admin_user, slug="invoice-extractor", name="Invoices", team=team)
+    mine, theirs = release_factory(), make_release(responder, other)
+    response = api_as(viewer).get(f"/api/v1/releases/{mine.pk}/diff/{theirs.pk}")
+    assert response.status_code == 400
+    assert "different features" in response.json()["detail"]
+    assert api_as(viewer).get(f"/api/v1/releases/{mine.pk}/diff/99999").status_code == 404

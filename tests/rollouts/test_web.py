@@ -144,3 +144,17 @@ def test_recording_a_deployment_from_the_web(web_as, responder, release_factory,
     event = DeploymentEvent.objects.get()
     assert event.via == "web" and event.actor == responder
     assert AuditEntry.objects.filter(action="deployment.record", actor=responder).exists()
+
+
+def test_the_feature_page_keeps_the_newest_events_of_every_environment(
+    web_as, viewer, responder, release_factory, staging, production
+):
+    from rollouts.selectors import feature_history
+
+    release = release_factory()
+    for i in range(5):
+        services.deployment_record(actor=responder, environment=staging, release=release, live_at=T0 + timedelta(i))
+    services.deployment_record(actor=responder, environment=production, release=release, live_at=T0)
+    history = dict(feature_history(staging.feature, per_environment=3))
+    assert [e.live_at for e in history[staging]] == [T0 + timedelta(i) for i in (4, 3, 2)]
+    assert len(history[production]) == 1
