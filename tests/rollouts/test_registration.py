@@ -117,23 +117,21 @@ def test_api_release_creation_is_idempotent(api_as, responder, feature):
     assert Release.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    "path", ["model-versions", "prompt-versions", "adapter-versions", "index-versions", "releases", "deployments"]
-)
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_immutable_records_have_no_update_or_delete_endpoints(
-    api_as, responder, release_factory, staging, path, method
-):
-    release = release_factory()
+def test_immutable_records_have_no_update_or_delete_endpoints(api_as, responder, release_factory, staging, method):
+    from tests.rollouts.conftest import adapter_v
+
+    release = release_factory(adapters=[adapter_v(responder)])
     event = services.deployment_record(actor=responder, environment=staging, release=release, live_at=T0)
-    pk = {
-        "model-versions": release.model_id,
-        "prompt-versions": release.prompt_id,
-        "index-versions": release.index_id,
-        "releases": release.pk,
-        "deployments": event.pk,
-        "adapter-versions": 1,
-    }[path]
-    response = getattr(api_as(responder), method)(f"/api/v1/{path}/{pk}/", {"notes": "x"}, format="json")
-    assert response.status_code == 405
-    assert IndexVersion.objects.count() == 1 and Release.objects.count() == 1
+    urls = [
+        f"/api/v1/model-versions/{release.model_id}/",
+        f"/api/v1/prompt-versions/{release.prompt_id}/",
+        f"/api/v1/index-versions/{release.index_id}/",
+        f"/api/v1/adapter-versions/{release.ordered_adapters()[0].pk}/",
+        f"/api/v1/releases/{release.pk}/",
+        f"/api/v1/deployments/{event.pk}/",
+    ]
+    api = api_as(responder)
+    statuses = {url: getattr(api, method)(url, {"notes": "x"}, format="json").status_code for url in urls}
+    assert statuses == dict.fromkeys(urls, 405)
+    assert IndexVersion.objects.count() == 1 and Release.objects.count() == 1 and DeploymentEvent.objects.count() == 1
