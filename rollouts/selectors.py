@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from rollouts.models import DeploymentEvent, Environment, Feature, Release, ReleaseAdapter
@@ -49,8 +50,11 @@ def feature_history(feature: Feature, *, per_environment: int = 100) -> list[tup
         .values_list("id", flat=True)[:per_environment]
         for env in environments
     ]
-    ids = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    events = DeploymentEvent.objects.filter(pk__in=list(ids)).select_related("release", "actor").order_by(*newest_first)
+    if len(parts) > 1 and connection.features.supports_slicing_ordering_in_compound:
+        ids = list(parts[0].union(*parts[1:], all=True))
+    else:  # SQLite (the embedded default) cannot LIMIT inside UNION: one small query per environment
+        ids = [pk for part in parts for pk in part]
+    events = DeploymentEvent.objects.filter(pk__in=ids).select_related("release", "actor").order_by(*newest_first)
     for event in events:
         by_env[event.environment_id].append(event)
     return [(env, by_env[env.pk]) for env in environments]
