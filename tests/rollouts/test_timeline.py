@@ -126,3 +126,21 @@ def test_releases_of_different_features_cannot_be_diffed(api_as, viewer, respond
     assert response.status_code == 400
     assert "different features" in response.json()["detail"]
     assert api_as(viewer).get(f"/api/v1/releases/{mine.pk}/diff/99999").status_code == 404
+
+
+def test_the_sql_selector_returns_what_the_orm_query_returns(history, staging):
+    from rollouts.models import DeploymentEvent
+
+    def orm(at):
+        events = DeploymentEvent.objects.filter(environment=staging, live_at__lte=at).select_related("release")
+        return events.order_by("-live_at", "-id").first()
+
+    def fields(event):
+        if event is None:
+            return None
+        return [(f.attname, getattr(event, f.attname)) for f in event._meta.concrete_fields] + [
+            (f.attname, getattr(event.release, f.attname)) for f in event.release._meta.concrete_fields
+        ]
+
+    for at in [T0 - US, T0, T0 + timedelta(hours=30), T0 + timedelta(days=3), T0 + timedelta(days=9)]:
+        assert fields(selectors.live_event_at(staging, at)) == fields(orm(at))
