@@ -1,7 +1,9 @@
 """Request-body size limit, enforced in one place for every view.
 
-Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` or ``request.POST`` is read; DRF's parsers
-read the raw stream and skip that check, so an API client could otherwise send bodies of any size.
+Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` or ``request.POST`` is read. DRF 3.18 goes
+through ``request.body`` for its JSON and form parsers (and then the error escapes DRF as a bare HTML 400 with no
+message), but its other parsers (multipart, file upload, third-party ones) read the raw stream with no limit. Checking
+Content-Length here refuses every oversized body the same way, with a JSON message, before any view or parser runs.
 """
 
 from __future__ import annotations
