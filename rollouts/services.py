@@ -241,6 +241,8 @@ def release_create(
     """Create the next numbered release of a feature, or return the existing release with the same manifest
     (idempotent, so CI pipelines can call it blindly). Refuses incompatible manifests unless an approver overrides."""
     adapters = list(adapters or [])
+    if parent is not None and parent.feature_id != feature.pk:
+        raise ValidationError({"parent": [f"Release {parent} belongs to another feature than {feature}."]})
     if len({a.pk for a in adapters}) != len(adapters):
         raise ValidationError({"adapters": ["An adapter appears twice in the list."]})
     digest = manifest_hash_of(model=model, prompt=prompt, adapters=adapters, index=index, query_encoder=query_encoder)

@@ -4,7 +4,7 @@ Forms call the same services as the API."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -148,6 +148,8 @@ def deployment_create(request, slug):
             services.deployment_record(actor=request.user, via=Source.WEB, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
+        except PermissionDenied as exc:  # e.g. a responder rolling back production
+            form.add_error(None, str(exc))
         else:
             messages.success(request, "Deployment recorded.")
             return _redirect(request, feature.get_absolute_url())

@@ -174,3 +174,23 @@ def test_registration_and_release_writes_are_audited(api_as, responder, feature)
     trail = api.get("/api/v1/audit/", {"object_type": "rollouts.release", "object_id": release["id"]}).json()
     assert [e["action"] for e in trail["results"]] == ["release.create"]
     assert trail["results"][0]["after"]["number"] == 1
+
+
+def test_a_parent_from_another_feature_is_refused(api_as, responder, admin_user, team, release_factory, feature):
+    from rollouts import services
+    from tests.rollouts.conftest import make_release
+
+    other = services.feature_create(actor=admin_user, slug="other", name="Other", team=team)
+    foreign = make_release(responder, other)
+    mine = release_factory()
+    body = {
+        "feature": feature.slug,
+        "model": mine.model_id,
+        "prompt": prompt_v(responder, system_prompt="v2").pk,
+        "index": mine.index_id,
+        "query_encoder": mine.query_encoder,
+        "parent": foreign.pk,
+    }
+    response = api_as(responder).post("/api/v1/releases/", body, format="json")
+    assert response.status_code == 400
+    assert "belongs to another feature" in response.json()["parent"][0]

@@ -164,3 +164,18 @@ def test_the_feature_page_keeps_the_newest_events_of_every_environment(
     history = dict(feature_history(staging.feature, per_environment=3))
     assert [e.live_at for e in history[staging]] == [T0 + timedelta(i) for i in (4, 3, 2)]
     assert len(history[production]) == 1
+
+
+def test_a_responder_rolling_back_production_gets_a_form_error(
+    web_as, responder, approver, release_factory, production
+):
+    r1 = release_factory()
+    r2 = release_factory(prompt=prompt_v(responder, system_prompt="v2"))
+    services.deployment_record(actor=approver, environment=production, release=r1, live_at=T0)
+    services.deployment_record(actor=approver, environment=production, release=r2, live_at=T0 + timedelta(1))
+    response = web_as(responder).post(
+        "/features/support-assistant/deployments/new/", {"environment": production.pk, "release": r1.pk}
+    )
+    assert response.status_code == 200
+    assert "This needs the approver role (rollback.production)." in response.content.decode()
+    assert DeploymentEvent.objects.count() == 2
