@@ -135,3 +135,15 @@ def test_immutable_records_have_no_update_or_delete_endpoints(api_as, responder,
     statuses = {url: getattr(api, method)(url, {"notes": "x"}, format="json").status_code for url in urls}
     assert statuses == dict.fromkeys(urls, 405)
     assert IndexVersion.objects.count() == 1 and Release.objects.count() == 1 and DeploymentEvent.objects.count() == 1
+
+
+def test_version_lists_filter_by_content_fields(api_as, viewer, responder):
+    services.model_version_register(actor=responder, **MODEL)
+    services.model_version_register(actor=responder, **{**MODEL, "resolved_snapshot": "gpt-4o-2024-11-20"})
+    model_v(responder)
+    api = api_as(viewer)
+    listed = api.get("/api/v1/model-versions/", {"requested_alias": "gpt-4o"}).json()
+    assert sorted(v["resolved_snapshot"] for v in listed["results"]) == ["gpt-4o-2024-08-06", "gpt-4o-2024-11-20"]
+    assert api.get("/api/v1/model-versions/", {"precision": "bf16"}).json()["count"] == 1
+    first = listed["results"][0]
+    assert api.get(f"/api/v1/model-versions/{first['id']}/").json() == first
