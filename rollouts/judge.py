@@ -44,10 +44,10 @@ the same verdict) and the test and the interval use the same subsample.
 
 Overall verdict, first rule that applies:
 
-1. sample-ratio mismatch (chi-square goodness of fit of the canary/baseline request split against
+1. no requests in either arm -> **inconclusive** ("no data");
+2. sample-ratio mismatch (chi-square goodness of fit of the canary/baseline request split against
    ``expected_canary_share`` has p < ``srm_alpha``) -> **inconclusive**: the assignment is broken, so no metric
-   can be trusted -- never a pass;
-2. no requests in either arm, no metrics, or a look past ``max_looks`` -> **inconclusive**;
+   can be trusted -- never a pass; no metrics, or a look past ``max_looks`` -> **inconclusive** too;
 3. any critical metric Fails -> **fail** (the orchestrator rolls back);
 4. any non-critical metric Fails -> **marginal**: a real regression of a metric the feature owner chose not to
    roll back for; it needs a person;
@@ -388,10 +388,10 @@ def _overall(
                 return m
         return None
 
-    if not srm.ok:
-        return "inconclusive", srm.reason
     if canary.requests == 0 or baseline.requests == 0:
         return "inconclusive", f"no data: canary {canary.requests}, baseline {baseline.requests} requests"
+    if not srm.ok:
+        return "inconclusive", srm.reason
     if not metrics:
         return "inconclusive", "no metrics to judge"
     if look > config.max_looks:
@@ -404,4 +404,5 @@ def _overall(
         return "marginal", m.reason
     if m := first("inconclusive"):
         return "inconclusive", m.reason
-    return "pass", f"all {len(metrics)} metrics within their allowed change at look {look}/{config.max_looks}"
+    count = f"all {len(metrics)} metrics" if len(metrics) > 1 else f"{metrics[0].name}"
+    return "pass", f"{count} within the allowed change at look {look}/{config.max_looks}"
