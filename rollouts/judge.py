@@ -54,6 +54,22 @@ Overall verdict, first rule that applies:
 5. any metric Marginal -> **marginal**;
 6. any metric Inconclusive -> **inconclusive**;
 7. every metric Passes -> **pass**.
+
+Use (one call per analysis interval; ``look`` counts the run's intervals from 1, bake included)::
+
+    result = judge(
+        canary=ArmData(requests=1_040, binary={"error_rate": (31, 1_040)}, continuous={"latency_ms": lat_c}),
+        baseline=ArmData(requests=18_960, binary={"error_rate": (190, 18_960)}, continuous={"latency_ms": lat_b}),
+        specs=[MetricSpec("error_rate", "binary", "increase", critical=True),
+               MetricSpec("latency_ms", "continuous", "increase", critical=True, allowed_change=0.10)],
+        config=JudgeConfig(expected_canary_share=0.05),
+        look=6,
+    )
+    result.verdict, result.reason, result.to_dict()  # "fail" -> roll back
+
+Simulated quality (bench/judge_quality.py, docs/benchmarks.md "Canary judge quality"): with the defaults,
+~0.3 % false rollbacks per run in A/A, and a 1 % -> 3 % error-rate rise at 5 % canary traffic caught in 95 %
+of runs by the end of the 5 % step from about 1,250 requests per minute (5-minute intervals, 4 per step).
 """
 
 from __future__ import annotations
