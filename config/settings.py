@@ -114,6 +114,10 @@ WHITENOISE_USE_FINDERS = True
 # Bodies larger than this are refused with 400 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REWIND_MAX_BODY_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Prompt-set and output files go to temporary files and are read line by line, so multipart uploads to these
+# paths may be far larger than other bodies.
+REWIND_MAX_UPLOAD_BYTES = env_int("REWIND_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+REWIND_UPLOAD_PATHS = ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -140,6 +144,9 @@ SPECTACULAR_SETTINGS = {
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
+        "ReportOutputSourceEnum": "diagnostics.models.OutputSource",
+        "BehaviourReportStatusEnum": "diagnostics.models.ReportStatus",
+        "ReportLinkPurposeEnum": "diagnostics.models.LinkPurpose",
     },
 }
 

@@ -145,3 +145,17 @@ def test_the_web_form_imports_and_shows_errors_on_the_form(web_as, responder):
     assert good.status_code == 302 and good["Location"] == f"/prompt-sets/versions/{version.pk}/"
     page = client.get(good["Location"]).content.decode()
     assert "question 2" in page and "locale=en" in page
+
+
+def test_file_uploads_have_their_own_larger_body_limit(api_as, responder, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    content = jsonl(cases(60))
+    assert len(content) > 1000
+    client = api_as(responder)
+    assert post_import(client, "big", content).status_code == 201
+    settings.REWIND_MAX_UPLOAD_BYTES = 2000
+    response = post_import(client, "bigger", content)
+    assert response.status_code == 400
+    assert response.json()["detail"].endswith("the limit is 2000 bytes (REWIND_MAX_UPLOAD_BYTES).")
+    big_json = client.post("/api/v1/prompt-set-versions/1/coverage/", {"field": "x" * 2000}, format="json")
+    assert big_json.status_code == 400 and "(REWIND_MAX_BODY_BYTES)" in big_json.json()["detail"]
