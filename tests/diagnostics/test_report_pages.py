@@ -96,3 +96,25 @@ def test_the_api_detail_carries_the_summary_and_the_result_action_the_full_repor
     assert detail["verdict"] == "no_significant_change" and detail["gate_passes"] is True
     assert "distributions" not in detail["summary"] and detail["summary"]["histograms"]["length_chars"]["a"][0] == 6
     assert client.get(f"/api/v1/reports/{report.pk}/result/").json()["n_cases"] == 6
+
+
+def test_the_heat_map_colours_worse_red_whatever_the_metric_unit():
+    from diagnostics.selectors import report_heatmap
+
+    summary = {
+        "metrics": [
+            {"name": "refusal", "direction": "up_is_worse"},
+            {"name": "json_valid", "direction": "down_is_worse"},
+        ],
+        "segments": [
+            {"field": "locale", "value": "de", "metric": "refusal", "delta": 0.5, "verdict": "regression"},
+            {"field": "locale", "value": "en", "metric": "refusal", "delta": 0.1, "verdict": "no_significant_change"},
+            {"field": "locale", "value": "de", "metric": "json_valid", "delta": -0.2, "verdict": "regression"},
+            {"field": "locale", "value": "en", "metric": "json_valid", "delta": 0.4, "verdict": "improvement"},
+        ],
+    }
+    trace = report_heatmap(summary)["data"][0]
+    assert trace["y"] == ["locale=de", "locale=en"] and trace["x"] == ["json_valid", "refusal"]
+    # RdBu: -1 is red (worse), +1 blue (better); each metric scaled by its own largest |delta|.
+    assert trace["z"] == [[-0.5, -1.0], [1.0, -0.2]]
+    assert trace["text"][0][1] == "+0.5 ▼" and trace["text"][1][0] == "+0.4 ▲"
