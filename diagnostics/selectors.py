@@ -98,8 +98,8 @@ def report_heatmap(summary: dict, segment_field: str | None = None) -> dict | No
     """Plotly heat map: segment value (rows) x metric (columns).
 
     Metrics have different units (characters vs rates), so the colour is each cell's delta scaled by the largest
-    |delta| of its metric, signed so that red is worse and blue better (neutral metrics stay faint); the text shows
-    the raw delta and a mark where the cell is significant.
+    |delta| of its metric, signed so that red is worse and blue better (plotly's RdBu runs blue -> grey -> red;
+    neutral metrics stay grey); the text shows the raw delta and a mark where the cell is significant.
     """
     rows = [s for s in summary.get("segments") or [] if not segment_field or s.get("field") == segment_field]
     if not rows:
@@ -109,14 +109,14 @@ def report_heatmap(summary: dict, segment_field: str | None = None) -> dict | No
     xs = sorted({s["metric"] for s in rows})
     index = {(f"{s['field']}={s['value']}", s["metric"]): s for s in rows}
     scale = {x: max((abs(s.get("delta") or 0) for s in rows if s["metric"] == x), default=0) or 1 for x in xs}
-    sign = {"up_is_worse": -1.0, "down_is_worse": 1.0}
+    sign = {"up_is_worse": 1.0, "down_is_worse": -1.0}
     z, text = [], []
     for y in ys:
         z_row, t_row = [], []
         for x in xs:
             cell = index.get((y, x)) or {}
             delta = cell.get("delta")
-            z_row.append(None if delta is None else delta / scale[x] * sign.get(direction.get(x), 0.25))
+            z_row.append(None if delta is None else delta / scale[x] * sign.get(direction.get(x), 0.0))
             verdict = cell.get("verdict", "")
             mark = {"regression": " ▼", "improvement": " ▲", "changed": " •"}.get(verdict, "")
             t_row.append("" if delta is None else f"{delta:+.3g}{mark}")
@@ -134,7 +134,7 @@ def report_heatmap(summary: dict, segment_field: str | None = None) -> dict | No
                 "text": text,
                 "texttemplate": "%{text}",
                 "colorscale": "RdBu",
-                "colorbar": {"title": {"text": "worse ← → better"}, "tickvals": []},
+                "colorbar": {"title": {"text": "better ← → worse"}, "tickvals": []},
                 "hovertemplate": "%{y}<br>%{x}: %{text}<extra></extra>",
             }
         ],

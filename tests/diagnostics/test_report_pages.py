@@ -115,6 +115,6 @@ def test_the_heat_map_colours_worse_red_whatever_the_metric_unit():
     }
     trace = report_heatmap(summary)["data"][0]
     assert trace["y"] == ["locale=de", "locale=en"] and trace["x"] == ["json_valid", "refusal"]
-    # RdBu: -1 is red (worse), +1 blue (better); each metric scaled by its own largest |delta|.
-    assert trace["z"] == [[-0.5, -1.0], [1.0, -0.2]]
+    # Plotly's RdBu: -1 is blue (better), +1 red (worse); each metric scaled by its own largest |delta|.
+    assert trace["z"] == [[0.5, 1.0], [-1.0, 0.2]]
     assert trace["text"][0][1] == "+0.5 ▼" and trace["text"][1][0] == "+0.4 ▲"
