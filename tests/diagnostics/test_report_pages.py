@@ -118,3 +118,18 @@ def test_the_heat_map_colours_worse_red_whatever_the_metric_unit():
     # Plotly's RdBu: -1 is blue (better), +1 red (worse); each metric scaled by its own largest |delta|.
     assert trace["z"] == [[0.5, 1.0], [-1.0, 0.2]]
     assert trace["text"][0][1] == "+0.5 ▼" and trace["text"][1][0] == "+0.4 ▲"
+
+
+def test_api_lists_and_the_prompt_set_page_use_a_constant_number_of_queries(
+    api_as, web_as, viewer, finished_report, django_assert_max_num_queries
+):
+    for _ in range(3):
+        finished_report()
+    client = api_as(viewer)
+    for url in ("/api/v1/reports/", "/api/v1/prompt-sets/", "/api/v1/prompt-set-versions/"):
+        with django_assert_max_num_queries(4):
+            assert client.get(url).json()["count"] >= 1
+    browser = web_as(viewer)
+    with django_assert_max_num_queries(4):
+        page = browser.get("/prompt-sets/").content.decode()
+    assert page.count("v3") == 1
