@@ -5,7 +5,7 @@ import json
 from django import forms
 
 from diagnostics.coverage import parse_counts
-from diagnostics.models import OutputSource, PromptSetVersion
+from diagnostics.models import LinkPurpose, OutputSource, PromptSetVersion
 from rollouts.models import Release
 
 
@@ -78,3 +78,20 @@ class ReportRequestForm(forms.Form):
         if fields:
             options["segment_fields"] = fields
         return options
+
+
+class ReportLinkForm(forms.Form):
+    purpose = forms.ChoiceField(choices=LinkPurpose.choices)
+    object_type = forms.CharField(max_length=80, help_text="app_label.model, e.g. incidents.layerdiagnosis")
+    object_id = forms.CharField(max_length=64)
+    layer = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "—"),
+            ("model", "Model"),
+            ("data", "Data/retrieval"),
+            ("prompt", "Prompt"),
+            ("product", "Product"),
+        ],
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -13,5 +13,6 @@ urlpatterns = [
     path("reports/new/", views.report_new, name="report_new"),
     path("reports/<int:pk>/", views.report_detail, name="report_detail"),
     path("reports/<int:pk>/cancel/", views.report_cancel, name="report_cancel"),
+    path("reports/<int:pk>/links/", views.report_link, name="report_link"),
     path("reports/<int:pk>/export.<str:fmt>", views.report_export, name="report_export"),
 ]

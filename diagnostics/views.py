@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.permissions import can, permission_required
 from diagnostics import selectors, services
 from diagnostics.exports import report_csv, report_markdown
-from diagnostics.forms import CoverageForm, PromptSetImportForm, ReportRequestForm
+from diagnostics.forms import CoverageForm, PromptSetImportForm, ReportLinkForm, ReportRequestForm
 from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion
 from diagnostics.services import OutputFile
 
@@ -158,6 +158,9 @@ def report_detail(request, pk: int):
         "changes": [_change_sides(c) for c in selectors.report_top_changes(summary, segment)],
         "verdict_badge": selectors.VERDICT_BADGE,
         "can_cancel": can(request.user, "report.cancel") and not report.is_finished,
+        "can_link": can(request.user, "report.link"),
+        "links": list(report.links.all()),
+        "link_form": ReportLinkForm(),
         "gate_passes": services.report_gate_passes(report),
     }
     if request.htmx and request.htmx.target == "segment-view":
@@ -181,6 +184,25 @@ def report_cancel(request, pk: int):
         )
     if request.htmx:
         return HttpResponseClientRedirect(report.get_absolute_url())
+    return redirect(report.get_absolute_url())
+
+
+@require_POST
+@permission_required("report.link")
+def report_link(request, pk: int):
+    """Attach the report as evidence for an incident layer or as a rollout gate (the no-JavaScript form)."""
+    report = get_object_or_404(BehaviourReport.objects.defer("result", "summary"), pk=pk)
+    form = ReportLinkForm(request.POST)
+    if form.is_valid():
+        try:
+            services.report_link(actor=request.user, report=report, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    if form.errors:
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        messages.error(request, f"Not linked. {problems}")
+    else:
+        messages.success(request, "Linked.")
     return redirect(report.get_absolute_url())
 
 

@@ -105,3 +105,16 @@ def test_endpoints_store_environment_variable_names_never_secret_values(api_as, 
     assert actions.count("generation_endpoint.configure") == 2
     assert client.delete(f"/api/v1/generation-endpoints/{endpoint_id}/").status_code == 204
     assert AuditEntry.objects.filter(action="generation_endpoint.remove").exists()
+
+
+def test_the_report_page_attaches_the_report_with_a_plain_form(web_as, responder, viewer, finished_report, releases):
+    report = finished_report()
+    client = web_as(responder)
+    body = {"purpose": "evidence", "object_type": "rollouts.release", "object_id": str(releases[1].pk)}
+    refused = client.post(f"/reports/{report.pk}/links/", body, follow=True)
+    assert "Not linked. layer: Evidence points at a layer" in refused.content.decode()
+    response = client.post(f"/reports/{report.pk}/links/", {**body, "layer": "model"}, follow=True)
+    html = response.content.decode()
+    assert "Linked." in html and f"rollouts.release#{releases[1].pk}" in html
+    assert ReportLink.objects.count() == 1
+    assert web_as(viewer).post(f"/reports/{report.pk}/links/", {**body, "layer": "prompt"}).status_code == 403
