@@ -77,6 +77,7 @@ METRIC_VERDICTS = (*VERDICTS, "changed")  # "changed": a neutral metric moved si
 MIN_CASES = 5  # fewer paired cases than this cannot reach significance with these tests: inconclusive
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
+DIFF_PRECISE_PAIRS = 1_500_000
 _WORDS = re.compile(r"\s+|\S+")
 
 Progress = Callable[[float, str], None]
@@ -303,7 +304,10 @@ def _word_diff(a: str, b: str) -> list[list[str]]:
         else:
             ops.append([op, text])
 
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right, autojunk=False).get_opcodes():
+    # Exact alignment costs up to quadratic time; past ~1.5M token pairs (two ~4 KB answers) let difflib skip
+    # very common tokens, which keeps a report fast at the price of a coarser diff for long answers.
+    precise = len(left) * len(right) <= DIFF_PRECISE_PAIRS
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right, autojunk=not precise).get_opcodes():
         if tag == "equal":
             add("equal", left[i1:i2])
         else:

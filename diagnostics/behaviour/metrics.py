@@ -404,8 +404,9 @@ def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None =
         raise ValueError(f"similarity needs two series of the same length, got {len(a)} and {len(b)}")
     left, right = _clean(a), _clean(b)
     if backend is not None:
-        return _embedding_similarity(left, right, backend)
-    out = [_token_jaccard(_tokenise(left[part]), _tokenise(right[part])) for part in _chunks(len(left))]
+        out = [_embedding_similarity(left[part], right[part], backend) for part in _chunks(len(left))]
+    else:
+        out = [_token_jaccard(_tokenise(left[part]), _tokenise(right[part])) for part in _chunks(len(left))]
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -437,9 +438,9 @@ def paired_metrics(
             parts_b.append(metrics_b)
             if backend is None:
                 sims.append(_token_jaccard(tokens_a, tokens_b))
+            else:  # chunk by chunk, so the backend never holds more than one chunk's vectors
+                sims.append(_embedding_similarity(left[part], right[part], backend))
             if progress is not None:
                 progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
-    if backend is not None:
-        sims = [_embedding_similarity(left, right, backend)]
     sim = np.concatenate(sims) if sims else np.zeros(0)
     return _frame(parts_a, a.index), _frame(parts_b, b.index), sim

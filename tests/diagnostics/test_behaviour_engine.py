@@ -397,3 +397,12 @@ def test_with_several_samples_binary_metrics_compare_per_case_rates():
     assert refusal["verdict"] == "regression"
     assert report["flip_matrices"]["refusal"] == {"both_false": 80, "a_only": 0, "b_only": 40, "both_true": 0}
     assert refusal["noise_floor"] > 0
+
+
+def test_the_word_diff_of_long_answers_stays_fast_and_still_rebuilds_both_sides():
+    rng = np.random.default_rng(10)
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"])
+    a, b = " ".join(rng.choice(words, 3000)), " ".join(rng.choice(words, 3000))
+    ops = _word_diff(a, b)  # the exact alignment of these takes seconds; the coarse one milliseconds
+    assert "".join(t for op, t in ops if op != "insert") == a
+    assert "".join(t for op, t in ops if op != "delete") == b
