@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.permissions import can, permission_required
 from diagnostics import selectors, services
-from diagnostics.exports import report_csv, report_markdown
+from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.forms import CoverageForm, PromptSetImportForm, ReportLinkForm, ReportRequestForm
 from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion
 from diagnostics.services import OutputFile
@@ -223,13 +223,11 @@ def report_export(request, pk: int, fmt: str):
     elif fmt == "csv":
         response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
     else:
-        body = report_markdown(
-            report.result,
-            title=str(report),
-            release_a=str(report.release_a),
-            release_b=str(report.release_b),
-            prompt_set=str(report.prompt_set_version),
+        header = (
+            f"# {report}\n\n- A: {report.release_a}\n- B: {report.release_b}\n"
+            f"- Prompt set: {report.prompt_set_version}\n\n"
         )
+        body = header + report_markdown(report.result)
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response

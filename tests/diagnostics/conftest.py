@@ -67,6 +67,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
             {
                 "name": "refusal",
                 "kind": "binary",
+                "direction": "up_is_worse",
                 "verdict": "regression",
                 "effect": 0.5,
                 "ci": [0.2, 0.8],
@@ -100,6 +101,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
                 "ci": [1.0, 1.0],
                 "p_adjusted": 0.04,
                 "verdict": "regression",
+                "reason": "refusal +100 pp: worse",
             },
             {
                 "field": "locale",
@@ -110,6 +112,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
                 "ci": [0.0, 0.0],
                 "p_adjusted": 1.0,
                 "verdict": "no_significant_change",
+                "reason": "not significant",
             },
         ],
         "noise_floor": None,
@@ -119,7 +122,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
             {
                 "case_id": "c0",
                 "similarity": 0.1,
-                "segment": "locale=de",
+                "segment": {"locale": "de"},
                 "output_a": "Gern helfe ich",
                 "output_b": "I cannot help with that",
                 "word_diff": [["delete", "Gern helfe ich"], ["insert", "I cannot help with that"]],
@@ -127,7 +130,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
             {
                 "case_id": "c1",
                 "similarity": 0.9,
-                "segment": "locale=en",
+                "segment": {"locale": "en"},
                 "output_a": "answer 1",
                 "output_b": "answer one",
                 "word_diff": [["equal", "answer "], ["delete", "1"], ["insert", "one"]],
