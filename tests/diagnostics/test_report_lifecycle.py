@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.models import AuditEntry
-from diagnostics.models import GenerationEndpoint, ReportLink, ReportStatus
+from diagnostics.models import BehaviourReport, GenerationEndpoint, ReportLink, ReportStatus
 from diagnostics.services import report_gate_passes
 from tests.diagnostics.conftest import contract_result
 
@@ -118,3 +118,38 @@ def test_the_report_page_attaches_the_report_with_a_plain_form(web_as, responder
     assert "Linked." in html and f"rollouts.release#{releases[1].pk}" in html
     assert ReportLink.objects.count() == 1
     assert web_as(viewer).post(f"/reports/{report.pk}/links/", {**body, "layer": "prompt"}).status_code == 403
+
+
+def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
+    web_as, responder, releases, prompt_set_version, django_capture_on_commit_callbacks
+):
+    from tests.diagnostics.conftest import jsonl, outputs, upload
+
+    version = prompt_set_version()
+    client = web_as(responder)
+    assert "Request report" in client.get("/reports/new/").content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/reports/new/",
+            {
+                "title": "from the form",
+                "prompt_set_version": version.pk,
+                "release_a": releases[0].pk,
+                "release_b": releases[1].pk,
+                "source": "upload",
+                "samples": 1,
+                "alpha": 0.05,
+                "segment_fields": "locale",
+                "outputs_a": upload("a.jsonl", jsonl(outputs())),
+                "outputs_b": upload("b.csv", b"case_id,output\n" + b"".join(f"c{i},x{i}\n".encode() for i in range(6))),
+            },
+        )
+    report = BehaviourReport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}/"
+    assert report.options["segment_fields"] == ["locale"] and len(callbacks) == 1
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="report-progress"' in page and "Cancel" in page
+    cancel = client.post(f"/reports/{report.pk}/cancel/", HTTP_HX_REQUEST="true")
+    assert cancel["HX-Redirect"] == f"/reports/{report.pk}/"
+    report.refresh_from_db()
+    assert report.status == ReportStatus.CANCELLED
