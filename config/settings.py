@@ -114,10 +114,10 @@ WHITENOISE_USE_FINDERS = True
 # Bodies larger than this are refused with 400 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REWIND_MAX_BODY_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
-# Prompt-set and output files go to temporary files and are read line by line, so multipart uploads to these
-# paths may be far larger than other bodies.
-REWIND_MAX_UPLOAD_BYTES = env_int("REWIND_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
-REWIND_UPLOAD_PATHS = ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/")
+# Path prefix -> body limit, for endpoints that read their raw body themselves (core.middleware).
+BODY_SIZE_LIMITS_BY_PATH = {
+    "/api/v1/observations": env_int("REWIND_OBSERVATIONS_MAX_BODY_BYTES", 16 * 1024 * 1024),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -144,9 +144,6 @@ SPECTACULAR_SETTINGS = {
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
-        "ReportOutputSourceEnum": "diagnostics.models.OutputSource",
-        "BehaviourReportStatusEnum": "diagnostics.models.ReportStatus",
-        "ReportLinkPurposeEnum": "diagnostics.models.LinkPurpose",
     },
 }
 
@@ -177,7 +174,6 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
-    "diagnostics-reports-resume-stale": {"task": "diagnostics.reports_resume_stale", "schedule": 120.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -185,6 +181,23 @@ SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
 SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN", "")
 SLACK_API_BASE_URL = env_str("SLACK_API_BASE_URL", "https://slack.com/api/")
 SLACK_ANNOUNCE_CHANNEL = env_str("SLACK_ANNOUNCE_CHANNEL", "")
+
+# Behaviour-diff reports (diagnostics). Prompt-set and output files go to temporary files and are read line by line,
+# so uploads to these paths may be far larger than other bodies.
+REWIND_MAX_UPLOAD_BYTES = env_int("REWIND_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+BODY_SIZE_LIMITS_BY_PATH.update(
+    dict.fromkeys(
+        ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/"), REWIND_MAX_UPLOAD_BYTES
+    )
+)
+CELERY_BEAT_SCHEDULE["diagnostics-reports-resume-stale"] = {"task": "diagnostics.reports_resume_stale", "schedule": 120}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ReportOutputSourceEnum": "diagnostics.models.OutputSource",
+        "BehaviourReportStatusEnum": "diagnostics.models.ReportStatus",
+        "ReportLinkPurposeEnum": "diagnostics.models.LinkPurpose",
+    }
+)
 
 LOGGING = {
     "version": 1,

@@ -66,3 +66,37 @@ def test_the_page_shows_coverage_warnings_from_pasted_counts(web_as, viewer, pro
     assert "&#x27;de&#x27; is over-represented" in page.content.decode()
     bad = client.post(f"/prompt-sets/versions/{version.pk}/", {"field": "locale", "production_counts": "en;lots"})
     assert bad.status_code == 400 and "Line 1: expected" in bad.content.decode()
+
+
+@pytest.mark.skipif(observation_model() is None, reason="rollouts.Observation is built on another branch")
+def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admin_user, responder, releases):
+    import io
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rollouts.observations import observations_ingest
+
+    from diagnostics.services import prompt_set_import
+    from rollouts.models import Environment
+    from tests.diagnostics.conftest import cases, jsonl
+
+    feature = releases[0].feature
+    Environment.objects.create(feature=feature, name="production", is_production=True)
+    Environment.objects.create(feature=feature, name="staging")
+    at = (timezone.now() - timedelta(minutes=5)).isoformat()
+    record = {"feature": feature.slug, "release": releases[1].number, "time": at, "latency_ms": 120.0}
+    observations_ingest(
+        actor=admin_user,
+        records=[{**record, "environment": "production", "segment": {"locale": "en"}}] * 90
+        + [{**record, "environment": "production", "segment": {"locale": "de"}}] * 10
+        + [{**record, "environment": "staging", "segment": {"locale": "de"}}] * 500,  # not production traffic
+    )
+    version = prompt_set_import(
+        actor=responder, name="with-feature", file=io.BytesIO(jsonl(cases())), filename="c.jsonl", feature=feature
+    )
+    response = api_as(responder).post(f"/api/v1/prompt-set-versions/{version.pk}/coverage/", {"field": "locale"})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["source"] == "observations"
+    rows = {r["value"]: (r["production_count"], r["status"]) for r in body["segments"]}
+    assert rows == {"en": (90, "ok"), "de": (10, "over")}
