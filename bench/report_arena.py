@@ -50,7 +50,7 @@ def run() -> dict:
 
     from core.models import Role, Team, User
     from diagnostics.models import BehaviourReport
-    from diagnostics.runner import report_run
+    from diagnostics.reports.runner import report_run
     from rollouts import services as rs
     from rollouts.models import Feature
 

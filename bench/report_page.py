@@ -61,7 +61,7 @@ def _stored_report():
     from core.models import Role, Team, User
     from diagnostics.behaviour.engine import AnalysisOptions, analyse
     from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion, ReportStatus
-    from diagnostics.runner import summarise
+    from diagnostics.reports.runner import summarise
     from rollouts import services as rs
     from rollouts.models import Feature
 

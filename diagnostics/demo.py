@@ -10,9 +10,9 @@ import io
 import json
 import zlib
 
-from diagnostics import services
 from diagnostics.models import PromptSet
-from diagnostics.runner import report_run
+from diagnostics.reports import services
+from diagnostics.reports.runner import report_run
 from rollouts.models import Feature, Release
 
 SET_NAME = "support-assistant-golden"

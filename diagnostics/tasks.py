@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from diagnostics.runner import STALE_AFTER_SECONDS, report_run, reports_resume_stale
+from diagnostics.reports.runner import STALE_AFTER_SECONDS, report_run, reports_resume_stale
 
 
 @shared_task(name="diagnostics.report_run", ignore_result=True, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)

@@ -1,11 +1,6 @@
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from diagnostics.api import views
-
 router = SimpleRouter()
-router.register("prompt-sets", views.PromptSetViewSet, basename="prompt-set")
-router.register("prompt-set-versions", views.PromptSetVersionViewSet, basename="prompt-set-version")
-router.register("reports", views.ReportViewSet, basename="report")
-router.register("generation-endpoints", views.GenerationEndpointViewSet, basename="generation-endpoint")
 
-urlpatterns = [*router.urls]
+urlpatterns = [*router.urls, path("", include("diagnostics.reports.api.urls"))]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSetVersion, ReportStatus
-from tests.diagnostics.conftest import cases, jsonl, outputs, upload
+from tests.diagnostics.reports.conftest import cases, jsonl, outputs, upload
 
 pytestmark = pytest.mark.django_db
 

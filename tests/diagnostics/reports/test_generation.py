@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from diagnostics.generation import EndpointConfig, GenerationError, Prompt, generate, messages_for
+from diagnostics.reports.generation import EndpointConfig, GenerationError, Prompt, generate, messages_for
 from tests.support.openai_server import OpenAIServer
 
 

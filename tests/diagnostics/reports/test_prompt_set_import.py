@@ -6,7 +6,7 @@ import pytest
 
 from core.models import AuditEntry
 from diagnostics.models import PromptCase, PromptSet, PromptSetVersion
-from tests.diagnostics.conftest import cases, jsonl, upload
+from tests.diagnostics.reports.conftest import cases, jsonl, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from diagnostics.models import BehaviourReport, Output, ReportStatus
-from tests.diagnostics.conftest import cases, jsonl, upload
+from tests.diagnostics.reports.conftest import cases, jsonl, upload
 from tests.support.openai_server import OpenAIServer
 from tests.support.worker import CeleryWorker
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from diagnostics import services
+from diagnostics.reports import services
 from rollouts import services as rollouts_services
 from rollouts.models import Feature
 
@@ -143,7 +143,7 @@ def contract_result(n_cases: int = 6, verdict: str = "regression") -> dict:
 def finished_report(responder, releases, prompt_set_version):
     """A succeeded report: requested through the service, then finished the way the runner finishes it."""
     from diagnostics.models import ReportStatus
-    from diagnostics.runner import summarise
+    from diagnostics.reports.runner import summarise
 
     def make(result: dict | None = None, status: str = ReportStatus.SUCCEEDED):
         version = prompt_set_version()

@@ -29,7 +29,7 @@ from diagnostics.models import (
     ReportStatus,
     Side,
 )
-from diagnostics.uploads import FileProblems, read_cases, read_outputs
+from diagnostics.reports.uploads import FileProblems, read_cases, read_outputs
 from rollouts.models import Release
 
 CHUNK = 2000

@@ -9,10 +9,10 @@ import pytest
 
 from core.models import AuditEntry
 from diagnostics.models import BehaviourReport, Output, ReportStatus
-from diagnostics.runner import reports_resume_stale
+from diagnostics.reports.runner import reports_resume_stale
 from diagnostics.tasks import reports_resume_stale_task
-from tests.diagnostics.conftest import cases
-from tests.diagnostics.test_report_worker import configure_endpoints
+from tests.diagnostics.reports.conftest import cases
+from tests.diagnostics.reports.test_report_worker import configure_endpoints
 from tests.support.openai_server import OpenAIServer
 from tests.support.worker import CeleryWorker
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from diagnostics.coverage import coverage_compare
-from diagnostics.selectors import observation_model
+from diagnostics.reports.coverage import coverage_compare
+from diagnostics.reports.selectors import observation_model
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +76,9 @@ def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admi
     from django.utils import timezone
     from rollouts.observations import observations_ingest
 
-    from diagnostics.services import prompt_set_import
+    from diagnostics.reports.services import prompt_set_import
     from rollouts.models import Environment
-    from tests.diagnostics.conftest import cases, jsonl
+    from tests.diagnostics.reports.conftest import cases, jsonl
 
     feature = releases[0].feature
     Environment.objects.create(feature=feature, name="production", is_production=True)

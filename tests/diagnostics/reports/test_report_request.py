@@ -6,7 +6,7 @@ import pytest
 
 from core.models import AuditEntry
 from diagnostics.models import BehaviourReport, Output, ReportStatus
-from tests.diagnostics.conftest import jsonl, outputs, upload
+from tests.diagnostics.reports.conftest import jsonl, outputs, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ import json
 
 from django import forms
 
-from diagnostics.coverage import parse_counts
 from diagnostics.models import LinkPurpose, OutputSource, PromptSetVersion
+from diagnostics.reports.coverage import parse_counts
 from rollouts.models import Release
 
 

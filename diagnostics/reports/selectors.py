@@ -9,8 +9,8 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
 
-from diagnostics.coverage import coverage_compare
 from diagnostics.models import BehaviourReport, PromptSetVersion
+from diagnostics.reports.coverage import coverage_compare
 
 VERDICT_BADGE = {
     "regression": "bad",

@@ -145,7 +145,7 @@ class ReportSerializer(serializers.ModelSerializer):
         ]
 
     def get_gate_passes(self, report: BehaviourReport) -> bool:
-        from diagnostics.services import report_gate_passes
+        from diagnostics.reports.services import report_gate_passes
 
         return report_gate_passes(report)
 

@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
-from diagnostics.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
-from diagnostics.services import CHUNK, report_transition
+from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
+from diagnostics.reports.services import CHUNK, report_transition
 
 log = logging.getLogger(__name__)
 HISTOGRAM_BINS = 30

@@ -4,8 +4,8 @@ import pytest
 
 from core.models import AuditEntry
 from diagnostics.models import BehaviourReport, GenerationEndpoint, ReportLink, ReportStatus
-from diagnostics.services import report_gate_passes
-from tests.diagnostics.conftest import contract_result
+from diagnostics.reports.services import report_gate_passes
+from tests.diagnostics.reports.conftest import contract_result
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,8 @@ def test_a_finished_report_cannot_be_cancelled(api_as, responder, finished_repor
 
 
 def test_the_runner_stops_at_the_next_progress_step_after_a_cancel(finished_report, responder):
-    from diagnostics.runner import Progress, ReportCancelled
-    from diagnostics.services import report_cancel
+    from diagnostics.reports.runner import Progress, ReportCancelled
+    from diagnostics.reports.services import report_cancel
 
     report = finished_report(status=ReportStatus.RUNNING)
     progress = Progress(report.pk, every=0)
@@ -123,7 +123,7 @@ def test_the_report_page_attaches_the_report_with_a_plain_form(web_as, responder
 def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
     web_as, responder, releases, prompt_set_version, django_capture_on_commit_callbacks
 ):
-    from tests.diagnostics.conftest import jsonl, outputs, upload
+    from tests.diagnostics.reports.conftest import jsonl, outputs, upload
 
     version = prompt_set_version()
     client = web_as(responder)

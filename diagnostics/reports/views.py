@@ -9,11 +9,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.permissions import can, permission_required
-from diagnostics import selectors, services
 from diagnostics.behaviour.export import report_csv, report_markdown
-from diagnostics.forms import CoverageForm, PromptSetImportForm, ReportLinkForm, ReportRequestForm
 from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion
-from diagnostics.services import OutputFile
+from diagnostics.reports import selectors, services
+from diagnostics.reports.forms import CoverageForm, PromptSetImportForm, ReportLinkForm, ReportRequestForm
+from diagnostics.reports.services import OutputFile
 
 
 def _form_errors(form, exc: ValidationError) -> None:

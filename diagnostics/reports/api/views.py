@@ -7,10 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from diagnostics import selectors, services
-from diagnostics.api import serializers as s
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
-from diagnostics.services import OutputFile
+from diagnostics.reports import selectors, services
+from diagnostics.reports.api import serializers as s
+from diagnostics.reports.services import OutputFile
 
 
 def _upload(file) -> OutputFile | None:

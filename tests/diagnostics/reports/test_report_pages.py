@@ -7,7 +7,7 @@ import re
 import pytest
 
 from diagnostics.models import ReportStatus
-from tests.diagnostics.conftest import contract_result
+from tests.diagnostics.reports.conftest import contract_result
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ def test_the_api_detail_carries_the_summary_and_the_result_action_the_full_repor
 
 
 def test_the_heat_map_colours_worse_red_whatever_the_metric_unit():
-    from diagnostics.selectors import report_heatmap
+    from diagnostics.reports.selectors import report_heatmap
 
     summary = {
         "metrics": [
