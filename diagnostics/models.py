@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 
 from core.immutable import ImmutableModel
 
@@ -135,6 +134,8 @@ class BehaviourReport(models.Model):
         return self.title or f"Report #{self.pk}: {self.release_a} vs {self.release_b}"
 
     def get_absolute_url(self) -> str:
+        from django.urls import reverse  # not at the top: keeps this file's header identical across branches
+
         return reverse("diagnostics:report_detail", args=[self.pk])
 
     @property
