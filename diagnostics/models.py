@@ -86,6 +86,21 @@ class GenerationEndpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.model} @ {self.base_url}"
 
+    def clean(self) -> None:
+        import re
+
+        from django.core.exceptions import ValidationError
+
+        env_name = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+        header_name = re.compile(r"^[A-Za-z0-9-]+$")
+        if not isinstance(self.header_env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and header_name.match(k) and env_name.match(v)
+            for k, v in self.header_env.items()
+        ):
+            raise ValidationError(
+                {"header_env": 'Map header names to environment variable names, e.g. {"Authorization": "LLM_AUTH"}.'}
+            )
+
 
 class ReportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"

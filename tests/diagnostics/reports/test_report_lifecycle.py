@@ -153,3 +153,20 @@ def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
     assert cancel["HX-Redirect"] == f"/reports/{report.pk}/"
     report.refresh_from_db()
     assert report.status == ReportStatus.CANCELLED
+
+
+def test_the_endpoint_service_refuses_secret_values_whatever_the_caller(approver, releases):
+    from django.core.exceptions import ValidationError
+
+    from diagnostics.reports.services import generation_endpoint_configure
+
+    with pytest.raises(ValidationError) as error:
+        generation_endpoint_configure(
+            actor=approver,
+            release=releases[0],
+            base_url="http://127.0.0.1:9",
+            model="m",
+            header_env={"Authorization": "Bearer sk-live-123"},
+        )
+    assert "header_env" in error.value.message_dict
+    assert not GenerationEndpoint.objects.exists()
