@@ -70,6 +70,11 @@ class ReportRequestForm(forms.Form):
         required=False, help_text="Comma-separated segment fields to break down by; empty = all of the set's fields"
     )
     alpha = forms.FloatField(min_value=0.001, max_value=0.2, initial=0.05)
+    refusal_patterns = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "i can(?:no|')t help\nplease contact support"}),
+        help_text="One regular expression per line to replace the maintained refusal patterns; empty = the defaults.",
+    )
 
     def options(self) -> dict:
         data = self.cleaned_data
@@ -77,6 +82,9 @@ class ReportRequestForm(forms.Form):
         fields = [f.strip() for f in (data.get("segment_fields") or "").split(",") if f.strip()]
         if fields:
             options["segment_fields"] = fields
+        patterns = [p.strip() for p in (data.get("refusal_patterns") or "").splitlines() if p.strip()]
+        if patterns:
+            options["refusal_patterns"] = patterns
         return options
 
 

@@ -140,6 +140,7 @@ def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
                 "samples": 1,
                 "alpha": 0.05,
                 "segment_fields": "locale",
+                "refusal_patterns": "cannot help\n\n(?i)not allowed",
                 "outputs_a": upload("a.jsonl", jsonl(outputs())),
                 "outputs_b": upload("b.csv", b"case_id,output\n" + b"".join(f"c{i},x{i}\n".encode() for i in range(6))),
             },
@@ -147,6 +148,7 @@ def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
     report = BehaviourReport.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}/"
     assert report.options["segment_fields"] == ["locale"] and len(callbacks) == 1
+    assert report.options["refusal_patterns"] == ["cannot help", "(?i)not allowed"]
     page = client.get(response["Location"]).content.decode()
     assert 'id="report-progress"' in page and "Cancel" in page
     cancel = client.post(f"/reports/{report.pk}/cancel/", HTTP_HX_REQUEST="true")
