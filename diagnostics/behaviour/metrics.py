@@ -110,6 +110,8 @@ _SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spu
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
 _FENCE = re.compile(r"\n[ \t]{0,3}```")
+_ANY_FENCE = re.compile(r"```")
+_OPENS_WITH_BRACKET = re.compile(r"\x00\n\s*[\[{]")  # at an answer's start in the joined chunk
 _FENCED_BLOCK = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -255,6 +257,12 @@ def _structure(texts: list[str]) -> dict[str, np.ndarray]:
         out[name] = np.bincount(_rows_of(positions, row_starts), minlength=len(texts)).astype(np.int64)
     out["code_blocks"] = (out.pop("fences") + 1) // 2  # an unclosed fence still opens a block
     out["chars"] = lengths
+    # Answers that could be JSON (hold a fence anywhere, or open with a bracket): the only ones worth parsing.
+    fenced = [m.start() for m in _ANY_FENCE.finditer(big)]
+    opening = [m.start() + 1 for m in _OPENS_WITH_BRACKET.finditer(big)]
+    candidate = np.zeros(len(texts), dtype=bool)
+    candidate[_rows_of(fenced + opening, row_starts)] = True
+    out["json_candidate"] = candidate
     return out
 
 
@@ -317,15 +325,17 @@ def _has_schema(value: Any) -> bool:
     return not (isinstance(value, str) and not value.strip())
 
 
-def _json_columns(texts: list[str], schemas: list[Any] | None) -> tuple[np.ndarray, np.ndarray]:
-    """``json_valid`` (bool) and ``schema_valid`` (object array: True/False, None where no schema)."""
+def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``json_valid`` (bool) and ``schema_valid`` (object array: True/False, None where no schema).
+
+    Only ``candidate`` answers (fenced or opening with a bracket) are parsed; the rest cannot be JSON.
+    """
     json_valid = np.zeros(len(texts), dtype=bool)
     schema_valid = np.full(len(texts), None, dtype=object)
     validators: dict[str, Any] = {}
-    for i, text in enumerate(texts):
-        # Cheap pre-check: only answers that open with a bracket or hold a fence can be JSON.
-        candidate = "```" in text or text.lstrip()[:1] in ("{", "[")
-        ok, value = _parse_json_answer(text) if candidate else (False, None)
+    with_schema = [] if schemas is None else [i for i, schema in enumerate(schemas) if _has_schema(schema)]
+    for i in sorted(set(np.flatnonzero(candidate).tolist()) | set(with_schema)):
+        ok, value = _parse_json_answer(texts[i]) if candidate[i] else (False, None)
         json_valid[i] = ok
         if schemas is not None and _has_schema(schemas[i]):
             validator = _schema_validator(schemas[i], validators)
@@ -341,7 +351,7 @@ def _chunk_metrics(
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
     columns["refusal"] = _refusals(texts, patterns, window)
-    columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas)
+    columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas, columns.pop("json_candidate"))
     columns["hedging"] = _HEDGING.count(tokens)
     columns["flattery"] = _FLATTERY.count(tokens)
     return columns, tokens
