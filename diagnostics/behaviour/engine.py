@@ -281,12 +281,11 @@ def _segment_groups(
     groups: list[tuple[str | None, Any, np.ndarray]] = [(None, None, np.ones(len(cases.ids), dtype=bool))]
     partitions = []
     for name in fields:
-        values = frame[name].to_numpy(dtype=object)[cases.first_row]
-        labels = np.array(["(missing)" if pd.isna(v) else str(v) for v in values], dtype=object)
-        uniques = sorted(set(labels))
-        codes = np.searchsorted(np.array(uniques, dtype=object), labels)
-        partitions.append(codes)
-        groups.extend((name, value, codes == g) for g, value in enumerate(uniques))
+        values = frame[name].iloc[cases.first_row].reset_index(drop=True)
+        labels = values.astype(object).where(values.notna(), "(missing)").astype(str)
+        codes, uniques = pd.factorize(labels, sort=True)
+        partitions.append(codes.astype(np.int64))
+        groups.extend((name, str(value), codes == g) for g, value in enumerate(uniques))
     return groups, partitions
 
 

@@ -110,6 +110,8 @@ _SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spu
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
 _FENCE = re.compile(r"\n[ \t]{0,3}```")
+_ANY_FENCE = re.compile(r"```")
+_OPENS_WITH_BRACKET = re.compile(r"\x00\n\s*[\[{]")  # at an answer's start in the joined chunk
 _FENCED_BLOCK = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -130,13 +132,24 @@ class _Tokens:
 
 
 def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
-    """Plain ``str`` values (missing ones as ""), none containing NUL: NUL separates answers in a joined chunk."""
-    values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
+    """Plain ``str`` values, missing ones as ""."""
+    if isinstance(texts, pd.Series):
+        # A string-dtype series without missing values needs no per-answer check.
+        if isinstance(texts.dtype, pd.StringDtype) and not texts.isna().any():
+            return texts.tolist()
+        values = texts.tolist()
+    else:
+        values = list(texts)
     if not all(type(v) is str for v in values):
         values = [v if isinstance(v, str) else "" for v in values]
-    if any("\x00" in v for v in values):
-        values = [v.replace("\x00", " ") for v in values]
     return values
+
+
+def _nul_free(texts: list[str]) -> list[str]:
+    """NUL separates answers in a joined chunk, so it must not occur inside one (one C-speed count per chunk)."""
+    if "\x00".join(texts).count("\x00") != max(len(texts) - 1, 0):
+        return [t.replace("\x00", " ") for t in texts]
+    return texts
 
 
 def _chunks(n: int) -> Iterator[slice]:
@@ -234,7 +247,7 @@ def _rows_of(positions: list[int], row_starts: np.ndarray) -> np.ndarray:
 
 def _structure(texts: list[str]) -> dict[str, np.ndarray]:
     """Headings, list items and fenced code blocks from literal-prefixed scans over the joined chunk."""
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    lengths = np.array(list(map(len, texts)), dtype=np.int64)
     # Every answer starts right after "\x00", at a "\n" so line-anchored patterns see its first line.
     row_starts = np.concatenate([[1], 1 + np.cumsum(lengths + 2)[:-1]]) if texts else np.zeros(0, dtype=np.int64)
     big = "\x00\n" + "\x00\n".join(texts)
@@ -244,6 +257,12 @@ def _structure(texts: list[str]) -> dict[str, np.ndarray]:
         out[name] = np.bincount(_rows_of(positions, row_starts), minlength=len(texts)).astype(np.int64)
     out["code_blocks"] = (out.pop("fences") + 1) // 2  # an unclosed fence still opens a block
     out["chars"] = lengths
+    # Answers that could be JSON (hold a fence anywhere, or open with a bracket): the only ones worth parsing.
+    fenced = [m.start() for m in _ANY_FENCE.finditer(big)]
+    opening = [m.start() + 1 for m in _OPENS_WITH_BRACKET.finditer(big)]
+    candidate = np.zeros(len(texts), dtype=bool)
+    candidate[_rows_of(fenced + opening, row_starts)] = True
+    out["json_candidate"] = candidate
     return out
 
 
@@ -306,15 +325,17 @@ def _has_schema(value: Any) -> bool:
     return not (isinstance(value, str) and not value.strip())
 
 
-def _json_columns(texts: list[str], schemas: list[Any] | None) -> tuple[np.ndarray, np.ndarray]:
-    """``json_valid`` (bool) and ``schema_valid`` (object array: True/False, None where no schema)."""
+def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``json_valid`` (bool) and ``schema_valid`` (object array: True/False, None where no schema).
+
+    Only ``candidate`` answers (fenced or opening with a bracket) are parsed; the rest cannot be JSON.
+    """
     json_valid = np.zeros(len(texts), dtype=bool)
     schema_valid = np.full(len(texts), None, dtype=object)
     validators: dict[str, Any] = {}
-    for i, text in enumerate(texts):
-        # Cheap pre-check: only answers that open with a bracket or hold a fence can be JSON.
-        candidate = "```" in text or text.lstrip()[:1] in ("{", "[")
-        ok, value = _parse_json_answer(text) if candidate else (False, None)
+    with_schema = [] if schemas is None else [i for i, schema in enumerate(schemas) if _has_schema(schema)]
+    for i in sorted(set(np.flatnonzero(candidate).tolist()) | set(with_schema)):
+        ok, value = _parse_json_answer(texts[i]) if candidate[i] else (False, None)
         json_valid[i] = ok
         if schemas is not None and _has_schema(schemas[i]):
             validator = _schema_validator(schemas[i], validators)
@@ -325,11 +346,12 @@ def _json_columns(texts: list[str], schemas: list[Any] | None) -> tuple[np.ndarr
 def _chunk_metrics(
     texts: list[str], patterns: list[re.Pattern[str]], window: int | None, schemas: list[Any] | None
 ) -> tuple[dict[str, Any], _Tokens]:
+    texts = _nul_free(texts)
     tokens = _tokenise(texts)
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
     columns["refusal"] = _refusals(texts, patterns, window)
-    columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas)
+    columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas, columns.pop("json_candidate"))
     columns["hedging"] = _HEDGING.count(tokens)
     columns["flattery"] = _FLATTERY.count(tokens)
     return columns, tokens
@@ -406,7 +428,10 @@ def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None =
     if backend is not None:
         out = [_embedding_similarity(left[part], right[part], backend) for part in _chunks(len(left))]
     else:
-        out = [_token_jaccard(_tokenise(left[part]), _tokenise(right[part])) for part in _chunks(len(left))]
+        out = [
+            _token_jaccard(_tokenise(_nul_free(left[part])), _tokenise(_nul_free(right[part])))
+            for part in _chunks(len(left))
+        ]
     return np.concatenate(out) if out else np.zeros(0)
 
 
