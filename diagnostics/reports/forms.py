@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from diagnostics.models import LinkPurpose, OutputSource, PromptSetVersion
+from diagnostics.models import GenerationEndpoint, LinkPurpose, OutputSource, PromptSetVersion
 from diagnostics.reports.coverage import parse_counts
 from rollouts.models import Release
 
@@ -103,3 +103,26 @@ class ReportLinkForm(forms.Form):
         ],
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class GenerationEndpointForm(forms.ModelForm):
+    base_url = forms.URLField(max_length=300, assume_scheme="https", help_text="e.g. https://llm.internal:8000")
+    header_env = JSONObjectField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": '{"Authorization": "SUPPORT_LLM_AUTH"}'}),
+        help_text="Header name -> name of an environment variable on the workers. Never paste the secret itself.",
+    )
+
+    class Meta:
+        model = GenerationEndpoint
+        fields = [
+            "release",
+            "base_url",
+            "model",
+            "header_env",
+            "temperature",
+            "max_tokens",
+            "timeout_seconds",
+            "max_retries",
+            "concurrency",
+        ]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("prompt-sets/", views.prompt_set_list, name="prompt_set_list"),
     path("prompt-sets/versions/<int:pk>/", views.prompt_set_version_detail, name="prompt_set_version_detail"),
     path("reports/", views.report_list, name="report_list"),
+    path("reports/endpoints/", views.endpoint_list, name="endpoint_list"),
     path("reports/new/", views.report_new, name="report_new"),
     path("reports/<int:pk>/", views.report_detail, name="report_detail"),
     path("reports/<int:pk>/cancel/", views.report_cancel, name="report_cancel"),

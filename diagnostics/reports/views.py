@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
@@ -10,9 +10,15 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.permissions import can, permission_required
 from diagnostics.behaviour.export import report_csv, report_markdown
-from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion
+from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
 from diagnostics.reports import selectors, services
-from diagnostics.reports.forms import CoverageForm, PromptSetImportForm, ReportLinkForm, ReportRequestForm
+from diagnostics.reports.forms import (
+    CoverageForm,
+    GenerationEndpointForm,
+    PromptSetImportForm,
+    ReportLinkForm,
+    ReportRequestForm,
+)
 from diagnostics.reports.services import OutputFile
 
 
@@ -231,3 +237,34 @@ def report_export(request, pk: int, fmt: str):
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def endpoint_list(request):
+    """Live-generation endpoints per release; approvers add or change one (same release = change)."""
+    form = GenerationEndpointForm()
+    if request.method == "POST":
+        if not can(request.user, "generation_endpoint.manage"):
+            raise PermissionDenied("This needs the approver role (generation_endpoint.manage).")
+        form = GenerationEndpointForm(request.POST)
+        form.instance = (
+            GenerationEndpoint.objects.filter(release_id=request.POST.get("release")).first() or form.instance
+        )
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            release = data.pop("release")
+            try:
+                services.generation_endpoint_configure(actor=request.user, release=release, **data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Endpoint for {release} saved.")
+                return redirect("diagnostics:endpoint_list")
+    endpoints = GenerationEndpoint.objects.select_related("release__feature").order_by("release__feature", "release")
+    return render(
+        request,
+        "diagnostics/endpoint_list.html",
+        {"endpoints": endpoints, "form": form, "can_manage": can(request.user, "generation_endpoint.manage")},
+        status=400 if form.errors else 200,
+    )

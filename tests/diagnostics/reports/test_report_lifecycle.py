@@ -172,3 +172,28 @@ def test_the_endpoint_service_refuses_secret_values_whatever_the_caller(approver
         )
     assert "header_env" in error.value.message_dict
     assert not GenerationEndpoint.objects.exists()
+
+
+def test_approvers_configure_endpoints_on_a_page_and_others_only_read_it(web_as, client, approver, responder, releases):
+    page = web_as(approver)
+    body = {
+        "release": releases[0].pk,
+        "base_url": "http://127.0.0.1:8081",
+        "model": "gpt-4-0613",
+        "header_env": '{"Authorization": "LLM_AUTH"}',
+        "temperature": 0,
+        "timeout_seconds": 30,
+        "max_retries": 3,
+        "concurrency": 2,
+    }
+    secret = page.post("/reports/endpoints/", {**body, "header_env": '{"Authorization": "Bearer sk-1"}'})
+    assert secret.status_code == 400 and "Never paste the secret" in secret.content.decode()
+    assert page.post("/reports/endpoints/", body).status_code == 302
+    assert page.post("/reports/endpoints/", {**body, "concurrency": 5}).status_code == 302
+    endpoint = GenerationEndpoint.objects.get()
+    assert endpoint.concurrency == 5 and endpoint.header_env == {"Authorization": "LLM_AUTH"}
+    html = page.get("/reports/endpoints/").content.decode()
+    assert "$LLM_AUTH" in html and 'id="endpoint-form"' in html
+    client.force_login(responder)
+    assert 'id="endpoint-form"' not in client.get("/reports/endpoints/").content.decode()
+    assert client.post("/reports/endpoints/", body).status_code == 403
