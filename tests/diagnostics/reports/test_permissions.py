@@ -83,7 +83,13 @@ def test_report_pages_need_a_login(request, client, role, status, finished_repor
     report = finished_report()
     if role != "anonymous":
         client.force_login(person(request, role))
-    for url in ("/reports/", f"/reports/{report.pk}/", "/prompt-sets/", f"/reports/{report.pk}/export.md"):
+    for url in (
+        "/reports/",
+        f"/reports/{report.pk}/",
+        "/prompt-sets/",
+        f"/reports/{report.pk}/export.md",
+        "/reports/endpoints/",
+    ):
         assert client.get(url).status_code == status, url
 
 
