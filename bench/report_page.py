@@ -3,7 +3,7 @@
 The result is computed once by the real engine on 100k synthetic answer pairs (40 clusters x 5 locales as
 segments), stored like the worker stores it (full result + page summary), then the page is requested through
 Django's test client (in-process: view, queries, template; no network) 40 times after 3 warm-ups.
-Uses its own PostgreSQL database (rewind_bench_report_page) unless DATABASE_URL is set.
+Uses its own PostgreSQL database (rewind_bench_report_page, recreated each run) unless DATABASE_URL is set.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ DB = "rewind_bench_report_page"
 def _database() -> None:
     if "DATABASE_URL" in os.environ:
         return
+    # Recreated each run: the schema follows the code, and the engine's current output is what gets rendered.
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], capture_output=True, check=False)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], capture_output=True, check=False)
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 
