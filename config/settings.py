@@ -190,6 +190,8 @@ BODY_SIZE_LIMITS_BY_PATH.update(
         ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/"), REWIND_MAX_UPLOAD_BYTES
     )
 )
+# Optional semantic similarity for reports: dotted path of a class whose instances have encode(texts) -> 2-D array.
+REWIND_EMBEDDING_BACKEND = env_str("REWIND_EMBEDDING_BACKEND", "")
 CELERY_BEAT_SCHEDULE["diagnostics-reports-resume-stale"] = {"task": "diagnostics.reports_resume_stale", "schedule": 120}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {

@@ -13,8 +13,10 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from core.audit import audit_record
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
@@ -176,7 +178,13 @@ def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -
         refusal_patterns=opts.get("refusal_patterns"),
         seed=opts.get("seed", 0),
     )
-    return analyse(frame, options, progress=progress)
+    return analyse(frame, options, embedding_backend=embedding_backend(), progress=progress)
+
+
+def embedding_backend():
+    """The configured embedding backend (REWIND_EMBEDDING_BACKEND), or None for word-set similarity."""
+    path = getattr(settings, "REWIND_EMBEDDING_BACKEND", "")
+    return import_string(path)() if path else None
 
 
 def _generate_outputs(report: BehaviourReport, progress: Progress) -> None:
