@@ -87,10 +87,15 @@ def prompt_set_version_detail(request, pk: int):
 @require_GET
 @permission_required("view")
 def report_list(request):
-    reports = selectors.reports_for_list()[:200]
-    return render(
-        request, "diagnostics/report_list.html", {"reports": reports, "can_create": can(request.user, "report.create")}
-    )
+    reports = list(selectors.reports_for_list()[:200])
+    context = {
+        "reports": reports,
+        "can_create": can(request.user, "report.create"),
+        # While something runs, the table refreshes itself (progress and verdicts appear without a reload).
+        "any_running": any(not r.is_finished for r in reports),
+    }
+    template = "diagnostics/report_list.html#report-table" if request.htmx else "diagnostics/report_list.html"
+    return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])

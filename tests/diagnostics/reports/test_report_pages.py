@@ -136,3 +136,13 @@ def test_api_lists_and_the_prompt_set_page_use_a_constant_number_of_queries(
     with django_assert_max_num_queries(4):
         page = browser.get("/prompt-sets/").content.decode()
     assert page.count("v3") == 1
+
+
+def test_the_list_refreshes_itself_only_while_a_report_runs(web_as, viewer, finished_report):
+    finished_report()
+    client = web_as(viewer)
+    assert "hx-trigger" not in client.get("/reports/").content.decode()
+    finished_report(status=ReportStatus.RUNNING)
+    assert 'hx-trigger="every 3s"' in client.get("/reports/").content.decode()
+    fragment = client.get("/reports/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment and fragment.lstrip().startswith('<table class="table" id="report-list"')
