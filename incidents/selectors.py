@@ -148,6 +148,14 @@ class WhatChanged:
         return [(layer, label, self.by_layer[layer]) for layer, label in DiagnosisLayer.choices]
 
 
+_DATETIME_REPR = re.compile(r"datetime\.datetime\((\d+), (\d+), (\d+)(?:, [^()]*)?\)")
+
+
+def _readable(line: str) -> str:
+    """Release diffs print reprs; show datetimes as dates."""
+    return _DATETIME_REPR.sub(lambda m: f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}", line)
+
+
 def clamp_days(raw) -> int:
     try:
         days = int(raw)
@@ -192,7 +200,7 @@ def what_changed(incident: Incident, *, days: int = DEFAULT_LOOKBACK_DAYS) -> Wh
                     title=f"{change.layer}: {change.summary}" + (" (rollback)" if event.is_rollback else ""),
                     summary=f"{change.before} → {change.after}",
                     where=f"{event.environment} #{old.number} → #{new.number}",
-                    details=change.details,
+                    details=[_readable(line) for line in change.details],
                     prompt_diff=change.prompt_diff,
                     is_rollback=event.is_rollback,
                     release_from=old.pk,
