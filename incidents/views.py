@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -52,8 +53,8 @@ def incident_list(request):
         filters["status"] = ""
     if filters["severity"] not in Severity.values:
         filters["severity"] = ""
-    page = Paginator(selectors.incident_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    page = selectors.incident_page(selectors.incident_list(**filters), cursor=request.GET.get("before"), size=PAGE_SIZE)
+    query = urlencode({k: v for k, v in filters.items() if v})
     ctx = {
         "page": page,
         "filters": filters,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -197,10 +198,15 @@ def test_the_list_filters_searches_paginates_and_is_a_fragment_for_htmx(web_as, 
         )
     client = web_as(viewer)
     page = client.get("/incidents/").content.decode()
-    assert "Page 1 of 2" in page and "30 incidents" in page
+    assert "25 incidents on this page" in page and "Latency spike 29" in page and "Latency spike 4<" not in page
+    older = re.search(r'id="older" href="\?([^"]+)"', page).group(1).replace("&amp;", "&")
+    second = client.get(f"/incidents/?{older}", **HX).content.decode()
+    assert "<html" not in second and "5 incidents on this page" in second and "Latency spike 0<" in second
+    assert "Latency spike 29" not in second and 'id="older"' not in second
     fragment = client.get("/incidents/?severity=sev1&q=spike", **HX).content.decode()
-    assert "<html" not in fragment and "15 incidents" in fragment
-    assert "1 incident" in client.get("/incidents/?q=Latency spike 17").content.decode()
+    assert "<html" not in fragment and "15 incidents on this page" in fragment
+    assert "1 incident on this page" in client.get("/incidents/?q=Latency spike 17").content.decode()
+    assert client.get("/incidents/?before=garbage").status_code == 200
     first = Incident.objects.order_by("pk").first()
     assert f"INC-{first.pk}" in client.get(f"/incidents/?q=inc-{first.pk}").content.decode()
 
