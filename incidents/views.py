@@ -312,6 +312,11 @@ def postmortem_edit(request, pk: int):
         "form": form,
         "problems": postmortem_publish_problems(postmortem) if postmortem else [],
         "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
+        "diagnoses": sorted(
+            LayerDiagnosis.objects.filter(incident=incident).select_related("owner"),
+            key=lambda d: DiagnosisLayer.values.index(d.layer),
+        ),
+        "action_count": incident.action_items.count(),
         "can_edit": can(request.user, "postmortem.edit"),
         "can_publish": can(request.user, "postmortem.publish"),
     }
