@@ -169,7 +169,10 @@ def _people():
 @permission_required("view")
 def incident_timeline(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
-    template = "incidents/incident_detail.html#timeline" if request.htmx else "incidents/timeline_page.html"
+    template = "incidents/timeline_page.html"
+    if request.htmx:
+        part = "timeline-entries" if request.GET.get("part") == "entries" else "timeline"
+        template = f"incidents/incident_detail.html#{part}"
     return render(request, template, _timeline_ctx(request, incident))
 
 
