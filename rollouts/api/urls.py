@@ -1,5 +1,11 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
+
+from rollouts.api.observation_views import ObservationIngestView
 
 router = SimpleRouter()
 
-urlpatterns = [*router.urls]
+urlpatterns = [
+    path("observations", ObservationIngestView.as_view(), name="observations-ingest"),
+    *router.urls,
+]
