@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from rollouts.models import Environment, Feature
 from rollouts.services import deployment_record, model_version_register, prompt_version_register, release_create
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+# A fixed hour a day ago: in the past (ingest refuses the future) and inside every look-back window.
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
 def feature_with_releases(*, actor, team, slug: str = "summarise", n: int = 3):
