@@ -341,7 +341,12 @@ def impact_review(*, actor, workflow: DependentWorkflow, status: str, note: str 
         raise ValidationError({"status": ["Someone else reviewed this workflow a moment ago; reload and retry."]})
     current.refresh_from_db()
     audit_record(
-        actor=actor, action="dependent_workflow.review", obj=current, before=before, after=_snapshot(current), reason=note
+        actor=actor,
+        action="dependent_workflow.review",
+        obj=current,
+        before=before,
+        after=_snapshot(current),
+        reason=note,
     )
     return current
 
@@ -516,9 +521,7 @@ def impact_followup(*, followup: ImpactFollowup, now: datetime | None = None) ->
     now = now or timezone.now()
     start = followup.started_at
     ends_at = start + timedelta(minutes=followup.window_minutes)
-    workflows = {
-        w.workflow_id: w for w in workflows_for(followup.environment, followup.rolled_back_release)
-    }
+    workflows = {w.workflow_id: w for w in workflows_for(followup.environment, followup.rolled_back_release)}
     before_q = Q(minute__gte=start - timedelta(minutes=followup.window_minutes), minute__lt=start)
     after_q = Q(minute__gte=start, minute__lt=min(ends_at, now))
     sums = (

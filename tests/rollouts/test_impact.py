@@ -196,7 +196,7 @@ def test_followup_reports_each_workflows_error_rate_after_the_rollback(responder
             per_minute=4,
             workflow_id="invoice-parse",
             error=lambda i: i % 5 == 0,
-        )  # fmt: skip
+        )
         + records_over(
             feature,
             prod,
@@ -206,7 +206,7 @@ def test_followup_reports_each_workflows_error_rate_after_the_rollback(responder
             per_minute=2,
             workflow_id="new-bot",
             error=lambda i: i % 2 == 0,
-        ),  # fmt: skip
+        ),
     )
     report = impact_followup(followup=followup, now=rolled_back_at + timedelta(minutes=10))
     rows = {row.workflow_id: row for row in report.rows}
