@@ -23,18 +23,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.permissions import require
+from rollouts.judge import ArmData
 from rollouts.models import LATENCY_BUCKETS_MS, Environment, Observation, ObservationRollup, Release
-
-try:  # The canary judge owns ArmData; this fallback keeps the module usable before that branch lands.
-    from rollouts.judge import ArmData
-except ImportError:  # pragma: no cover - replaced by rollouts.judge.ArmData once merged
-
-    @dataclass
-    class ArmData:
-        requests: int
-        binary: dict[str, tuple[int, int]]
-        continuous: dict[str, np.ndarray]
-
 
 MAX_BATCH = getattr(settings, "OBSERVATIONS_MAX_BATCH", 5000)
 RETENTION_DAYS = getattr(settings, "OBSERVATIONS_RETENTION_DAYS", 14)
