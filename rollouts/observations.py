@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.permissions import require
 from rollouts.judge import ArmData
-from rollouts.models import LATENCY_BUCKETS_MS, Environment, Observation, ObservationRollup, Release
+from rollouts.models import LATENCY_BUCKETS_MS, Environment, Observation, ObservationRollup, Release, WorkflowRollup
 
 MAX_BATCH = getattr(settings, "OBSERVATIONS_MAX_BATCH", 5000)
 RETENTION_DAYS = getattr(settings, "OBSERVATIONS_RETENTION_DAYS", 14)
@@ -282,7 +282,7 @@ def _validate(records: Any) -> tuple[list[Observation], int]:
 
 # --- rollups ------------------------------------------------------------------------------------------------
 
-_KEY_COLUMNS = ("environment_id", "release_id", "minute", "segment_key", "workflow_id")
+_KEY_COLUMNS = ("environment_id", "release_id", "minute", "segment_key")
 _LATENCY_COLUMNS = (*(f"latency_le_{b}" for b in LATENCY_BUCKETS_MS), f"latency_gt_{LATENCY_BUCKETS_MS[-1]}")
 _SUM_COLUMNS = (
     "count",
@@ -301,6 +301,8 @@ _SUM_COLUMNS = (
     "tokens_in",
     "tokens_out",
 )
+_WORKFLOW_KEY_COLUMNS = ("environment_id", "release_id", "minute", "workflow_id", "tenant")
+_WORKFLOW_SUM_COLUMNS = ("count", "errors", "feedback_count", "feedback_negative")
 
 
 def _latency_bucket(latency: float) -> int:
@@ -311,12 +313,11 @@ def _latency_bucket(latency: float) -> int:
 
 
 def rollup_sums(observations: list[Observation]) -> dict[tuple, list[float]]:
-    """Sum observations per (environment, release, minute, segment, workflow), columns in _SUM_COLUMNS order."""
+    """Sum observations per (environment, release, minute, segment), columns in _SUM_COLUMNS order."""
     groups: dict[tuple, list[float]] = {}
     lat0 = _SUM_COLUMNS.index(_LATENCY_COLUMNS[0])
     for o in observations:
-        minute = o.time.replace(second=0, microsecond=0)
-        key = (o.environment_id, o.release_id, minute, o.segment_key, o.workflow_id)
+        key = (o.environment_id, o.release_id, o.time.replace(second=0, microsecond=0), o.segment_key)
         s = groups.get(key)
         if s is None:
             s = groups[key] = [0] * len(_SUM_COLUMNS)
@@ -341,20 +342,41 @@ def rollup_sums(observations: list[Observation]) -> dict[tuple, list[float]]:
     return groups
 
 
-def _upsert_rollups(groups: dict[tuple, list[float]]) -> None:
+def workflow_rollup_sums(observations: list[Observation]) -> dict[tuple, list[int]]:
+    """Sum observations that name a workflow per (environment, release, minute, workflow, tenant)."""
+    groups: dict[tuple, list[int]] = {}
+    for o in observations:
+        if not o.workflow_id:
+            continue
+        tenant = str(o.segment.get("tenant", ""))
+        key = (o.environment_id, o.release_id, o.time.replace(second=0, microsecond=0), o.workflow_id, tenant)
+        s = groups.get(key)
+        if s is None:
+            s = groups[key] = [0, 0, 0, 0]
+        s[0] += 1
+        s[1] += o.error
+        if o.feedback is not None:
+            s[2] += 1
+            s[3] += o.feedback < 0
+    return groups
+
+
+def _upsert(model, key_columns: tuple[str, ...], sum_columns: tuple[str, ...], groups: dict[tuple, list]) -> None:
     """Additive upsert, keys sorted so concurrent batches lock rollup rows in the same order (no deadlocks)."""
     if not groups:
         return
     qn = connection.ops.quote_name
-    table = qn(ObservationRollup._meta.db_table)
-    columns = _KEY_COLUMNS + _SUM_COLUMNS
-    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in _SUM_COLUMNS)
+    table = qn(model._meta.db_table)
+    columns = key_columns + sum_columns
+    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in sum_columns)
     limit = connection.features.max_query_params or 30000
     per_statement = max(1, min(1000, limit // len(columns)))
-    rows = [
-        (env_id, rel_id, connection.ops.adapt_datetimefield_value(minute), seg, wf, *sums)
-        for (env_id, rel_id, minute, seg, wf), sums in sorted(groups.items(), key=lambda kv: kv[0])
-    ]
+    minute_at = key_columns.index("minute")
+    rows = []
+    for key, sums in sorted(groups.items(), key=lambda kv: kv[0]):
+        key = list(key)
+        key[minute_at] = connection.ops.adapt_datetimefield_value(key[minute_at])
+        rows.append((*key, *sums))
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
@@ -362,15 +384,23 @@ def _upsert_rollups(groups: dict[tuple, list[float]]) -> None:
             sql = (
                 f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - names are ours
                 f"VALUES {', '.join([placeholders] * len(chunk))} "
-                f"ON CONFLICT ({', '.join(qn(c) for c in _KEY_COLUMNS)}) DO UPDATE SET {updates}"
+                f"ON CONFLICT ({', '.join(qn(c) for c in key_columns)}) DO UPDATE SET {updates}"
             )
             cursor.execute(sql, [v for row in chunk for v in row])
+
+
+def _upsert_rollups(observations: list[Observation]) -> int:
+    segments = rollup_sums(observations)
+    workflows = workflow_rollup_sums(observations)
+    _upsert(ObservationRollup, _KEY_COLUMNS, _SUM_COLUMNS, segments)
+    _upsert(WorkflowRollup, _WORKFLOW_KEY_COLUMNS, _WORKFLOW_SUM_COLUMNS, workflows)
+    return len(segments) + len(workflows)
 
 
 # --- ingest -------------------------------------------------------------------------------------------------
 
 
-def _store(observations: list[Observation]) -> tuple[list[Observation], int]:
+def _store(observations: list[Observation]) -> tuple[list[Observation], int, int]:
     """Drop records already stored (by request id), insert the rest and roll them up, in one transaction."""
     with_ids = [o for o in observations if o.request_id is not None]
     known: set[tuple[int, str]] = set()
@@ -383,8 +413,8 @@ def _store(observations: list[Observation]) -> tuple[list[Observation], int]:
         )
     fresh = [o for o in observations if o.request_id is None or (o.environment_id, o.request_id) not in known]
     Observation.objects.bulk_create(fresh, batch_size=1000)
-    _upsert_rollups(rollup_sums(fresh))
-    return fresh, len(observations) - len(fresh)
+    rollup_rows = _upsert_rollups(fresh)
+    return fresh, len(observations) - len(fresh), rollup_rows
 
 
 def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
@@ -397,7 +427,7 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
     for attempt in range(3):
         try:
             with transaction.atomic():
-                stored, already = _store(observations)
+                stored, already, rollup_rows = _store(observations)
             break
         except IntegrityError:
             # A concurrent batch stored one of our request ids between our check and our insert: retry,
@@ -406,12 +436,11 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
                 raise
             for o in observations:
                 o.pk = None
-    groups = len(rollup_sums(stored))
     return IngestResult(
         received=len(records),
         stored=len(stored),
         duplicates=in_batch_duplicates + already,
-        rollup_rows=groups,
+        rollup_rows=rollup_rows,
         observation_ids=[o.pk for o in stored if o.pk is not None],
     )
 
@@ -420,8 +449,10 @@ def observations_prune(*, now: datetime | None = None) -> tuple[int, int]:
     """Delete raw observations past the retention window, and rollups past theirs. Returns the counts."""
     now = now or timezone.now()
     raw, _ = Observation.objects.filter(time__lt=now - timedelta(days=RETENTION_DAYS)).delete()
-    rolled, _ = ObservationRollup.objects.filter(minute__lt=now - timedelta(days=ROLLUP_RETENTION_DAYS)).delete()
-    return raw, rolled
+    cutoff = now - timedelta(days=ROLLUP_RETENTION_DAYS)
+    rolled, _ = ObservationRollup.objects.filter(minute__lt=cutoff).delete()
+    rolled_wf, _ = WorkflowRollup.objects.filter(minute__lt=cutoff).delete()
+    return raw, rolled + rolled_wf
 
 
 # --- reads for the judge ------------------------------------------------------------------------------------

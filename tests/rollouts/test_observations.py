@@ -251,3 +251,19 @@ def test_arm_data_feeds_the_canary_judge(responder, setup):
         canary=arm_data(release=r2, **later), baseline=arm_data(release=r1, **later), specs=specs, config=config, look=1
     )
     assert empty.verdict == "inconclusive"
+
+
+def test_workflow_rollups_count_requests_per_workflow_and_tenant(responder, setup):
+    from rollouts.models import WorkflowRollup
+
+    feature, prod, _, (r1, *_) = setup
+    records = records_over(
+        feature, prod, r1, start=T0, minutes=2, per_minute=4,
+        workflow_id="invoice-parse", segment={"tenant": "acme", "locale": "en"},
+        error=lambda i: i == 0, feedback=lambda i: -1 if i < 3 else None,
+    )  # fmt: skip
+    records += records_over(feature, prod, r1, start=T0, minutes=1, per_minute=5)  # no workflow: not counted
+    result = observations_ingest(actor=responder, records=records)
+    assert result.rollup_rows == 2 + 1 + 2  # segment rollups (acme/en x 2 minutes, none x 1) + workflow rollups
+    rows = list(WorkflowRollup.objects.order_by("minute").values_list("tenant", "count", "errors", "feedback_negative"))
+    assert rows == [("acme", 4, 1, 3), ("acme", 4, 0, 0)]
