@@ -1,8 +1,8 @@
 """Observations ingestion throughput: 5,000-record batches through POST /api/v1/observations on PostgreSQL.
 
 Uses its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/rewind_bench_observations),
-created and migrated here, emptied of observations before each run. Each batch: 3 releases, 20 tenants,
-4 locales, 5 intents, 50 workflows, times spread over 10 minutes (so ~ a few thousand rollup rows are upserted
+created and migrated here, emptied of observations before each run. Each batch: 3 releases, 50 workflows of 20 tenants,
+4 locales, 5 intents, times spread over SPREAD_S seconds (so ~ a few thousand rollup rows are upserted
 per batch), every record with a unique request id. The request goes through DRF (JSON parsing, auth,
 permission) via APIRequestFactory, without a network hop.
 """
@@ -18,24 +18,28 @@ from datetime import UTC, datetime, timedelta
 
 BATCHES = 20
 BATCH_SIZE = 5_000
+SPREAD_S = 60  # a gateway flushing a busy feature: one batch ~ one minute of traffic
 TARGET_RECORDS_PER_S = 5_000  # a full batch answered within a second
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rewind_bench_observations"
 
 
-def _ensure_database(url: str) -> None:
+def _fresh_database(url: str) -> None:
+    """Recreate the benchmark's own database (only ever one named rewind_bench_*), so every run starts equal."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
+    if not name.startswith("rewind_bench_"):
+        raise SystemExit(f"refusing to recreate {name!r}: the benchmark only recreates rewind_bench_* databases")
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _setup():
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     if os.environ["DATABASE_URL"].startswith("postgres"):
-        _ensure_database(os.environ["DATABASE_URL"])
+        _fresh_database(os.environ["DATABASE_URL"])
     from bench._django import django_setup
 
     django_setup()
@@ -63,12 +67,13 @@ def _setup():
 def _batch(rng: random.Random, feature_slug: str, batch_no: int, start: datetime) -> list[dict]:
     records = []
     for i in range(BATCH_SIZE):
+        workflow = rng.randint(1, 50)  # each workflow belongs to one tenant, as in life
         records.append(
             {
                 "feature": feature_slug,
                 "environment": "production",
                 "release": rng.choice((1, 1, 1, 2, 3)),
-                "time": (start + timedelta(seconds=rng.uniform(0, 600))).isoformat(),
+                "time": (start + timedelta(seconds=rng.uniform(0, SPREAD_S))).isoformat(),
                 "latency_ms": rng.lognormvariate(6, 0.6),
                 "error": rng.random() < 0.01,
                 "refusal": rng.random() < 0.005,
@@ -79,11 +84,11 @@ def _batch(rng: random.Random, feature_slug: str, batch_no: int, start: datetime
                 "tokens_in": rng.randint(100, 2000),
                 "tokens_out": rng.randint(10, 600),
                 "segment": {
-                    "tenant": f"t{rng.randint(1, 20)}",
+                    "tenant": f"t{workflow % 20 + 1}",
                     "locale": rng.choice(("en", "de", "fr", "ja")),
                     "intent": f"i{rng.randint(1, 5)}",
                 },
-                "workflow_id": f"wf-{rng.randint(1, 50)}",
+                "workflow_id": f"wf-{workflow}",
                 "request_id": f"b{batch_no}-{i}",
             }
         )

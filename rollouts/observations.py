@@ -8,9 +8,10 @@ rollup is never behind the raw rows, and nothing has to remember which rows were
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,6 @@ class IngestResult:
     stored: int
     duplicates: int
     rollup_rows: int = 0
-    observation_ids: list[int] = field(default_factory=list, repr=False)
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -375,8 +375,29 @@ def _upsert(model, key_columns: tuple[str, ...], sum_columns: tuple[str, ...], g
     rows = []
     for key, sums in sorted(groups.items(), key=lambda kv: kv[0]):
         key = list(key)
-        key[minute_at] = connection.ops.adapt_datetimefield_value(key[minute_at])
+        if connection.vendor != "postgresql":
+            key[minute_at] = connection.ops.adapt_datetimefield_value(key[minute_at])
         rows.append((*key, *sums))
+    if connection.vendor == "postgresql":
+        # COPY the sums into a temporary table, then one INSERT … SELECT … ON CONFLICT: far fewer bound
+        # parameters than multi-row VALUES, and the conflict handling is one statement.
+        temp = qn(f"tmp_{model._meta.db_table}")
+        names = ", ".join(qn(c) for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS "  # noqa: S608 - names are ours
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp} "  # noqa: S608 - names are ours
+                f"ORDER BY {', '.join(qn(c) for c in key_columns)} "
+                f"ON CONFLICT ({', '.join(qn(c) for c in key_columns)}) DO UPDATE SET {updates}"
+            )
+            cursor.execute(f"DELETE FROM {temp}")  # noqa: S608 - names are ours
+        return
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
@@ -400,6 +421,60 @@ def _upsert_rollups(observations: list[Observation]) -> int:
 # --- ingest -------------------------------------------------------------------------------------------------
 
 
+_COPY_COLUMNS = (
+    "environment_id",
+    "release_id",
+    "time",
+    "latency_ms",
+    "error",
+    "refusal",
+    "json_valid",
+    "feedback",
+    "eval_score",
+    "cost",
+    "tokens_in",
+    "tokens_out",
+    "segment",
+    "segment_key",
+    "workflow_id",
+    "request_id",
+    "received_at",
+)
+
+
+def _insert(observations: list[Observation]) -> None:
+    """PostgreSQL: COPY (several times faster than multi-row INSERT for 5k-row batches); elsewhere bulk_create."""
+    if connection.vendor != "postgresql":
+        Observation.objects.bulk_create(observations, batch_size=1000)
+        return
+    now = timezone.now()
+    qn = connection.ops.quote_name
+    sql = f"COPY {qn(Observation._meta.db_table)} ({', '.join(qn(c) for c in _COPY_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for o in observations:
+            copy.write_row(
+                (
+                    o.environment_id,
+                    o.release_id,
+                    o.time,
+                    o.latency_ms,
+                    o.error,
+                    o.refusal,
+                    o.json_valid,
+                    o.feedback,
+                    o.eval_score,
+                    o.cost,
+                    o.tokens_in,
+                    o.tokens_out,
+                    json.dumps(o.segment),
+                    o.segment_key,
+                    o.workflow_id,
+                    o.request_id,
+                    now,
+                )
+            )
+
+
 def _store(observations: list[Observation]) -> tuple[list[Observation], int, int]:
     """Drop records already stored (by request id), insert the rest and roll them up, in one transaction."""
     with_ids = [o for o in observations if o.request_id is not None]
@@ -412,7 +487,7 @@ def _store(observations: list[Observation]) -> tuple[list[Observation], int, int
             ).values_list("environment_id", "request_id")
         )
     fresh = [o for o in observations if o.request_id is None or (o.environment_id, o.request_id) not in known]
-    Observation.objects.bulk_create(fresh, batch_size=1000)
+    _insert(fresh)
     rollup_rows = _upsert_rollups(fresh)
     return fresh, len(observations) - len(fresh), rollup_rows
 
@@ -441,7 +516,6 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
         stored=len(stored),
         duplicates=in_batch_duplicates + already,
         rollup_rows=rollup_rows,
-        observation_ids=[o.pk for o in stored if o.pk is not None],
     )
 
 
