@@ -101,7 +101,7 @@ def run() -> dict:
     from rest_framework.test import APIRequestFactory, force_authenticate
 
     from rollouts.api.observation_views import ObservationIngestView
-    from rollouts.models import Observation, ObservationRollup
+    from rollouts.models import Observation, ObservationRollup, WorkflowRollup
 
     view = ObservationIngestView.as_view()
     factory = APIRequestFactory()
@@ -129,6 +129,7 @@ def run() -> dict:
 
     stored = Observation.objects.count()
     rollups = ObservationRollup.objects.count()
+    workflow_rollups = WorkflowRollup.objects.count()
     total = sum(seconds)
     p50 = statistics.median(seconds)
     p95 = sorted(seconds)[int(0.95 * (len(seconds) - 1))]
@@ -142,8 +143,9 @@ def run() -> dict:
             "batch_p50_s": round(p50, 3),
             "batch_p95_s": round(p95, 3),
             "duplicate_batch_s": round(replay_s, 3),
-            "rollup_groups_per_batch": round(rollup_rows / BATCHES),
-            "rollup_rows_total": rollups,
+            "rollup_upserts_per_batch": round(rollup_rows / BATCHES),
+            "segment_rollup_rows": rollups,
+            "workflow_rollup_rows": workflow_rollups,
             "observations_stored": stored,
         },
         "notes": f"{connection.vendor}; {BATCHES} batches of {BATCH_SIZE} via DRF view (no network)",
