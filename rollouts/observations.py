@@ -388,7 +388,7 @@ def _upsert(model, key_columns: tuple[str, ...], sum_columns: tuple[str, ...], g
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS "  # noqa: S608 - names are ours
                 f"SELECT {names} FROM {table} WITH NO DATA"
             )
-            with cursor.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(
@@ -450,7 +450,9 @@ def _insert(observations: list[Observation]) -> None:
     now = timezone.now()
     qn = connection.ops.quote_name
     sql = f"COPY {qn(Observation._meta.db_table)} ({', '.join(qn(c) for c in _COPY_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The raw psycopg COPY bypasses Django's cursor wrapper: wrap_database_errors turns a duplicate request id
+    # into django.db.IntegrityError, which observations_ingest retries.
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for o in observations:
             copy.write_row(
                 (
@@ -487,6 +489,8 @@ def _store(observations: list[Observation]) -> tuple[list[Observation], int, int
             ).values_list("environment_id", "request_id")
         )
     fresh = [o for o in observations if o.request_id is None or (o.environment_id, o.request_id) not in known]
+    # Insert in request-id order so two gateways racing on overlapping ids wait on each other, never deadlock.
+    fresh.sort(key=lambda o: (o.environment_id, o.request_id or ""))
     _insert(fresh)
     rollup_rows = _upsert_rollups(fresh)
     return fresh, len(observations) - len(fresh), rollup_rows
