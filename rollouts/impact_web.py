@@ -14,8 +14,15 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.models import Team
 from core.permissions import can, permission_required
-from rollouts.impact import REASON_LABELS, dependent_workflow_add, impact_review, impact_waive, rollback_gate
-from rollouts.models import Behaviour, DependentWorkflow, Environment, ImpactStatus, Release
+from rollouts.impact import (
+    REASON_LABELS,
+    dependent_workflow_add,
+    impact_followup,
+    impact_review,
+    impact_waive,
+    rollback_gate,
+)
+from rollouts.models import Behaviour, DependentWorkflow, Environment, ImpactFollowup, ImpactStatus, Release
 from rollouts.selectors import live_release_at
 
 
@@ -79,6 +86,16 @@ def _live_gate(environment: Environment):
     return live, (rollback_gate(environment=environment, from_release=live) if live else None)
 
 
+def _latest_followup(environment: Environment):
+    followup = (
+        ImpactFollowup.objects.filter(environment=environment)
+        .select_related("rolled_back_release", "to_release")
+        .order_by("-started_at")
+        .first()
+    )
+    return impact_followup(followup=followup) if followup else None
+
+
 def _page(request, environment: Environment, *, form=None, waive_form=None, status: int = 200):
     live, gate = _live_gate(environment)
     ctx = impact_list_context(request, environment=environment, workflows=_workflows(environment), gate=gate)
@@ -87,6 +104,7 @@ def _page(request, environment: Environment, *, form=None, waive_form=None, stat
         form=form or DependentWorkflowForm(environment=environment, initial={"release": live}),
         waive_form=waive_form or WaiveForm(environment=environment, initial={"from_release": live}),
         can_waive=can(request.user, "impact.waive") and environment.is_production,
+        followup=_latest_followup(environment),
     )
     template = "rollouts/_impact_list.html" if request.htmx else "rollouts/impact_page.html"
     return render(request, template, ctx, status=status)

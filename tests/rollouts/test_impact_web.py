@@ -149,3 +149,31 @@ def test_a_responder_reviews_a_workflow_in_the_browser(live_server, responder, t
         assert "clear" in page.locator("#impact-gate").inner_text()
         browser.close()
     assert DependentWorkflow.objects.get(workflow_id="triage").status == "accepted"
+
+
+def test_page_shows_the_follow_up_after_a_rollback(web_as, viewer, responder, planned):
+    from rollouts.impact import impact_followup_start
+
+    prod, r1, r2 = planned
+    rolled_back_at = T0 + timedelta(hours=1, minutes=10)  # triage ran error-free on r2 in the half hour before
+    impact_followup_start(
+        environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=30, started_at=rolled_back_at
+    )
+    feature = prod.feature
+    observations_ingest(
+        actor=responder,
+        records=records_over(
+            feature,
+            prod,
+            r1,
+            start=rolled_back_at,
+            minutes=1,
+            per_minute=4,
+            workflow_id="triage",
+            error=lambda i: i < 2,
+        ),
+    )
+    html = web_as(viewer).get(PAGE).content.decode()
+    assert 'id="impact-followup"' in html
+    assert "50% of 4" in html
+    assert "worse" in html
