@@ -136,7 +136,10 @@ def _check_record(index: int, rec: Any, errors: list[RecordError], now: datetime
 
     raw_time = rec.get("time")
     if raw_time is not None:
-        parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        try:
+            parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        except ValueError:  # well-formed but impossible, e.g. month 13
+            parsed = None
         if parsed is None:
             bad("time", "Must be an ISO 8601 date-time string.")
         elif timezone.is_naive(parsed):
