@@ -114,6 +114,10 @@ WHITENOISE_USE_FINDERS = True
 # Bodies larger than this are refused with 400 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REWIND_MAX_BODY_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Path prefix -> body limit, for endpoints that read their raw body themselves (core.middleware).
+BODY_SIZE_LIMITS_BY_PATH = {
+    "/api/v1/observations": env_int("REWIND_OBSERVATIONS_MAX_BODY_BYTES", 16 * 1024 * 1024),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
