@@ -14,6 +14,7 @@ urlpatterns = [
     path("versions/<slug:kind>/new/", views.version_register, name="version_register"),
     path("features/<slug:slug>/<slug:env>/impact/", impact_web.impact_page, name="impact_page"),
     path("features/<slug:slug>/<slug:env>/impact/add/", impact_web.impact_add, name="impact_add"),
+    path("features/<slug:slug>/<slug:env>/impact/plan/", impact_web.impact_plan_view, name="impact_plan"),
     path("features/<slug:slug>/<slug:env>/impact/waive/", impact_web.impact_waive_view, name="impact_waive"),
     path(
         "features/<slug:slug>/<slug:env>/impact/<int:pk>/review/",
