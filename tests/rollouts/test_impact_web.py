@@ -188,3 +188,9 @@ def test_detecting_from_the_page_builds_the_plan_for_the_live_release(web_as, vi
     detected = DependentWorkflow.objects.order_by("workflow_id")
     assert [w.workflow_id for w in detected] == ["invoice-parse", "triage"]
     assert {w.release.number for w in detected} == {2}
+
+
+def test_htmx_get_returns_only_the_list_fragment(web_as, viewer, planned):
+    fragment = web_as(viewer).get(PAGE, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment
+    assert 'id="impact-list"' in fragment and "invoice-parse" in fragment
