@@ -114,6 +114,10 @@ WHITENOISE_USE_FINDERS = True
 # Bodies larger than this are refused with 400 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REWIND_MAX_BODY_BYTES", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Path prefix -> body limit, for endpoints that read their raw body themselves (core.middleware).
+BODY_SIZE_LIMITS_BY_PATH = {
+    "/api/v1/observations": env_int("REWIND_OBSERVATIONS_MAX_BODY_BYTES", 16 * 1024 * 1024),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -148,6 +152,9 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
         "VerdictEnum": "diagnostics.models.Verdict",
+
+        # Dependent workflows' review status; other apps have "status" fields too.
+        "ImpactStatusEnum": "rollouts.models.ImpactStatus",
     },
 }
 
@@ -178,7 +185,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "observations-prune": {"task": "rollouts.observations_prune", "schedule": 3600.0},
 }
+# Task modules outside the autodiscovered <app>.tasks.
+CELERY_IMPORTS = ["rollouts.observation_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")

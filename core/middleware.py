@@ -18,6 +18,11 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # A few endpoints take bigger bodies by design (gateways' observation batches); they read the raw stream
+        # themselves, since request.body stays capped at DATA_UPLOAD_MAX_MEMORY_SIZE.
+        for prefix, path_limit in getattr(settings, "BODY_SIZE_LIMITS_BY_PATH", {}).items():
+            if request.path.startswith(prefix):
+                limit = path_limit
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)
