@@ -152,7 +152,6 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
         "VerdictEnum": "diagnostics.models.Verdict",
-
         # Dependent workflows' review status; other apps have "status" fields too.
         "ImpactStatusEnum": "rollouts.models.ImpactStatus",
     },
