@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
+import plotly.graph_objects as go
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -242,10 +244,16 @@ def test_empty_database_gives_zeros_and_full_category_lists(db):
     assert set(board.figures) == {"open_by_layer", "aging", "root_cause", "detect_restore", "on_time"}
 
 
-def test_figures_are_plotly_json(world):
-    fig = dashboard_compute(DashboardFilters()).figures["open_by_layer"]
-    assert [trace["name"] for trace in fig["data"]] == ["Open", "Overdue"]
-    assert fig["data"][1]["y"] is not None and fig["layout"]["barmode"] == "group"
+def test_figures_are_valid_plotly_json(world):
+    figures = dashboard_compute(DashboardFilters()).figures
+    for name, fig in figures.items():
+        go.Figure(fig)  # raises on any property plotly does not know
+        json.dumps(fig)  # plain JSON, nothing numpy left
+        assert fig["data"], name
+    layer = figures["open_by_layer"]
+    assert [trace["name"] for trace in layer["data"]] == ["Open", "Overdue"]
+    assert layer["data"][1]["y"] == [1, 1, 0, 0] and layer["layout"]["barmode"] == "group"
+    assert figures["detect_restore"]["data"][0]["x"] == ["2025-09", "2025-10"]
 
 
 # ----- HTTP ---------------------------------------------------------------------------------------------------
@@ -359,3 +367,13 @@ def test_api_rejects_bad_filters_with_field_messages(api_as, viewer, world):
     response = api_as(viewer).get("/api/v1/dashboard/", {"feature": "ghost", "date_to": "31/12/2025"})
     assert response.status_code == 400
     assert set(response.json()) == {"feature", "date_to"}
+
+
+def test_on_time_share_follows_items_reopened_and_deleted(world, responder):
+    done_on_time = world["items"]["done_on_time"]
+    action_item_update(actor=responder, item=done_on_time, status=ActionStatus.OPEN)
+    board = dashboard_compute(DashboardFilters())
+    # reopened and past due: now judged late; nothing is on time any more
+    assert board.totals["on_time_judged"] == 4 and board.totals["on_time_rate"] == 0.0
+    ActionItem.objects.filter(pk=world["items"]["done_late"].pk).delete()
+    assert dashboard_compute(DashboardFilters()).totals["on_time_judged"] == 3
