@@ -179,9 +179,10 @@ def dashboard_compute(filters: DashboardFilters, *, now: dt.datetime | None = No
     by_owner, by_team, by_layer = _open_breakdowns(open_rows)
     aging = _aging(age_rows)
     on_time = _on_time_by_month(age_rows, incidents=None if filters.is_empty else incidents)
-    root_causes, incident_count, with_root_cause = _root_causes(incidents)
     detect_restore = _detect_restore_by_month(incidents)
-    recurrent = _recurrent_count(incidents, scoped=not filters.is_empty)
+    incident_count = int(detect_restore["incidents"].sum())
+    cause_counts, with_root_cause, recurrent = _root_causes_and_recurrence(incidents, scoped=not filters.is_empty)
+    root_causes = _root_cause_table(cause_counts, incident_count, with_root_cause)
     unowned_layers, unowned_layer_count = _unowned_layers(incidents)
     unowned_items, unowned_item_count = _unowned_items(items)
 
@@ -361,36 +362,16 @@ def _on_time_by_month(age_rows: pd.DataFrame, *, incidents: QuerySet[Incident] |
     return df
 
 
-def _root_causes(incidents: QuerySet[Incident]) -> tuple[pd.DataFrame, int, int]:
-    """Incidents per root-cause layer (an incident with two root-cause layers counts in both), plus how many
-    incidents there are and how many have any root cause."""
-    scope = incidents.exclude(status=Status.CANCELLED)
-    rows = (
-        LayerDiagnosis.objects.filter(status=Verdict.ROOT_CAUSE, incident__in=scope.values("pk"))
-        .values("layer")
-        .annotate(incidents=Count("incident_id", distinct=True))
-        .order_by()
-        .values_list("layer", "incidents")
-    )
-    counts = dict(rows)
-    summary = scope.aggregate(
-        total=Count("pk"),
-        with_root_cause=Count(
-            "pk",
-            filter=Q(
-                Exists(LayerDiagnosis.objects.filter(incident_id=OuterRef("pk"), status=Verdict.ROOT_CAUSE)),
-            ),
-        ),
-    )
-    total, with_root = summary["total"], summary["with_root_cause"]
-    df = pd.DataFrame(
+def _root_cause_table(counts: dict[str, int], total: int, with_root: int) -> pd.DataFrame:
+    """Incidents per root-cause layer (an incident with two root-cause layers counts in both), and those
+    without a root cause yet."""
+    return pd.DataFrame(
         {
             "layer": [*LAYERS, "undetermined"],
             "layer_label": [*(LAYER_LABELS[layer] for layer in LAYERS), "Not determined yet"],
             "incidents": [*(int(counts.get(layer, 0)) for layer in LAYERS), total - with_root],
         }
     )
-    return df, total, with_root
 
 
 def _detect_restore_by_month(incidents: QuerySet[Incident]) -> pd.DataFrame:
@@ -427,9 +408,9 @@ def _detect_restore_by_month(incidents: QuerySet[Incident]) -> pd.DataFrame:
             list(scope.values_list("month", "impact_started_at", "detected_at", "mitigated_at", "resolved_at")),
             columns=["month", "start", "detected", "mitigated", "resolved"],
         )
-        raw["detect"] = (pd.to_datetime(raw["detected"]) - pd.to_datetime(raw["start"])).dt.total_seconds() / 3600
-        end = pd.to_datetime(raw["mitigated"]).fillna(pd.to_datetime(raw["resolved"]))
-        raw["restore"] = (end - pd.to_datetime(raw["start"])).dt.total_seconds() / 3600
+        when = {col: pd.to_datetime(raw[col], utc=True) for col in ("start", "detected", "mitigated", "resolved")}
+        raw["detect"] = (when["detected"] - when["start"]).dt.total_seconds() / 3600
+        raw["restore"] = (when["mitigated"].fillna(when["resolved"]) - when["start"]).dt.total_seconds() / 3600
         grouped = raw.groupby("month")
         df = pd.DataFrame(
             {
@@ -446,36 +427,49 @@ def _detect_restore_by_month(incidents: QuerySet[Incident]) -> pd.DataFrame:
     return df
 
 
-RECURRENCE_SQL = """
-SELECT COUNT(DISTINCT s.incident_id) FROM (
-    SELECT d.incident_id, i.impact_started_at AS started,
+ROOT_CAUSE_SQL = """
+WITH root AS (
+    SELECT d.incident_id, d.layer, f.feature_id, i.impact_started_at AS started,
            LAG(i.impact_started_at) OVER (
                PARTITION BY f.feature_id, d.layer ORDER BY i.impact_started_at, i.id
            ) AS previous
       FROM diagnostics_layerdiagnosis d
       JOIN incidents_incident i ON i.id = d.incident_id
-      JOIN incidents_incident_features f ON f.incident_id = i.id
+      LEFT JOIN incidents_incident_features f ON f.incident_id = i.id
      WHERE d.status = 'root_cause' AND i.status <> 'cancelled'
-) s
-WHERE s.previous >= s.started - %s
+)
+SELECT GROUPING(layer), layer, COUNT(DISTINCT incident_id),
+       COUNT(DISTINCT incident_id) FILTER (WHERE feature_id IS NOT NULL AND previous >= started - %s)
+  FROM root
+ {scope}
+ GROUP BY GROUPING SETS ((layer), ())
 """
 
 
-def _recurrent_count(incidents: QuerySet[Incident], *, scoped: bool) -> int:
-    """Incidents (with a root cause) that had an earlier incident on the same feature with the same root-cause
-    layer within RECURRENCE_WINDOW before their impact started. Earlier incidents count even when they fall
-    outside the filters: a repeat is a repeat."""
+def _root_causes_and_recurrence(incidents: QuerySet[Incident], *, scoped: bool) -> tuple[dict[str, int], int, int]:
+    """Incidents per root-cause layer, how many have any root cause, and how many of those repeat an earlier
+    incident: same feature, same root-cause layer, impact started at most RECURRENCE_WINDOW before. Earlier
+    incidents count even when the filters leave them out: a repeat is a repeat."""
     if connection.vendor == "postgresql":
-        # Set-based: the previous incident per (feature, layer) by a window function, one sort over the
-        # root-cause rows instead of a correlated lookup per incident.
-        sql, params = RECURRENCE_SQL, [RECURRENCE_WINDOW]
+        # One pass: the previous incident per (feature, layer) comes from a window function (one sort of the
+        # root-cause rows, not a lookup per incident); the grouping sets give per-layer and overall counts.
+        params: list = [RECURRENCE_WINDOW]
+        scope = ""
         if scoped:
             scope_sql, scope_params = incidents.values("pk").query.sql_with_params()
-            sql += f" AND s.incident_id IN ({scope_sql})"
+            scope = f"WHERE incident_id IN ({scope_sql})"
             params += list(scope_params)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return int(cursor.fetchone()[0])
+            cursor.execute(ROOT_CAUSE_SQL.format(scope=scope), params)
+            rows = cursor.fetchall()
+        counts = {layer: n for overall, layer, n, _ in rows if not overall}
+        overall = next((row for row in rows if row[0]), (1, None, 0, 0))
+        return counts, int(overall[2]), int(overall[3])
+    scope = incidents.exclude(status=Status.CANCELLED)
+    roots = LayerDiagnosis.objects.filter(status=Verdict.ROOT_CAUSE, incident__in=scope.values("pk"))
+    counts = dict(
+        roots.values("layer").annotate(n=Count("incident_id", distinct=True)).order_by().values_list("layer", "n")
+    )
     earlier = LayerDiagnosis.objects.filter(
         status=Verdict.ROOT_CAUSE,
         layer=OuterRef("layer"),
@@ -483,15 +477,9 @@ def _recurrent_count(incidents: QuerySet[Incident], *, scoped: bool) -> int:
         incident__impact_started_at__lt=OuterRef("incident__impact_started_at"),
         incident__impact_started_at__gte=OuterRef("incident__impact_started_at") - RECURRENCE_WINDOW,
     ).exclude(incident__status=Status.CANCELLED)
-    return (
-        LayerDiagnosis.objects.filter(
-            status=Verdict.ROOT_CAUSE, incident__in=incidents.exclude(status=Status.CANCELLED).values("pk")
-        )
-        .filter(Exists(earlier))
-        .values("incident_id")
-        .distinct()
-        .count()
-    )
+    with_root = roots.values("incident_id").distinct().count()
+    recurrent = roots.filter(Exists(earlier)).values("incident_id").distinct().count()
+    return counts, with_root, recurrent
 
 
 def _inactive_people() -> QuerySet[User]:
