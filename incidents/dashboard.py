@@ -52,6 +52,14 @@ LAYER_LABELS = dict(DiagnosisLayer.choices)
 LAYERS = list(DiagnosisLayer.values)
 NO_TEAM = "(no team)"
 OFFENDERS_SHOWN = 20
+OWNERS_SHOWN = 25
+SHORT_LAYER_LABELS = {
+    "model": "Model",
+    "data": "Data",
+    "prompt": "Prompt",
+    "product": "Product",
+    "undetermined": "Not yet",
+}
 CLOSED_INCIDENT_STATUSES = (Status.CLOSED, Status.CANCELLED)
 
 
@@ -91,6 +99,15 @@ class Dashboard:
     unowned_layers: list[dict] = field(default_factory=list)
     unowned_items: list[dict] = field(default_factory=list)
     figures: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def owners_shown(self) -> pd.DataFrame:
+        """The owners the page lists (most overdue first); the CSV export has everyone."""
+        return self.open_by_owner.head(OWNERS_SHOWN)
+
+    @property
+    def owners_hidden(self) -> int:
+        return max(0, len(self.open_by_owner) - OWNERS_SHOWN)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The aggregates a manager can export as CSV, by name."""
@@ -581,7 +598,7 @@ def dashboard_figures(board: Dashboard) -> dict[str, dict]:
         "root_cause": {
             "data": [
                 _bar(
-                    causes["layer_label"],
+                    causes["layer"].map(SHORT_LAYER_LABELS),
                     causes["incidents"],
                     name="Incidents",
                     marker={"color": [LAYER_COLOURS.get(k, "#d0d5dd") for k in causes["layer"]]},
@@ -596,7 +613,9 @@ def dashboard_figures(board: Dashboard) -> dict[str, dict]:
                 _line("Restore, median", tr["month"], tr["restore_median_h"], mode="lines+markers"),
                 _line("Restore, p90", tr["month"], tr["restore_p90_h"], **dotted),
             ],
-            "layout": _layout("Time to detect and to restore (hours)", xaxis={"type": "category"}),
+            "layout": _layout(
+                "Time to detect and to restore", xaxis={"type": "category"}, yaxis={"title": {"text": "hours"}}
+            ),
         },
         "on_time": {
             "data": [
