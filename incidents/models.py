@@ -147,6 +147,7 @@ class Incident(models.Model):
 class TimelineKind(models.TextChoices):
     OPENED = "opened", "Opened"
     STATUS = "status", "Status change"
+    EDIT = "edit", "Details edited"
     NOTE = "note", "Note"
     OWNER = "owner", "Owner change"
     VERDICT = "verdict", "Layer verdict"

@@ -169,7 +169,10 @@ def _people():
 @permission_required("view")
 def incident_timeline(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
-    template = "incidents/incident_detail.html#timeline" if request.htmx else "incidents/timeline_page.html"
+    template = "incidents/timeline_page.html"
+    if request.htmx:
+        part = "timeline-entries" if request.GET.get("part") == "entries" else "timeline"
+        template = f"incidents/incident_detail.html#{part}"
     return render(request, template, _timeline_ctx(request, incident))
 
 
@@ -312,6 +315,11 @@ def postmortem_edit(request, pk: int):
         "form": form,
         "problems": postmortem_publish_problems(postmortem) if postmortem else [],
         "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
+        "diagnoses": sorted(
+            LayerDiagnosis.objects.filter(incident=incident).select_related("owner"),
+            key=lambda d: DiagnosisLayer.values.index(d.layer),
+        ),
+        "action_count": incident.action_items.count(),
         "can_edit": can(request.user, "postmortem.edit"),
         "can_publish": can(request.user, "postmortem.publish"),
     }

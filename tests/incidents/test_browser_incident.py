@@ -102,6 +102,11 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
         page.fill("#timeline textarea[name=text]", "Rolled production back to release #1")
         page.click("#timeline form[method=post] button[type=submit]")
         page.wait_for_selector("#timeline li:has-text('Rolled production back')")
+        # Something posted elsewhere (Slack, a rollout) shows up in the live timeline within one poll.
+        from incidents.services import incident_add_note
+
+        incident_add_note(actor=approver, incident=incident, text="Pinned from Slack: canary judge disagrees")
+        page.wait_for_selector("#timeline-entries li:has-text('canary judge disagrees')", timeout=15_000)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "incident.png"), full_page=True)
 

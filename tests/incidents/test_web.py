@@ -111,6 +111,9 @@ def test_the_timeline_fragment_is_a_fragment_and_filters(web_as, viewer, inciden
     fragment = client.get(f"/incidents/{incident.pk}/timeline/?kind=deployment", **HX).content.decode()
     assert "<html" not in fragment and 'id="timeline"' in fragment
     assert "deployed release #2" in fragment and "opened by" not in fragment
+    entries = client.get(f"/incidents/{incident.pk}/timeline/?part=entries&kind=opened", **HX).content.decode()
+    assert entries.lstrip().startswith('<ul class="timeline" id="timeline-entries"') and "opened by" in entries
+    assert "every 10s" in entries and "Add a note" not in entries
     full = client.get(f"/incidents/{incident.pk}/timeline/").content.decode()
     assert "<html" in full and "opened by" in full
 
