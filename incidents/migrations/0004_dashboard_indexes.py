@@ -22,6 +22,11 @@ INDEXES = [
         "(incident_id, layer) WHERE status = 'root_cause'",
         "DROP INDEX IF EXISTS diagnosis_root_cause_idx",
     ),
+    (
+        "CREATE INDEX IF NOT EXISTS diagnosis_unowned_idx ON diagnostics_layerdiagnosis (incident_id) "
+        "WHERE owner_id IS NULL",
+        "DROP INDEX IF EXISTS diagnosis_unowned_idx",
+    ),
 ]
 
 ROLLUP = """
