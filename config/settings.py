@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,9 +137,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
+        "SourceEnum": "rollouts.models.Source",
         # incidents / diagnostics (issue 3)
         "IncidentStatusEnum": "incidents.models.Status",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
         "ActionItemStatusEnum": "incidents.models.ActionStatus",
         "ActionItemKindEnum": "incidents.models.ActionKind",
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
@@ -154,6 +158,8 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 else:
     _broker_dir = VAR_DIR / "broker"
+    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),

@@ -66,6 +66,7 @@ def add_evidence(request, pk: int):
         text=request.POST.get("text", ""),
         url=request.POST.get("url", ""),
         kind=request.POST.get("kind", "note") or "note",
+        data={k: int(v) for k in ("release_from", "release_to") if (v := request.POST.get(k, "")).isdigit()},
     )
 
 

@@ -40,6 +40,13 @@ class IncidentForm(forms.Form):
     commander = forms.ModelChoiceField(queryset=people(), required=False)
 
 
+class IncidentEditForm(forms.Form):
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 50}))
+    severity = forms.ChoiceField(choices=Severity.choices)
+    commander = forms.ModelChoiceField(queryset=people(), required=False, empty_label="— none —")
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class NoteForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What did you find or do?"}))
 

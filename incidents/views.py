@@ -16,7 +16,7 @@ from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
 from diagnostics.suggestions import suggest_layers
 from incidents import selectors, services
 from incidents.api.views import markdown_response
-from incidents.forms import ActionItemForm, ActionStatusForm, IncidentForm, NoteForm, PostmortemForm
+from incidents.forms import ActionItemForm, ActionStatusForm, IncidentEditForm, IncidentForm, NoteForm, PostmortemForm
 from incidents.models import (
     SEVERITY_DEFINITIONS,
     ActionItem,
@@ -130,17 +130,19 @@ def incident_detail(request, pk: int):
     days = selectors.clamp_days(request.GET.get("days", selectors.DEFAULT_LOOKBACK_DAYS))
     changed = selectors.what_changed(incident, days=days)
     day_choices = sorted({1, 3, 7, 14, 30, 60, 90, days})
+    panel = {
+        "incident": incident,
+        "changed": changed,
+        "day_choices": day_choices,
+        "diagnosis_ids": dict(LayerDiagnosis.objects.filter(incident=incident).values_list("layer", "pk")),
+        "can_diagnose": can(request.user, "diagnosis.update"),
+    }
     if request.htmx and request.GET.get("panel") == "what-changed":
-        return render(
-            request,
-            "incidents/incident_detail.html#what-changed",
-            {"incident": incident, "changed": changed, "day_choices": day_choices},
-        )
+        return render(request, "incidents/incident_detail.html#what-changed", panel)
     board = _board(incident)
     ctx = {
         **_timeline_ctx(request, incident),
-        "changed": changed,
-        "day_choices": day_choices,
+        **panel,
         "board": board,
         "suggestions": suggest_layers(incident, changed, [b["d"] for b in board]),
         "similar": selectors.similar_incidents(incident),
@@ -149,10 +151,17 @@ def incident_detail(request, pk: int):
         "transitions": [(s, Status(s).label) for s in incident.allowed_transitions],
         "verdicts": Verdict.choices,
         "people": _people(),
+        "incident_form": IncidentEditForm(
+            initial={
+                "title": incident.title,
+                "summary": incident.summary,
+                "severity": incident.severity,
+                "commander": incident.commander_id,
+            }
+        ),
         "note_form": NoteForm(),
         "action_form": ActionItemForm(),
         "can_update": can(request.user, "incident.update"),
-        "can_diagnose": can(request.user, "diagnosis.update"),
         "can_act": can(request.user, "action_item.edit"),
         "unowned": [b["d"].get_layer_display() for b in board if b["d"].owner_id is None],
     }
@@ -191,6 +200,21 @@ def incident_transition(request, pk: int):
         messages.error(request, _error_text(exc))
     else:
         messages.success(request, f"{incident.reference} is now {incident.get_status_display()}.")
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_POST
+@permission_required("incident.update")
+def incident_edit(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = IncidentEditForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    else:
+        try:
+            services.incident_update(actor=request.user, incident=incident, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
     return redirect("incidents:detail", pk=pk)
 
 
