@@ -323,7 +323,7 @@ def test_dashboard_query_count_does_not_grow_with_data(web_as, viewer, world, re
 
 def test_dashboard_page_stays_within_a_fixed_query_budget(web_as, viewer, world, django_assert_max_num_queries):
     client = web_as(viewer)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(14):
         client.get("/dashboard/", {"team": "assist", "date_from": "2025-01-01"})
 
 
