@@ -147,6 +147,11 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         assert team_open < all_open
         assert page.locator("h1").count() == 1  # a fragment, not a page inside the page
         page.screenshot(path=str(SCREENSHOTS / "dashboard-team.png"), full_page=True)
+
+        # A date range ending before it starts: the 400 answer's message is swapped in, not dropped.
+        page.fill("input[name=date_from]", "2026-10-10")
+        page.fill("input[name=date_to]", "2026-10-01")
+        page.wait_for_selector("text=The end date is before the start date.")
         browser.close()
     assert external == []
     assert errors == []

@@ -291,6 +291,13 @@ def test_bad_filters_get_a_clear_error(web_as, viewer, world):
     assert "Select a valid choice" in html
 
 
+def test_bad_filters_in_an_htmx_request_get_the_error_in_the_fragment(web_as, viewer, world):
+    response = web_as(viewer).get("/dashboard/", {"date_from": "31.12.2025"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<html" not in html and "Enter a valid date." in html
+
+
 def test_page_shows_unowned_offenders_with_links(web_as, viewer, world, layer_owners):
     layer_owners["prompt"].is_active = False
     layer_owners["prompt"].save()
