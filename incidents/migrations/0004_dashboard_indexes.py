@@ -67,6 +67,19 @@ DROP TRIGGER IF EXISTS incidents_dashboard_completion_trg ON incidents_actionite
 CREATE TRIGGER incidents_dashboard_completion_trg
 AFTER INSERT OR UPDATE OF status, completed_at, due_date, incident_id OR DELETE ON incidents_actionitem
 FOR EACH ROW EXECUTE FUNCTION incidents_dashboard_completion_sync();
+
+-- TRUNCATE skips row triggers (Django's flush between transactional tests uses it): empty the rollup too.
+CREATE OR REPLACE FUNCTION incidents_dashboard_completion_clear() RETURNS trigger AS $$
+BEGIN
+    TRUNCATE incidents_dashboard_completion;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+DROP TRIGGER IF EXISTS incidents_dashboard_completion_truncate_trg ON incidents_actionitem;
+CREATE TRIGGER incidents_dashboard_completion_truncate_trg
+AFTER TRUNCATE ON incidents_actionitem
+FOR EACH STATEMENT EXECUTE FUNCTION incidents_dashboard_completion_clear();
 """
 
 # Also used by bench/dashboard.py after bulk loading with the trigger disabled.
@@ -80,7 +93,9 @@ SELECT incident_id, date_trunc('month', due_date)::date,
 """
 
 DROP_ROLLUP = """
+DROP TRIGGER IF EXISTS incidents_dashboard_completion_truncate_trg ON incidents_actionitem;
 DROP TRIGGER IF EXISTS incidents_dashboard_completion_trg ON incidents_actionitem;
+DROP FUNCTION IF EXISTS incidents_dashboard_completion_clear();
 DROP FUNCTION IF EXISTS incidents_dashboard_completion_sync();
 DROP TABLE IF EXISTS incidents_dashboard_completion;
 """
