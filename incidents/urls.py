@@ -22,3 +22,8 @@ urlpatterns = [
     path("action-items/", views.action_item_board, name="action_item_board"),
     path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
 ]
+
+# Manager dashboard (issue 3, item 9): its own module, appended so parallel edits above do not collide.
+from incidents.dashboard_views import urlpatterns as dashboard_urlpatterns  # noqa: E402
+
+urlpatterns += dashboard_urlpatterns

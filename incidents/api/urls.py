@@ -10,3 +10,8 @@ router.register("change-events", views.ChangeEventViewSet, basename="change-even
 router.register("postmortems", views.PostmortemViewSet, basename="postmortem")
 
 urlpatterns = [*router.urls]
+
+# Manager dashboard (issue 3, item 9): appended so parallel edits above do not collide.
+from incidents.dashboard_views import api_urlpatterns as dashboard_api_urlpatterns  # noqa: E402
+
+urlpatterns += dashboard_api_urlpatterns
