@@ -144,6 +144,16 @@ SPECTACULAR_SETTINGS = {
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
+        # incidents / diagnostics (issue 3)
+        "IncidentStatusEnum": "incidents.models.Status",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
+        "ActionItemStatusEnum": "incidents.models.ActionStatus",
+        "ActionItemKindEnum": "incidents.models.ActionKind",
+        "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
+        "VerdictEnum": "diagnostics.models.Verdict",
+        # Dependent workflows' review status; other apps have "status" fields too.
+        "ImpactStatusEnum": "rollouts.models.ImpactStatus",
     },
 }
 
@@ -161,6 +171,7 @@ else:
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -174,7 +185,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "observations-prune": {"task": "rollouts.observations_prune", "schedule": 3600.0},
 }
+# Task modules outside the autodiscovered <app>.tasks.
+CELERY_IMPORTS = ["rollouts.observation_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")

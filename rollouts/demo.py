@@ -256,3 +256,6 @@ def load(people) -> None:
     start = (timezone.now() - timedelta(days=42)).replace(hour=0, minute=0, second=0, microsecond=0)
     _support_assistant(people, start)
     _invoice_extractor(people, start)
+    from rollouts.impact_demo import load_impact  # observations and an impact plan on top of the registry
+
+    load_impact(people)

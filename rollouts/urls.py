@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollouts import views
+from rollouts import impact_web, views
 
 app_name = "rollouts"
 
@@ -12,4 +12,13 @@ urlpatterns = [
     path("features/<slug:slug>/deployments/new/", views.deployment_create, name="deployment_create"),
     path("releases/<int:pk>/", views.release_detail, name="release_detail"),
     path("versions/<slug:kind>/new/", views.version_register, name="version_register"),
+    path("features/<slug:slug>/<slug:env>/impact/", impact_web.impact_page, name="impact_page"),
+    path("features/<slug:slug>/<slug:env>/impact/add/", impact_web.impact_add, name="impact_add"),
+    path("features/<slug:slug>/<slug:env>/impact/plan/", impact_web.impact_plan_view, name="impact_plan"),
+    path("features/<slug:slug>/<slug:env>/impact/waive/", impact_web.impact_waive_view, name="impact_waive"),
+    path(
+        "features/<slug:slug>/<slug:env>/impact/<int:pk>/review/",
+        impact_web.impact_review_view,
+        name="impact_review",
+    ),
 ]

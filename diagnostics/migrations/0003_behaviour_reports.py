@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('diagnostics', '0001_initial'),
+        ('diagnostics', '0002_layer_diagnosis'),
         ('rollouts', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

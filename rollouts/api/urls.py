@@ -1,6 +1,9 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from rollouts.api import views
+from rollouts.api.impact_views import DependentWorkflowViewSet, ImpactFollowupView, ImpactGateView, ImpactWaiveView
+from rollouts.api.observation_views import ObservationIngestView
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # CI scripts may leave the slash off: /features/x/environments/prod/live
@@ -12,5 +15,12 @@ router.register("adapter-versions", views.AdapterVersionViewSet, basename="adapt
 router.register("index-versions", views.IndexVersionViewSet, basename="index-version")
 router.register("releases", views.ReleaseViewSet, basename="release")
 router.register("deployments", views.DeploymentEventViewSet, basename="deployment")
+router.register("dependent-workflows", DependentWorkflowViewSet, basename="dependent-workflow")
 
-urlpatterns = [*router.urls]
+urlpatterns = [
+    path("observations", ObservationIngestView.as_view(), name="observations-ingest"),
+    path("impact/waive", ImpactWaiveView.as_view(), name="impact-waive"),
+    path("impact/gate", ImpactGateView.as_view(), name="impact-gate"),
+    path("impact/followups/<int:pk>", ImpactFollowupView.as_view(), name="impact-followup"),
+    *router.urls,
+]
