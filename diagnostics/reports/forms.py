@@ -90,7 +90,9 @@ class ReportRequestForm(forms.Form):
 
 class ReportLinkForm(forms.Form):
     purpose = forms.ChoiceField(choices=LinkPurpose.choices)
-    object_type = forms.CharField(max_length=80, help_text="app_label.model, e.g. incidents.layerdiagnosis")
+    object_type = forms.CharField(
+        max_length=80, help_text="incidents.incident (evidence for one of its layers) or any app_label.model"
+    )
     object_id = forms.CharField(max_length=64)
     layer = forms.ChoiceField(
         required=False,

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -364,11 +365,75 @@ def report_gate_passes(report: BehaviourReport) -> bool:
     return report.status == ReportStatus.SUCCEEDED and report.verdict in PASSING_VERDICTS
 
 
+def _find(model, pk):
+    try:
+        return model._default_manager.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):  # e.g. "abc" for an integer key
+        return None
+
+
+@transaction.atomic
+def report_attach_to_incident(*, actor, report: BehaviourReport, incident, layer: str, note: str = "") -> ReportLink:
+    """Evidence for one layer of an incident: an Evidence row on that layer's diagnosis (it shows on the incident
+    timeline) and a ReportLink back from the report. Attaching the same report to the same layer twice is a no-op."""
+    from diagnostics.models import EvidenceKind, LayerDiagnosis
+    from diagnostics.services import evidence_add
+
+    require(actor, "report.link")
+    if report.status != ReportStatus.SUCCEEDED:
+        raise ValidationError({"report": [f"The report has {report.status}; only a finished report is evidence."]})
+    diagnosis = LayerDiagnosis.objects.filter(incident=incident, layer=layer).first()
+    if diagnosis is None:
+        raise ValidationError(
+            {"layer": [f"INC-{incident.pk} has no {layer!r} layer; use model, data, prompt or product."]}
+        )
+    existing = ReportLink.objects.filter(
+        report=report,
+        object_type="diagnostics.layerdiagnosis",
+        object_id=str(diagnosis.pk),
+        purpose=LinkPurpose.EVIDENCE,
+    ).first()
+    if existing:
+        return existing
+    reason = (report.summary or {}).get("reason", "")
+    text = f"Behaviour-diff report #{report.pk} ({report.release_a} → {report.release_b}): {report.verdict}. {reason}"
+    evidence_add(
+        actor=actor,
+        diagnosis=diagnosis,
+        kind=EvidenceKind.REPORT,
+        text=(text[:600] + (f"\n{note}" if note else "")).strip(),
+        url=f"{settings.SITE_URL.rstrip('/')}{report.get_absolute_url()}",
+        data={"report": report.pk, "verdict": report.verdict},
+    )
+    link = ReportLink.objects.create(
+        report=report,
+        object_type="diagnostics.layerdiagnosis",
+        object_id=str(diagnosis.pk),
+        purpose=LinkPurpose.EVIDENCE,
+        layer=layer,
+        note=note,
+        created_by=_user(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="behaviour_report.link",
+        obj=report,
+        after={"object": f"incidents.incident#{incident.pk}", "purpose": "evidence", "layer": layer},
+    )
+    return link
+
+
 @transaction.atomic
 def report_link(
     *, actor, report: BehaviourReport, object_type: str, object_id: str, purpose: str, layer: str = "", note: str = ""
 ) -> ReportLink:
+    """Point any object at the report. Evidence for an incident goes through ``report_attach_to_incident``."""
     require(actor, "report.link")
+    if object_type == "incidents.incident" and purpose == LinkPurpose.EVIDENCE and apps.is_installed("incidents"):
+        incident = _find(apps.get_model("incidents", "Incident"), object_id)
+        if incident is None:
+            raise ValidationError({"object_id": [f"No incident with id {object_id}."]})
+        return report_attach_to_incident(actor=actor, report=report, incident=incident, layer=layer, note=note)
     errors: dict[str, list[str]] = {}
     if purpose not in LinkPurpose.values:
         errors["purpose"] = [f"One of {', '.join(LinkPurpose.values)}."]
@@ -377,7 +442,7 @@ def report_link(
     except (LookupError, ValueError):
         errors["object_type"] = [f"Unknown object type {object_type!r} (use app_label.model)."]
     else:
-        if not model._default_manager.filter(pk=object_id).exists():
+        if _find(model, object_id) is None:
             errors["object_id"] = [f"No {object_type} with id {object_id}."]
     if purpose == LinkPurpose.EVIDENCE and layer not in {"model", "data", "prompt", "product"}:
         errors["layer"] = ["Evidence points at a layer: model, data, prompt or product."]
