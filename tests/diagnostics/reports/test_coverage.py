@@ -74,10 +74,10 @@ def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admi
     from datetime import timedelta
 
     from django.utils import timezone
-    from rollouts.observations import observations_ingest
 
     from diagnostics.reports.services import prompt_set_import
     from rollouts.models import Environment
+    from rollouts.observations import observations_ingest
     from tests.diagnostics.reports.conftest import cases, jsonl
 
     feature = releases[0].feature
