@@ -49,10 +49,11 @@ def load(people) -> None:
             if not feature.layer_owners.filter(layer=layer).exists():
                 team = people[username].teams.first()
                 ownership_map_set(actor=admin, feature=feature, layer=layer, owner=people[username], team=team)
+    # History first, so incident numbers follow time on a fresh database.
+    load_history(people, features)
     _embedding_incident(people, features["support-assistant"])
     _quantization_incident(people, features["invoice-extractor"])
     _refusal_incident(people, features["support-assistant"])
-    load_history(people, features)
 
 
 def _embedding_incident(people, feature) -> None:

@@ -560,7 +560,9 @@ def _walk(people, past: Past, env) -> None:
     from incidents.demo import OWNERS
 
     now = timezone.now()
-    started = now - dt.timedelta(days=past.days_ago)
+    # Spread over the day (deterministic, so reruns would pick the same times).
+    day = timezone.localtime(now - dt.timedelta(days=past.days_ago))
+    started = day.replace(hour=(5 + past.days_ago * 7) % 24, minute=past.days_ago * 13 % 60, second=0, microsecond=0)
     detected = started + dt.timedelta(minutes=past.ttd_minutes)
     mitigated = started + dt.timedelta(minutes=past.ttr_minutes)
     resolved = mitigated + dt.timedelta(hours=6)
@@ -652,7 +654,7 @@ def _action_items(people, lead, incident, past: Past, detected_on: dt.date, now)
             priority="p1" if past.severity in ("sev1", "sev2") else "p2",
             kind="detective" if spec.layer == "product" else "preventive",
         )
-        created = now - dt.timedelta(days=past.days_ago) + dt.timedelta(hours=8)
+        created = incident.detected_at + dt.timedelta(hours=8)
         completed = None
         # A viewer may own an item but not edit it: the lead records the outcome for them.
         closer = people[spec.owner] if can(people[spec.owner], "action_item.edit") else lead
