@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from diagnostics.services import checklist_answer, evidence_add, layer_set_verdict, ownership_map_set
+from incidents.demo_history import load_history
 from incidents.models import Incident, IncidentSource
 from incidents.services import (
     action_item_create,
@@ -48,6 +49,8 @@ def load(people) -> None:
             if not feature.layer_owners.filter(layer=layer).exists():
                 team = people[username].teams.first()
                 ownership_map_set(actor=admin, feature=feature, layer=layer, owner=people[username], team=team)
+    # History first, so incident numbers follow time on a fresh database.
+    load_history(people, features)
     _embedding_incident(people, features["support-assistant"])
     _quantization_incident(people, features["invoice-extractor"])
     _refusal_incident(people, features["support-assistant"])

@@ -9,6 +9,7 @@ from core.demo import load_people
 from core.immutable import ImmutableRecordError
 from diagnostics.models import LayerDiagnosis
 from incidents import demo
+from incidents.demo_history import HISTORY
 from incidents.models import Incident, PostmortemRevision, TimelineEvent
 from incidents.selectors import jaccard, similar_incidents, text_tokens
 from incidents.services import incident_open
@@ -27,7 +28,7 @@ def test_the_demo_loader_builds_realistic_incidents_once(feature, production, de
     people = load_people()
     demo.load(people)
     demo.load(people)  # idempotent
-    assert Incident.objects.count() == 3
+    assert Incident.objects.count() == 3 + len(HISTORY)
     published = Incident.objects.get(title__contains="embedding change")
     assert (
         published.status == "closed" and PostmortemRevision.objects.filter(postmortem__incident=published).count() == 1
