@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import timezone
 
 from rollouts import runs
 from rollouts.models import DeploymentEvent, RolloutRun, RunState, WebhookDelivery, WebhookTarget
@@ -137,3 +138,73 @@ def test_an_immediate_rollback_completes_and_records_time_to_rollback(
     assert run.time_to_rollback is not None and run.time_to_rollback.total_seconds() < 30
     event = DeploymentEvent.objects.filter(environment=staging).order_by("-id").first()
     assert (event.release, event.is_rollback, event.rollout_run_id) == (stable, True, run.pk)
+
+
+JUDGED = {
+    **FAST,
+    "max_looks": 8,
+    "metrics": [
+        {
+            "name": "error_rate",
+            "kind": "binary",
+            "bad_direction": "increase",
+            "critical": True,
+            "allowed_change": 0.01,
+            "min_samples": 200,
+        },
+    ],
+}
+
+
+def post_observations(client, release, *, n: int, error_every: int) -> None:
+    now = timezone.now().isoformat()
+    records = [
+        {
+            "feature": "support-assistant",
+            "environment": "staging",
+            "release": release.number,
+            "time": now,
+            "latency_ms": 120.0,
+            "error": (i % error_every == 0) if error_every else False,
+        }
+        for i in range(n)
+    ]
+    response = client.post("/api/v1/observations", {"records": records}, format="json")
+    assert response.status_code in (200, 201, 202), response.content
+
+
+def judged_run(staging, candidate, responder):
+    steps = [{"type": "weight", "weight": 50}, {"type": "analysis", "seconds": 1.0}, {"type": "weight", "weight": 100}]
+    run = runs.run_start(actor=responder, environment=staging, candidate_release=candidate, steps=steps, config=JUDGED)
+    wait_for(lambda: RolloutRun.objects.get(pk=run.pk).step_index == 1, 20)
+    return run
+
+
+def test_a_rollout_advances_on_healthy_observations(staged, responder, api_as, celery_worker_process, beat):
+    staging, stable, candidate = staged
+    run = judged_run(staging, candidate, responder)
+    client = api_as(responder)
+    post_observations(client, stable, n=600, error_every=100)
+    post_observations(client, candidate, n=600, error_every=100)
+    wait_for(lambda: state_of(run) in (RunState.SUCCEEDED, RunState.PAUSED), 30, celery_worker_process, beat)
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED, run.state_reason
+    assert run.analyses.last().verdict == "pass"
+    assert DeploymentEvent.objects.filter(environment=staging, release=candidate, rollout_run_id=run.pk).exists()
+
+
+def test_an_injected_regression_rolls_back_automatically(staged, responder, api_as, celery_worker_process, beat):
+    staging, stable, candidate = staged
+    run = judged_run(staging, candidate, responder)
+    client = api_as(responder)
+    post_observations(client, stable, n=600, error_every=100)  # 1 % errors
+    post_observations(client, candidate, n=600, error_every=4)  # 25 % errors
+    wait_for(lambda: state_of(run) in (RunState.ROLLED_BACK, RunState.PAUSED), 30, celery_worker_process, beat)
+    run.refresh_from_db()
+    assert run.state == RunState.ROLLED_BACK, run.state_reason
+    assert run.candidate_weight == 0 and run.time_to_rollback is not None
+    assert run.analyses.last().verdict == "fail"
+    assert "error_rate" in str(run.analyses.last().result)
+    routing = api_as(responder).get("/api/v1/routing/support-assistant/staging").json()
+    assert [(r["release"], r["weight"]) for r in routing["releases"]] == [(stable.number, 100)]
+    assert not DeploymentEvent.objects.filter(environment=staging, release=candidate).exists()
