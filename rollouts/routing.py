@@ -19,14 +19,20 @@ from rollouts.models import ACTIVE_RUN_STATES, Environment, Release, RolloutRun,
 from rollouts.selectors import live_release_at, releases_with_parts
 from rollouts.services import release_manifest
 
+_UNKNOWN = object()
 
-def routing_weights(environment: Environment) -> tuple[RolloutRun | None, list[tuple[Release, int, str]]]:
-    """(run in flight or None, [(release, weight percent, role)]) with weights summing to 100 (or empty)."""
-    run = (
-        RolloutRun.objects.filter(environment=environment, state__in=ACTIVE_RUN_STATES)
-        .select_related("stable_release", "candidate_release")
-        .first()
-    )
+
+def routing_weights(environment: Environment, run=_UNKNOWN) -> tuple[RolloutRun | None, list[tuple[Release, int, str]]]:
+    """(run in flight or None, [(release, weight percent, role)]) with weights summing to 100 (or empty).
+    A caller that holds the environment's run in flight (or knows there is none) passes it as ``run``."""
+    if run is _UNKNOWN:
+        run = (
+            RolloutRun.objects.filter(environment=environment, state__in=ACTIVE_RUN_STATES)
+            .select_related("stable_release", "candidate_release")
+            .first()
+        )
+    if run is not None and not run.is_active:
+        run = None
     if run is not None:
         parts = []
         if run.stable_release_id and run.candidate_weight < 100:
@@ -38,8 +44,8 @@ def routing_weights(environment: Environment) -> tuple[RolloutRun | None, list[t
     return None, ([(live, 100, "stable")] if live else [])
 
 
-def routing_body(environment: Environment) -> dict:
-    run, parts = routing_weights(environment)
+def routing_body(environment: Environment, run=_UNKNOWN) -> dict:
+    run, parts = routing_weights(environment, run)
     full = {r.pk: r for r in releases_with_parts().filter(pk__in=[r.pk for r, _, _ in parts])}
     return {
         "feature": environment.feature.slug,
@@ -53,10 +59,10 @@ def routing_body(environment: Environment) -> dict:
     }
 
 
-def routing_publish(environment: Environment) -> RoutingTable:
+def routing_publish(environment: Environment, run=_UNKNOWN) -> RoutingTable:
     """Recompute and store the table; bump the version only when the content changed. Call inside the
     transaction that changed the weights, so readers never see a weight the database does not hold."""
-    body = routing_body(environment)
+    body = routing_body(environment, run)
     digest = content_hash(body)
     with transaction.atomic():
         table = RoutingTable.objects.select_for_update().filter(environment=environment).first()
