@@ -16,6 +16,55 @@ DEFAULT_METRICS = [
 ]
 
 
+def validate_config(config: dict) -> list[str]:
+    """Problems with a run's config (judge metrics and timings), as messages; [] when it is usable."""
+    if not isinstance(config, dict):
+        return ["Config must be an object."]
+    problems = []
+    for key in (
+        "analysis_seconds",
+        "bake_seconds",
+        "lease_seconds",
+        "webhook_timeout_seconds",
+        "webhook_backoff_seconds",
+        "max_looks",
+        "webhook_max_attempts",
+    ):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            problems.append(f"{key} must be a positive number.")
+    judge_args = config.get("judge")
+    if judge_args is not None:
+        try:
+            from rollouts.judge import JudgeConfig
+
+            JudgeConfig(**{"max_looks": 6, "expected_canary_share": 0.5, **judge_args})
+        except ImportError:
+            pass
+        except (TypeError, ValueError) as exc:
+            problems.append(f"judge: {exc}")
+    rows = config.get("metrics")
+    if rows is None:
+        return problems
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return [*problems, "metrics must be a non-empty list of metric objects."]
+    try:
+        from rollouts.judge import MetricSpec
+        from rollouts.observations import BINARY_METRICS, CONTINUOUS_METRICS
+    except ImportError:
+        return problems
+    for row in rows:
+        try:
+            spec = MetricSpec(**row)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"metric {row.get('name', '?')}: {exc}")
+            continue
+        known = BINARY_METRICS if spec.kind == "binary" else CONTINUOUS_METRICS
+        if spec.name not in known:
+            problems.append(f"metric {spec.name}: not a {spec.kind} metric (known: {', '.join(known)}).")
+    return problems
+
+
 def judge_window(*, run: RolloutRun, start: datetime, end: datetime, look: int, max_looks: int) -> dict:
     """Judge canary (candidate) vs baseline (stable) over [start, end). Returns the judge's ``to_dict()``
     (keys include ``verdict`` and per-metric ``reason``)."""

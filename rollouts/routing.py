@@ -64,7 +64,7 @@ def routing_publish(environment: Environment, run=_UNKNOWN) -> RoutingTable:
     transaction that changed the weights, so readers never see a weight the database does not hold."""
     body = routing_body(environment, run)
     digest = content_hash(body)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         table = RoutingTable.objects.select_for_update().filter(environment=environment).first()
         if table is None:
             try:

@@ -127,7 +127,7 @@ def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: 
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # no rollback to a savepoint is ever needed: a failure fails the caller
 def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: str, action: str, **fields) -> bool:
     """Conditional update from ``old`` (a state or tuple of states) to ``new``. False if someone else won."""
     olds = old if isinstance(old, tuple) else (old,)
@@ -139,7 +139,7 @@ def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: s
     for name, value in fields.items():
         setattr(run, name, value)
     _record(run, current, new, actor=actor, reason=reason, action=action)
-    routing_publish(run.environment, run)
+    run._routing_table = routing_publish(run.environment, run)
     return True
 
 
@@ -193,6 +193,9 @@ def run_start(
         raise ValidationError({"candidate_release": [f"Release #{candidate_release.number} is already live."]})
     _check_target(candidate_release, actor=actor, override_reason=override_reason)
     steps = validate_steps(steps if steps is not None else default_steps())
+    problems = analysis.validate_config(config or {})
+    if problems:
+        raise ValidationError({"config": problems})
     run = _create_run(
         environment=environment,
         stable_release=stable_release,
@@ -373,7 +376,7 @@ def rollback_request(
         raise
     _begin(run, actor=actor)
     if mode == RunMode.IMMEDIATE:
-        _deliveries_for_weight(run, "step0")
+        _deliveries_for_weight(run, "step0", table=run._routing_table)
     return run, True
 
 
@@ -538,7 +541,7 @@ def _drive(run: RolloutRun) -> bool:
 
 
 def _set_weight(run: RolloutRun, weight: int, phase: str) -> None:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if run.candidate_weight != weight:
             RolloutRun.objects.filter(pk=run.pk).update(candidate_weight=weight)
             before = run.candidate_weight
@@ -553,10 +556,10 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> None:
         _deliveries_for_weight(run, phase)
 
 
-def _deliveries_for_weight(run: RolloutRun, phase: str) -> None:
+def _deliveries_for_weight(run: RolloutRun, phase: str, table=None) -> None:
     """Publish the routing table for the run's current weight and queue its webhooks (same transaction)."""
-    with transaction.atomic():
-        table = routing_publish(run.environment, run)
+    with transaction.atomic(savepoint=False):
+        table = table or routing_publish(run.environment, run)
         deliveries_create(
             run=run,
             phase=phase,

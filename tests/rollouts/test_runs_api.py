@@ -70,6 +70,9 @@ def test_the_same_idempotency_key_returns_the_same_run(env, api_as, responder):
         ({"steps": [{"type": "weight", "weight": 10}, {"type": "bake"}, {"type": "weight", "weight": 100}]}, "steps"),
         ({"steps": [{"type": "pause", "seconds": -1}, {"type": "weight", "weight": 100}]}, "steps"),
         ({"incident_id": 0}, "incident_id"),
+        ({"config": {"analysis_seconds": -1}}, "config"),
+        ({"config": {"metrics": [{"name": "vibes", "kind": "binary", "bad_direction": "increase"}]}}, "config"),
+        ({"config": {"metrics": [{"name": "error_rate", "kind": "binary", "bad_direction": "sideways"}]}}, "config"),
         ({"speed": "fast"}, "speed"),
     ],
 )
