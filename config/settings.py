@@ -136,6 +136,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name ("status") across apps need their own enum names.
+    "ENUM_NAME_OVERRIDES": {
+        "ImpactStatusEnum": "rollouts.models.ImpactStatus",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server needed).

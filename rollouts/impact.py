@@ -34,10 +34,9 @@ from rollouts.models import (
     ImpactSource,
     ImpactStatus,
     ImpactWaiver,
-    ObservationRollup,
     Release,
+    WorkflowRollup,
 )
-from rollouts.observations import segment_of_key
 
 LOOKBACK_DAYS = getattr(settings, "IMPACT_LOOKBACK_DAYS", 30)
 MIN_REQUESTS = getattr(settings, "IMPACT_MIN_REQUESTS", 30)
@@ -102,9 +101,8 @@ def _went_live(environment: Environment, release: Release) -> datetime | None:
 
 def _per_workflow(environment: Environment, release: Release, since: datetime) -> dict[str, dict]:
     rows = (
-        ObservationRollup.objects.filter(environment=environment, release=release, minute__gte=since)
-        .exclude(workflow_id="")
-        .values("workflow_id", "segment_key")
+        WorkflowRollup.objects.filter(environment=environment, release=release, minute__gte=since)
+        .values("workflow_id", "tenant")
         .annotate(
             n=Sum("count"),
             errors=Sum("errors"),
@@ -121,7 +119,7 @@ def _per_workflow(environment: Environment, release: Release, since: datetime) -
         for k in ("n", "errors", "fb", "fb_neg"):
             agg[k] += row[k]
         agg["first"] = min(agg["first"], row["first"])
-        tenant = segment_of_key(row["segment_key"]).get("tenant")
+        tenant = row["tenant"]
         if tenant:
             agg["tenants"][tenant] = agg["tenants"].get(tenant, 0) + row["n"]
     return out
@@ -138,7 +136,7 @@ def detect_dependent_workflows(
         return []
     went_live = _went_live(environment, from_release) or min(a["first"] for a in current.values())
     first_seen = dict(
-        ObservationRollup.objects.filter(environment=environment, workflow_id__in=list(current))
+        WorkflowRollup.objects.filter(environment=environment, workflow_id__in=list(current))
         .values("workflow_id")
         .annotate(first=Min("minute"))
         .values_list("workflow_id", "first")
@@ -389,10 +387,9 @@ def rollback_gate(*, environment: Environment, from_release: Release, now: datet
     stored = list(workflows_for(environment, from_release))
     known = {w.workflow_id for w in stored}
     unplanned = (
-        ObservationRollup.objects.filter(
+        WorkflowRollup.objects.filter(
             environment=environment, release=from_release, minute__gte=now - timedelta(days=LOOKBACK_DAYS)
         )
-        .exclude(workflow_id="")
         .exclude(workflow_id__in=known)
         .values_list("workflow_id", flat=True)
         .distinct()
@@ -525,7 +522,7 @@ def impact_followup(*, followup: ImpactFollowup, now: datetime | None = None) ->
     before_q = Q(minute__gte=start - timedelta(minutes=followup.window_minutes), minute__lt=start)
     after_q = Q(minute__gte=start, minute__lt=min(ends_at, now))
     sums = (
-        ObservationRollup.objects.filter(environment=followup.environment, workflow_id__in=list(workflows))
+        WorkflowRollup.objects.filter(environment=followup.environment, workflow_id__in=list(workflows))
         .filter(before_q | after_q)
         .values("workflow_id")
         .annotate(

@@ -519,7 +519,7 @@ LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000)
 
 
 class ObservationRollup(models.Model):
-    """Sums over one minute of observations for one release, segment and workflow.
+    """Sums over one minute of observations for one release and segment (what the canary judge reads).
 
     Updated by an additive upsert on every ingest, so all columns are sums or counts."""
 
@@ -527,7 +527,6 @@ class ObservationRollup(models.Model):
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="observation_rollups")
     minute = models.DateTimeField()
     segment_key = models.CharField(max_length=255, blank=True)
-    workflow_id = models.CharField(max_length=120, blank=True)
     count = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     refusals = models.PositiveIntegerField(default=0)
@@ -551,19 +550,42 @@ class ObservationRollup(models.Model):
     tokens_out = models.BigIntegerField(default=0)
 
     class Meta:
+        # The unique index (environment, release, minute, …) also serves the judge's range reads.
         constraints = [
             models.UniqueConstraint(
-                fields=["environment", "release", "minute", "segment_key", "workflow_id"],
-                name="uniq_observation_rollup",
+                fields=["environment", "release", "minute", "segment_key"], name="uniq_observation_rollup"
             )
-        ]
-        indexes = [
-            models.Index(fields=["environment", "release", "minute"], name="rollup_env_release_min_idx"),
-            models.Index(fields=["environment", "workflow_id", "minute"], name="rollup_env_workflow_min_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.release} {self.minute:%Y-%m-%d %H:%M} {self.segment_key or '-'}"
+
+
+class WorkflowRollup(models.Model):
+    """Sums over one minute of observations for one release and workflow (what the impact tracker reads).
+
+    Kept apart from segment rollups so their sizes add rather than multiply (segments x workflows)."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="workflow_rollups")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="workflow_rollups")
+    minute = models.DateTimeField()
+    workflow_id = models.CharField(max_length=120)
+    tenant = models.CharField(max_length=80, blank=True, help_text="segment.tenant of the requests")
+    count = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    feedback_count = models.PositiveIntegerField(default=0)
+    feedback_negative = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "release", "minute", "workflow_id", "tenant"], name="uniq_workflow_rollup"
+            )
+        ]
+        indexes = [models.Index(fields=["environment", "workflow_id", "minute"], name="wfrollup_env_wf_min_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} on {self.release} {self.minute:%Y-%m-%d %H:%M}"
 
 
 class Behaviour(models.TextChoices):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollouts import run_views, views
+from rollouts import impact_web, run_views, views
 
 app_name = "rollouts"
 
@@ -11,4 +11,12 @@ urlpatterns = [
     path("rollouts/<int:pk>/<slug:action>/", run_views.run_control, name="run_control"),
     path("features/<slug:slug>/<slug:env>/rollback/plan", run_views.rollback_plan, name="rollback_plan"),
     path("features/<slug:slug>/<slug:env>/rollback/", run_views.rollback_submit, name="rollback_submit"),
+    path("features/<slug:slug>/<slug:env>/impact/", impact_web.impact_page, name="impact_page"),
+    path("features/<slug:slug>/<slug:env>/impact/add/", impact_web.impact_add, name="impact_add"),
+    path("features/<slug:slug>/<slug:env>/impact/waive/", impact_web.impact_waive_view, name="impact_waive"),
+    path(
+        "features/<slug:slug>/<slug:env>/impact/<int:pk>/review/",
+        impact_web.impact_review_view,
+        name="impact_review",
+    ),
 ]

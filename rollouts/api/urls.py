@@ -2,15 +2,20 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from rollouts.api import views
+from rollouts.api.impact_views import DependentWorkflowViewSet, ImpactFollowupView, ImpactGateView, ImpactWaiveView
 from rollouts.api.observation_views import ObservationIngestView
 
 router = SimpleRouter()
 router.register("runs", views.RolloutRunViewSet, basename="run")
 router.register("webhook-targets", views.WebhookTargetViewSet, basename="webhook-target")
+router.register("dependent-workflows", DependentWorkflowViewSet, basename="dependent-workflow")
 
 urlpatterns = [
     path("rollbacks", views.rollback, name="api-rollback"),
     path("routing/<slug:feature>/<slug:environment>", views.routing_table, name="api-routing"),
     path("observations", ObservationIngestView.as_view(), name="observations-ingest"),
+    path("impact/waive", ImpactWaiveView.as_view(), name="impact-waive"),
+    path("impact/gate", ImpactGateView.as_view(), name="impact-gate"),
+    path("impact/followups/<int:pk>", ImpactFollowupView.as_view(), name="impact-followup"),
     *router.urls,
 ]

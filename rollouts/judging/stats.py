@@ -226,11 +226,23 @@ def hodges_lehmann(x, y, confidence: float, rng: np.random.Generator | None = No
     nm = n * m
     z = stats.norm.isf((1 - confidence) / 2)
     c = max(1, math.floor(nm / 2 - z * math.sqrt(nm * (n + m + 1) / 12)))
-    mid = [(nm + 1) // 2, nm // 2 + 1]  # equal when nm is odd
     rng = rng if rng is not None else np.random.default_rng(0)
     # One uniform sample of all pairs opens the search for every rank.
     first = np.sort(xs[rng.integers(0, n, _SAMPLE_PAIRS)] - ys[rng.integers(0, m, _SAMPLE_PAIRS)])
     lower = pairwise_difference_order_stat(xs, ys, c, rng, first)
     upper = pairwise_difference_order_stat(xs, ys, nm + 1 - c, rng, first)
-    centre = [pairwise_difference_order_stat(xs, ys, k, rng, first) for k in sorted(set(mid))]
-    return float(np.mean(centre)), lower, upper
+    centre = pairwise_difference_order_stat(xs, ys, (nm + 1) // 2, rng, first)
+    if nm % 2 == 0:  # the median is the mean of ranks nm/2 and nm/2 + 1
+        centre = (centre + _next_difference(xs, ys, centre, nm // 2 + 1)) / 2
+    return float(centre), lower, upper
+
+
+def _next_difference(x, y, value: float, rank: int) -> float:
+    """The rank-th smallest difference given that the (rank-1)-th is `value`: `value` again if it is tied
+    that far, else the smallest difference above it."""
+    m = len(y)
+    if len(x) * m - int(np.searchsorted(y, x - value, side="left").sum()) >= rank:
+        return value
+    below = np.searchsorted(y, x - value, side="left") - 1  # largest y_j < x_i - value, i.e. x_i - y_j > value
+    has = below >= 0
+    return float((x[has] - y[below[has]]).min())

@@ -173,9 +173,11 @@ def test_marginal_when_worse_but_not_significant_at_the_look():
 
 
 def test_early_looks_need_overwhelming_evidence():
-    canary, baseline = arms(260, 200)  # p about 0.004: a fail only once enough alpha is spent
-    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 20)]
-    assert verdicts == ["marginal", "fail"]
+    canary, baseline = arms(270, 200)  # one-sided p about 0.0006: a fail only once enough alpha is spent
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 8, 20)]
+    assert verdicts == ["marginal", "marginal", "fail"]
+    lenient = JudgeConfig(expected_canary_share=0.5, alpha=0.05)
+    assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=lenient, look=8).verdict == "fail"
 
 
 def test_look_past_max_looks_is_inconclusive():
@@ -278,6 +280,7 @@ def test_hodges_lehmann_matches_brute_force_on_small_arrays():
     rng = np.random.default_rng(11)
     cases = [
         (rng.normal(0, 1, 9), rng.normal(0.5, 1, 12)),
+        (rng.normal(0, 1, 7), rng.normal(0, 1, 5)),  # odd n*m: the median is one difference
         (rng.integers(0, 6, 40).astype(float), rng.integers(0, 6, 31).astype(float)),  # heavy ties
         (rng.lognormal(3, 1, 120), rng.lognormal(3.2, 1, 95)),
     ]

@@ -227,3 +227,43 @@ def test_prune_deletes_raw_rows_past_retention_but_keeps_rollups(responder, setu
     assert observations_prune(now=T0 + timedelta(days=1)) == (0, 0)
     assert observations_prune(now=T0 + timedelta(days=30)) == (1, 0)
     assert ObservationRollup.objects.count() == 1
+
+
+def test_arm_data_feeds_the_canary_judge(responder, setup):
+    """End to end through the judge: a canary with 6% errors against a 1% baseline fails; no data is inconclusive."""
+    from rollouts.judge import ArmData, JudgeConfig, MetricSpec, judge
+
+    feature, prod, _, (r1, r2, _) = setup
+    records = records_over(feature, prod, r1, start=T0, minutes=10, per_minute=100, error=lambda i: i % 100 == 0)
+    records += records_over(feature, prod, r2, start=T0, minutes=10, per_minute=50, error=lambda i: i % 50 < 3)
+    observations_ingest(actor=responder, records=records)
+    window = {"environment": prod, "start": T0, "end": T0 + timedelta(minutes=10)}
+    specs = [
+        MetricSpec("error_rate", "binary", "increase", critical=True),
+        MetricSpec("latency_ms", "continuous", "increase", allowed_change=0.1),
+    ]
+    config = JudgeConfig(expected_canary_share=1 / 3, max_looks=1)  # one look: the whole alpha now
+    canary, baseline = arm_data(release=r2, **window), arm_data(release=r1, **window)
+    assert isinstance(canary, ArmData)
+    assert judge(canary=canary, baseline=baseline, specs=specs, config=config, look=1).verdict == "fail"
+    later = {**window, "start": T0 + timedelta(hours=1), "end": T0 + timedelta(hours=2)}
+    empty = judge(
+        canary=arm_data(release=r2, **later), baseline=arm_data(release=r1, **later), specs=specs, config=config, look=1
+    )
+    assert empty.verdict == "inconclusive"
+
+
+def test_workflow_rollups_count_requests_per_workflow_and_tenant(responder, setup):
+    from rollouts.models import WorkflowRollup
+
+    feature, prod, _, (r1, *_) = setup
+    records = records_over(
+        feature, prod, r1, start=T0, minutes=2, per_minute=4,
+        workflow_id="invoice-parse", segment={"tenant": "acme", "locale": "en"},
+        error=lambda i: i == 0, feedback=lambda i: -1 if i < 3 else None,
+    )  # fmt: skip
+    records += records_over(feature, prod, r1, start=T0, minutes=1, per_minute=5)  # no workflow: not counted
+    result = observations_ingest(actor=responder, records=records)
+    assert result.rollup_rows == 2 + 1 + 2  # segment rollups (acme/en x 2 minutes, none x 1) + workflow rollups
+    rows = list(WorkflowRollup.objects.order_by("minute").values_list("tenant", "count", "errors", "feedback_negative"))
+    assert rows == [("acme", 4, 1, 3), ("acme", 4, 0, 0)]
