@@ -9,6 +9,7 @@ from rollouts import routing
 def _fresh_routing_mirror():
     """Each test has its own database state: forget routing tables mirrored by earlier tests."""
     routing._bodies.clear()
+    routing._seen.clear()
     client = routing._mirror()
     if client is not None:
         keys = list(client.scan_iter("rewind:routing:*"))
