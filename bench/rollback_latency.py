@@ -39,7 +39,7 @@ def run() -> dict:
     worker = celery_worker(env)
     port = free_port()
     server = gunicorn(port, workers=2, env=env)
-    latencies, server_side = [], []
+    latencies, server_side, api_calls = [], [], []
     routing_path = f"/api/v1/routing/support-assistant/{seeded['env']}"
     first, second = seeded["releases"]
     try:
@@ -60,6 +60,7 @@ def run() -> dict:
                         "reason": f"bench {i}",
                     },
                 )
+                api_calls.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 201:
                     raise RuntimeError(f"rollback {i}: {response.status_code} {response.text}")
                 run_id = response.json()["id"]
@@ -90,6 +91,9 @@ def run() -> dict:
             "p95_ms": round(p95, 1),
             "max_ms": round(max(latencies), 1),
             "mean_ms": round(statistics.mean(latencies), 1),
+            "api_call_p50_ms": round(_p(api_calls, 0.5), 1),
+            "api_call_p95_ms": round(_p(api_calls, 0.95), 1),
+            "load_average_1m": round(os.getloadavg()[0], 1),
             "time_to_rollback_recorded_p50_ms": round(_p(server_side, 0.5), 1),
             "time_to_rollback_recorded_p95_ms": round(_p(server_side, 0.95), 1),
         },
