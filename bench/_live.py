@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,20 +16,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_database(topic: str) -> str:
-    """Create (if needed) and point this process at rewind_bench_<topic>; returns its URL."""
+    """Recreate rewind_bench_<topic> (only ever a rewind_bench_* database); returns its URL. This process's
+    environment is left alone, so benchmarks run together (`make bench`) do not see each other's settings."""
     name = f"rewind_bench_{topic}"
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
-    url = f"postgres://postgres@127.0.0.1:5432/{name}"
-    os.environ["DATABASE_URL"] = url
-    return url
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def seed(env: dict) -> dict:
+    """Migrate and seed the bench database in a subprocess (see bench/_seed.py); returns what it created."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench._seed"], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"seeding failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def redis_url() -> str:
     """The broker and routing mirror for live benchmarks: REDIS_URL, else db REWIND_REDIS_DB on 127.0.0.1."""
-    url = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:6379/{os.environ.get('REWIND_REDIS_DB', '0')}"
-    os.environ["REDIS_URL"] = url
-    return url
+    return os.environ.get("REDIS_URL") or f"redis://127.0.0.1:6379/{os.environ.get('REWIND_REDIS_DB', '0')}"
 
 
 def free_port() -> int:

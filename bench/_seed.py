@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime
 
 
@@ -42,3 +44,11 @@ def seed(*, production: bool = False) -> dict:
         services.deployment_record(actor=user, environment=env, release=rel)
         releases.append(rel.number)
     return {"token": Token.objects.create(user=user).key, "env": env.name, "releases": releases}
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    print(json.dumps(seed(production=os.environ.get("BENCH_PRODUCTION") == "1")))

@@ -15,8 +15,7 @@ import time
 
 import httpx
 
-from bench._django import django_setup
-from bench._live import bench_database, celery_worker, free_port, gunicorn, redis_url
+from bench._live import bench_database, celery_worker, free_port, gunicorn, redis_url, seed
 
 N = int(os.environ.get("BENCH_ROLLBACKS", "50"))
 
@@ -27,15 +26,12 @@ def _p(values: list[float], q: float) -> float:
 
 
 def run() -> dict:
-    url = bench_database("rollback")
-    broker = redis_url()
-    queue = f"rewind-bench-{os.getpid()}"
-    os.environ["CELERY_QUEUE"] = queue
-    django_setup()
-    from bench._seed import seed
-
-    seeded = seed()
-    env = {"DATABASE_URL": url, "REDIS_URL": broker, "CELERY_QUEUE": queue}
+    env = {
+        "DATABASE_URL": bench_database("rollback"),
+        "REDIS_URL": redis_url(),
+        "CELERY_QUEUE": f"rewind-bench-{os.getpid()}",
+    }
+    seeded = seed(env)
     worker = celery_worker(env)
     port = free_port()
     server = gunicorn(port, workers=2, env=env)
