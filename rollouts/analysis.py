@@ -5,7 +5,7 @@ without a judge there is no evidence, and no evidence is Inconclusive (never a p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rollouts.models import RolloutRun
 
@@ -14,6 +14,9 @@ DEFAULT_METRICS = [
     {"name": "error_rate", "kind": "binary", "bad_direction": "increase", "critical": True, "allowed_change": 0.005},
     {"name": "latency_ms", "kind": "continuous", "bad_direction": "increase", "allowed_change": 0.1},
 ]
+
+
+BAKE_BASELINE = timedelta(minutes=30)
 
 
 def validate_config(config: dict) -> list[str]:
@@ -79,8 +82,23 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, look: int, 
     specs = [MetricSpec(**m) for m in metric_rows]
     names = [s.name for s in specs]
     canary = arm_data(environment=run.environment, release=run.candidate_release, start=start, end=end, metrics=names)
-    baseline = arm_data(environment=run.environment, release=run.stable_release, start=start, end=end, metrics=names)
-    config_args = {"max_looks": max_looks, "expected_canary_share": run.candidate_weight / 100.0}
+    share = run.candidate_weight / 100.0
+    if run.candidate_weight >= 100:
+        # Baking at 100 %: the stable release serves nothing now, so its arm is its own traffic just before the
+        # run started (at least BAKE_BASELINE of it). Not a randomised split, so the sample-ratio check is moot:
+        # expect the split that was observed.
+        before = run.started_at or run.created_at
+        span = max(end - start, BAKE_BASELINE)
+        baseline = arm_data(
+            environment=run.environment, release=run.stable_release, start=before - span, end=before, metrics=names
+        )
+        total = canary.requests + baseline.requests
+        share = canary.requests / total if total else 1.0
+    else:
+        baseline = arm_data(
+            environment=run.environment, release=run.stable_release, start=start, end=end, metrics=names
+        )
+    config_args = {"max_looks": max_looks, "expected_canary_share": share}
     config_args.update(run.config.get("judge", {}))
     result = judge(canary=canary, baseline=baseline, specs=specs, config=JudgeConfig(**config_args), look=look)
     return result.to_dict()
