@@ -540,10 +540,16 @@ def _drive(run: RolloutRun) -> bool:
     return _drive_judged(run, step)
 
 
-def _set_weight(run: RolloutRun, weight: int, phase: str) -> None:
+def _set_weight(run: RolloutRun, weight: int, phase: str) -> bool:
+    """Apply a weight as the lease holder. False if the run changed hands or state meanwhile (a person paused or
+    aborted it): then a stale worker must not move traffic."""
     with transaction.atomic(savepoint=False):
         if run.candidate_weight != weight:
-            RolloutRun.objects.filter(pk=run.pk).update(candidate_weight=weight)
+            moved = RolloutRun.objects.filter(pk=run.pk, state=run.state, lease_owner=run.lease_owner).update(
+                candidate_weight=weight
+            )
+            if moved != 1:
+                return False
             before = run.candidate_weight
             run.candidate_weight = weight
             audit_record(
@@ -554,6 +560,7 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> None:
                 after={"candidate_weight": weight, "step_index": run.step_index},
             )
         _deliveries_for_weight(run, phase)
+    return True
 
 
 def _deliveries_for_weight(run: RolloutRun, phase: str, table=None) -> None:
@@ -592,8 +599,7 @@ def _deliveries_settled(run: RolloutRun, phase: str) -> bool:
 
 def _drive_weight(run: RolloutRun, step: dict) -> bool:
     phase = f"step{run.step_index}"
-    _set_weight(run, step["weight"], phase)
-    if not _deliveries_settled(run, phase):
+    if not _set_weight(run, step["weight"], phase) or not _deliveries_settled(run, phase):
         return False
     return _next_step(run, reason=f"candidate at {step['weight']} %")
 
@@ -670,8 +676,7 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
 
 
 def _drive_rollback(run: RolloutRun) -> bool:
-    _set_weight(run, 0, "rollback")
-    if not _deliveries_settled(run, "rollback"):
+    if not _set_weight(run, 0, "rollback") or not _deliveries_settled(run, "rollback"):
         return False
     now = timezone.now()
     return (
