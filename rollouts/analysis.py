@@ -146,7 +146,9 @@ def impact_followup_start(*, run: RolloutRun) -> None:
     start(run=run)
 
 
-def incident_timeline_record(*, incident_id: int | None, text: str, actor=None, data: dict | None = None) -> None:
+def incident_timeline_record(
+    *, incident_id: int | None, text: str, actor=None, data: dict | None = None, kind: str = "rollout"
+) -> None:
     """Put a run's transition on its linked incident's timeline (incidents.services lands on another branch)."""
     if not incident_id:
         return
@@ -158,4 +160,4 @@ def incident_timeline_record(*, incident_id: int | None, text: str, actor=None, 
         return
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is not None:
-        timeline_record(incident=incident, kind="rollout", text=text, actor=actor, data=data)
+        timeline_record(incident=incident, kind=kind, text=text, actor=actor, data=data)

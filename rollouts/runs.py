@@ -124,6 +124,9 @@ def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: 
         text=f"{run.kind.capitalize()} #{run.pk} of {run.environment}: {old} → {new}. {reason}".strip(),
         actor=actor if getattr(actor, "pk", None) else None,
         data={"run": run.pk, "old": old, "new": new, "step_index": run.step_index},
+        kind="rollback"
+        if run.kind == RunKind.ROLLBACK or new in (RunState.ROLLING_BACK, RunState.ROLLED_BACK)
+        else "rollout",
     )
 
 
