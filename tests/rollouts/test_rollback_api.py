@@ -145,3 +145,44 @@ def test_rollback_permissions(world, api_as, request, who, env, expected):
     )
     assert response.status_code == expected, response.content
     assert RolloutRun.objects.exists() == (expected == 201)
+
+
+def test_a_staged_rollback_uses_the_default_steps(world, api_as, responder):
+    feature, *_ = world
+    response = api_as(responder).post(
+        "/api/v1/rollbacks",
+        {"feature": feature.slug, "environment": "staging", "mode": "staged", "reason": "slowly"},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert [s["weight"] for s in body["steps"] if s["type"] == "weight"] == [1, 5, 25, 50, 100]
+    assert body["candidate_weight"] == 0  # staged: the worker moves traffic step by step
+
+
+def test_a_rollback_during_a_rollout_rolls_that_rollout_back_in_place(world, api_as, responder, approver):
+    from rollouts import runs
+
+    feature, staging, _, (_r1, _r2, r3) = world
+    r4 = release(approver, feature, prompt="v4")
+    rollout = runs.run_start(
+        actor=responder,
+        environment=staging,
+        candidate_release=r4,
+        steps=[{"type": "weight", "weight": 10}, {"type": "pause"}, {"type": "weight", "weight": 100}],
+    )
+    runs.run_advance(run_id=rollout.pk)
+    response = api_as(responder).post(
+        "/api/v1/rollbacks",
+        {"feature": feature.slug, "environment": "staging", "reason": "canary hurts"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["id"] == rollout.pk and response.json()["state"] == RunState.ROLLING_BACK
+    runs.run_advance(run_id=rollout.pk)
+    rollout.refresh_from_db()
+    assert rollout.state == RunState.ROLLED_BACK and rollout.candidate_weight == 0
+    assert rollout.time_to_rollback is not None
+    assert RolloutRun.objects.count() == 1
+    routing = api_as(responder).get("/api/v1/routing/support-assistant/staging").json()
+    assert [(r["release"], r["weight"]) for r in routing["releases"]] == [(r3.number, 100)]

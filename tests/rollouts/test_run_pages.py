@@ -140,3 +140,14 @@ def test_a_viewer_cannot_roll_back_from_the_planner(live_three, web_as, viewer):
     )
     response = client.post("/features/support-assistant/staging/rollback/", {"to_release": "1", "reason": "r"})
     assert response.status_code == 403 and not RolloutRun.objects.exists()
+
+
+def test_a_responder_cannot_roll_back_production_from_the_planner(team, approver, responder, web_as):
+    feature, _, production = feature_with_envs(team)
+    deploy(approver, production, release(approver, feature, prompt="v1"))
+    deploy(approver, production, release(approver, feature, prompt="v2"))
+    client = web_as(responder)
+    page = client.get("/features/support-assistant/production/rollback/plan").content.decode()
+    assert "You need the approver role" in page
+    response = client.post("/features/support-assistant/production/rollback/", {"to_release": "1", "reason": "r"})
+    assert response.status_code == 403 and not RolloutRun.objects.exists()
