@@ -24,7 +24,7 @@ def env_str(name: str, default: str | None = None) -> str:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
     value = os.environ.get(name)
-    if value is None:
+    if not value:  # unset or empty: an empty DATABASE_URL= means "use the default", not "no database"
         if default is None:
             raise ImproperlyConfigured(f"Environment variable {name} is required")
         return default

@@ -18,11 +18,20 @@ from rollouts.impact import (
     REASON_LABELS,
     dependent_workflow_add,
     impact_followup,
+    impact_plan_build,
     impact_review,
     impact_waive,
     rollback_gate,
 )
-from rollouts.models import Behaviour, DependentWorkflow, Environment, ImpactFollowup, ImpactStatus, Release
+from rollouts.models import (
+    Behaviour,
+    DependentWorkflow,
+    DeploymentEvent,
+    Environment,
+    ImpactFollowup,
+    ImpactStatus,
+    Release,
+)
 from rollouts.selectors import live_release_at
 
 
@@ -176,6 +185,34 @@ def impact_waive_view(request, slug: str, env: str):
     if form.errors:
         request.htmx = False
         return _page(request, environment, waive_form=form, status=400)
+    return _after_post(request, environment)
+
+
+def _previous_release(environment: Environment, live: Release) -> Release | None:
+    """The release live before the current one: what a rollback would most likely go back to."""
+    event = (
+        DeploymentEvent.objects.filter(environment=environment)
+        .exclude(release=live)
+        .select_related("release")
+        .order_by("-live_at", "-id")
+        .first()
+    )
+    return event.release if event else None
+
+
+@require_POST
+@permission_required("impact.review")
+def impact_plan_view(request, slug: str, env: str):
+    """Run detection for a rollback of what is live now (to the release before it) and store the plan."""
+    environment = _environment(slug, env)
+    live = live_release_at(environment, timezone.now())
+    if live is not None:
+        impact_plan_build(
+            actor=request.user,
+            environment=environment,
+            from_release=live,
+            to_release=_previous_release(environment, live),
+        )
     return _after_post(request, environment)
 
 

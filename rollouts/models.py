@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from core.immutable import ImmutableModel
 from rollouts.hashing import content_hash
@@ -39,6 +40,9 @@ class Feature(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("rollouts:feature_detail", args=[self.slug])
 
 
 class Environment(models.Model):
@@ -218,6 +222,9 @@ class Release(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.feature.slug} #{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rollouts:release_detail", args=[self.pk])
 
     def ordered_adapters(self) -> list[AdapterVersion]:
         return [link.adapter for link in self.adapter_links.all()]

@@ -85,6 +85,29 @@ class IngestResult:
     rollup_rows: int = 0
 
 
+@dataclass(slots=True)
+class ObservationRecord:
+    """A validated record on its way to the database: a plain object, since building 5,000 model instances per
+    batch cost a quarter of the ingest time."""
+
+    environment_id: int
+    release_id: int
+    time: datetime
+    latency_ms: float
+    error: bool
+    refusal: bool
+    json_valid: bool | None
+    feedback: int | None
+    eval_score: float | None
+    cost: float
+    tokens_in: int
+    tokens_out: int
+    segment: dict
+    segment_key: str
+    workflow_id: str
+    request_id: str | None
+
+
 # --- validation ---------------------------------------------------------------------------------------------
 
 
@@ -136,7 +159,10 @@ def _check_record(index: int, rec: Any, errors: list[RecordError], now: datetime
 
     raw_time = rec.get("time")
     if raw_time is not None:
-        parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        try:
+            parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        except ValueError:  # well-formed but impossible, e.g. month 13
+            parsed = None
         if parsed is None:
             bad("time", "Must be an ISO 8601 date-time string.")
         elif timezone.is_naive(parsed):
@@ -224,7 +250,7 @@ def _resolve_releases(
     return environments, releases
 
 
-def _validate(records: Any) -> tuple[list[Observation], int]:
+def _validate(records: Any) -> tuple[list[ObservationRecord], int]:
     """Whole-batch validation: either every record is good or ObservationsInvalid lists what is wrong."""
     if not isinstance(records, list):
         raise ObservationsInvalid([RecordError(None, "records", "Must be a list of records.")])
@@ -258,7 +284,7 @@ def _validate(records: Any) -> tuple[list[Observation], int]:
             seen.add((env.pk, request_id))
         segment = rec.get("segment") or {}
         observations.append(
-            Observation(
+            ObservationRecord(
                 environment_id=env.pk,
                 release_id=release.pk,
                 time=clean["time"],
@@ -312,7 +338,7 @@ def _latency_bucket(latency: float) -> int:
     return len(LATENCY_BUCKETS_MS)
 
 
-def rollup_sums(observations: list[Observation]) -> dict[tuple, list[float]]:
+def rollup_sums(observations: list[ObservationRecord]) -> dict[tuple, list[float]]:
     """Sum observations per (environment, release, minute, segment), columns in _SUM_COLUMNS order."""
     groups: dict[tuple, list[float]] = {}
     lat0 = _SUM_COLUMNS.index(_LATENCY_COLUMNS[0])
@@ -342,7 +368,7 @@ def rollup_sums(observations: list[Observation]) -> dict[tuple, list[float]]:
     return groups
 
 
-def workflow_rollup_sums(observations: list[Observation]) -> dict[tuple, list[int]]:
+def workflow_rollup_sums(observations: list[ObservationRecord]) -> dict[tuple, list[int]]:
     """Sum observations that name a workflow per (environment, release, minute, workflow, tenant)."""
     groups: dict[tuple, list[int]] = {}
     for o in observations:
@@ -410,7 +436,7 @@ def _upsert(model, key_columns: tuple[str, ...], sum_columns: tuple[str, ...], g
             cursor.execute(sql, [v for row in chunk for v in row])
 
 
-def _upsert_rollups(observations: list[Observation]) -> int:
+def _upsert_rollups(observations: list[ObservationRecord]) -> int:
     segments = rollup_sums(observations)
     workflows = workflow_rollup_sums(observations)
     _upsert(ObservationRollup, _KEY_COLUMNS, _SUM_COLUMNS, segments)
@@ -442,10 +468,12 @@ _COPY_COLUMNS = (
 )
 
 
-def _insert(observations: list[Observation]) -> None:
+def _insert(observations: list[ObservationRecord]) -> None:
     """PostgreSQL: COPY (several times faster than multi-row INSERT for 5k-row batches); elsewhere bulk_create."""
     if connection.vendor != "postgresql":
-        Observation.objects.bulk_create(observations, batch_size=1000)
+        fields = ObservationRecord.__slots__
+        rows = [Observation(**{f: getattr(o, f) for f in fields}) for o in observations]
+        Observation.objects.bulk_create(rows, batch_size=1000)
         return
     now = timezone.now()
     qn = connection.ops.quote_name
@@ -477,7 +505,7 @@ def _insert(observations: list[Observation]) -> None:
             )
 
 
-def _store(observations: list[Observation]) -> tuple[list[Observation], int, int]:
+def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecord], int, int]:
     """Drop records already stored (by request id), insert the rest and roll them up, in one transaction."""
     with_ids = [o for o in observations if o.request_id is not None]
     known: set[tuple[int, str]] = set()
@@ -513,8 +541,6 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
             # the check will now see it. Our transaction rolled back, so the rollups were not touched.
             if attempt == 2:
                 raise
-            for o in observations:
-                o.pk = None
     return IngestResult(
         received=len(records),
         stored=len(stored),

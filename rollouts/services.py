@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from core.audit import audit_record
-from core.permissions import can
+from core.permissions import can, require
 from rollouts.compatibility import Violation, baseline_staleness, check_manifest
 from rollouts.models import (
     AdapterVersion,
@@ -27,6 +26,51 @@ from rollouts.models import (
     Source,
     manifest_hash_of,
 )
+from rollouts.selectors import live_release_at
+
+FEATURE_FIELDS = ("slug", "name", "description", "team")
+
+
+def _feature_state(feature: Feature) -> dict:
+    return {"slug": feature.slug, "name": feature.name, "description": feature.description, "team": feature.team.slug}
+
+
+@transaction.atomic
+def feature_create(*, actor, slug: str, name: str, team, description: str = "") -> Feature:
+    feature = Feature(slug=slug, name=name, team=team, description=description)
+    feature.full_clean()
+    feature.save()
+    audit_record(actor=actor, action="feature.create", obj=feature, after=_feature_state(feature))
+    return feature
+
+
+@transaction.atomic
+def feature_update(*, actor, feature: Feature, **changes) -> Feature:
+    unknown = set(changes) - set(FEATURE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    feature = Feature.objects.select_for_update().get(pk=feature.pk)
+    before = _feature_state(feature)
+    for name, value in changes.items():
+        setattr(feature, name, value)
+    feature.full_clean()
+    feature.save()
+    audit_record(actor=actor, action="feature.update", obj=feature, before=before, after=_feature_state(feature))
+    return feature
+
+
+@transaction.atomic
+def environment_create(*, actor, feature: Feature, name: str, is_production: bool = False) -> Environment:
+    environment = Environment(feature=feature, name=name, is_production=is_production)
+    environment.full_clean()
+    environment.save()
+    audit_record(
+        actor=actor,
+        action="environment.create",
+        obj=environment,
+        after={"feature": feature.slug, "name": name, "is_production": is_production},
+    )
+    return environment
 
 
 def _register(
@@ -149,6 +193,10 @@ def index_version_register(
     document_count: int,
     built_at: datetime,
 ) -> tuple[IndexVersion, bool]:
+    if timezone.is_naive(built_at):
+        raise ValidationError({"built_at": ["Give a timezone, e.g. 2026-01-05T10:00:00Z."]})
+    # The same instant written in another timezone is the same content: hash it in UTC.
+    built_at = built_at.astimezone(UTC)
     return _register(
         IndexVersion,
         actor=actor,
@@ -193,20 +241,23 @@ def release_create(
     """Create the next numbered release of a feature, or return the existing release with the same manifest
     (idempotent, so CI pipelines can call it blindly). Refuses incompatible manifests unless an approver overrides."""
     adapters = list(adapters or [])
+    if parent is not None and parent.feature_id != feature.pk:
+        raise ValidationError({"parent": [f"Release {parent} belongs to another feature than {feature}."]})
     if len({a.pk for a in adapters}) != len(adapters):
         raise ValidationError({"adapters": ["An adapter appears twice in the list."]})
     digest = manifest_hash_of(model=model, prompt=prompt, adapters=adapters, index=index, query_encoder=query_encoder)
+    # Lock the feature row first, so that concurrent identical requests cannot both miss the existing release,
+    # and concurrent different ones get consecutive numbers.
+    Feature.objects.select_for_update().get(pk=feature.pk)
     existing = Release.objects.filter(feature=feature, manifest_hash=digest).order_by("-number").first()
     if existing is not None:
         return existing, False
-    latest = Release.objects.filter(feature=feature).order_by("-number").first()
+    latest = Release.objects.filter(feature=feature).select_related("model").order_by("-number").first()
 
     violations = check_manifest(model=model, adapters=adapters, index=index, query_encoder=query_encoder)
     _refuse_or_override(violations, actor=actor, override_reason=override_reason)
 
-    # Lock the feature row so concurrent registrations get consecutive numbers.
-    Feature.objects.select_for_update().get(pk=feature.pk)
-    number = (Release.objects.filter(feature=feature).aggregate(n=Max("number"))["n"] or 0) + 1
+    number = (latest.number if latest else 0) + 1
     release = Release.objects.create(
         feature=feature,
         number=number,
@@ -273,6 +324,14 @@ def deployment_record(
     rollback to an old, now-incompatible release is refused too (unless an approver overrides)."""
     if release.feature_id != environment.feature_id:
         raise ValidationError({"release": [f"Release {release} belongs to another feature than {environment}."]})
+    live_at = live_at or timezone.now()
+    if timezone.is_naive(live_at):
+        raise ValidationError({"live_at": ["Give a timezone, e.g. 2026-01-05T10:00:00Z."]})
+    # Going back to an older release than the one live at that moment is a rollback, whatever the caller says.
+    current = live_release_at(environment, live_at)
+    is_rollback = is_rollback or bool(current and current.number > release.number)
+    if is_rollback and environment.is_production and actor is not None:
+        require(actor, "rollback.production")
     violations = check_manifest(
         model=release.model,
         adapters=release.ordered_adapters(),
@@ -283,7 +342,7 @@ def deployment_record(
     event = DeploymentEvent.objects.create(
         environment=environment,
         release=release,
-        live_at=live_at or timezone.now(),
+        live_at=live_at,
         actor=actor if getattr(actor, "pk", None) else None,
         via=via,
         is_rollback=is_rollback,

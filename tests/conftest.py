@@ -14,6 +14,12 @@ from tests.support.worker import CeleryWorker
 pytest_plugins: list[str] = []
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at Django's default iterations costs ~0.5 s per user on a busy CI machine; tests need no strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _person(username: str, role: Role, **extra) -> User:
     return User.objects.create_user(
         username=username, password="pw-" + username, email=f"{username}@example.com", role=role, **extra

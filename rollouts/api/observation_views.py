@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rollouts.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _refuse(message: str, code: int) -> Response:
+    return Response(
+        {"detail": message, "errors": [{"index": None, "field": "records", "message": message}]}, status=code
+    )
 
 
 class ObservationRecordSerializer(serializers.Serializer):
@@ -62,10 +74,22 @@ class ObservationIngestView(APIView):
                 "ObservationIngestErrors",
                 {"detail": serializers.CharField(), "errors": ObservationRecordErrorSerializer(many=True)},
             ),
+            415: inline_serializer(
+                "ObservationIngestUnsupported",
+                {"detail": serializers.CharField(), "errors": ObservationRecordErrorSerializer(many=True)},
+            ),
         },
     )
     def post(self, request):
-        data = request.data
+        # Not request.data: DRF's JSON parser goes through request.body, capped for every view at
+        # DATA_UPLOAD_MAX_MEMORY_SIZE (2 MiB), while a 5,000-record batch can be larger. The middleware caps this
+        # path at BODY_SIZE_LIMITS_BY_PATH instead, and we parse the raw stream here.
+        if request.content_type.split(";")[0].strip() != "application/json":
+            return _refuse("Send the batch as application/json.", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        try:
+            data = json.loads(request._request.read(), parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _refuse(f"Malformed JSON: {exc}", status.HTTP_400_BAD_REQUEST)
         if not isinstance(data, dict) or set(data) != {"records"}:
             return Response(
                 {

@@ -1,238 +1,242 @@
+"""Release registry API: CI registers components and releases, records deployments and asks the timeline.
+
+Component versions, releases and deployment events are immutable: these viewsets have no update or delete.
+"""
+
 from __future__ import annotations
 
-import time
-
-from django.db import transaction
-from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
-from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from core.audit import audit_record
-from core.permissions import can, require
-from rollouts import runs
+from rollouts import selectors, services
+from rollouts.api import filters
 from rollouts.api.serializers import (
-    RollbackSerializer,
-    RunActionSerializer,
-    RunDetailSerializer,
-    RunSerializer,
-    RunStartSerializer,
-    WebhookTargetSerializer,
+    AdapterVersionSerializer,
+    AtQuerySerializer,
+    ChangesSerializer,
+    DeploymentCreateSerializer,
+    DeploymentEventSerializer,
+    EnvironmentSerializer,
+    FeatureSerializer,
+    IndexVersionSerializer,
+    LiveSerializer,
+    ModelVersionSerializer,
+    PromptVersionSerializer,
+    ReleaseCreateSerializer,
+    ReleaseDiffSerializer,
+    ReleaseSerializer,
+    WindowQuerySerializer,
 )
-from rollouts.models import RolloutRun, WebhookTarget
-from rollouts.routing import routing_read
-
-
-def _conflict(exc: runs.RunConflict) -> Response:
-    body = {"detail": str(exc), "run": exc.run.pk if exc.run else None}
-    return Response(body, status=status.HTTP_409_CONFLICT)
-
-
-class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Rollout and rollback runs. POST starts a rollout; promote/pause/resume/abort control it."""
-
-    queryset = RolloutRun.objects.select_related(
-        "environment__feature", "stable_release", "candidate_release"
-    ).order_by("-created_at", "-id")
-    serializer_class = RunSerializer
-    filterset_fields = ["environment", "state", "kind"]
-    write_action = "rollout.control"
-    action_permissions = {"create": "rollout.start"}
-
-    def get_serializer_class(self):
-        if self.action == "retrieve":
-            return RunDetailSerializer
-        if self.action == "create":
-            return RunStartSerializer
-        if self.action in ("promote", "pause", "resume", "abort"):
-            return RunActionSerializer
-        return RunSerializer
-
-    def get_queryset(self):
-        qs = super().get_queryset()
-        if self.action == "retrieve":
-            qs = qs.prefetch_related("transitions", "analyses", "deliveries")
-        return qs
-
-    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer, 409: OpenApiResponse(description="busy")})
-    def create(self, request, *args, **kwargs):
-        data = RunStartSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        try:
-            run = runs.run_start(
-                actor=request.user,
-                environment=v["environment"],
-                candidate_release=v["candidate_release"],
-                steps=v.get("steps"),
-                config=v.get("config"),
-                reason=v.get("reason", ""),
-                incident_id=v.get("incident_id"),
-                idempotency_key=v.get("idempotency_key"),
-                override_reason=v.get("override_reason", ""),
-            )
-        except runs.RunConflict as exc:
-            return _conflict(exc)
-        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
-
-    def _control(self, request, service) -> Response:
-        data = RunActionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        run = self.get_object()
-        if not service(run=run, actor=request.user, reason=data.validated_data.get("reason", "")):
-            return Response(
-                {"detail": f"Run #{run.pk} is {run.get_state_display().lower()}; that action does not apply."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        return Response(RunSerializer(RolloutRun.objects.get(pk=run.pk)).data)
-
-    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
-    @action(detail=True, methods=["post"])
-    def promote(self, request, pk=None):
-        return self._control(request, runs.run_promote)
-
-    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
-    @action(detail=True, methods=["post"])
-    def pause(self, request, pk=None):
-        return self._control(request, runs.run_pause)
-
-    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        return self._control(request, runs.run_resume)
-
-    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
-    @action(detail=True, methods=["post"])
-    def abort(self, request, pk=None):
-        return self._control(request, runs.run_abort)
-
-
-@extend_schema(
-    request=RollbackSerializer,
-    responses={
-        201: RunSerializer,
-        200: RunSerializer,
-        409: OpenApiResponse(description="Another run, or dependent workflows not reviewed"),
-    },
+from rollouts.models import (
+    AdapterVersion,
+    DeploymentEvent,
+    Environment,
+    Feature,
+    IndexVersion,
+    ModelVersion,
+    PromptVersion,
 )
-@api_view(["POST"])
-def rollback(request):
-    """Roll a feature environment back: to the last known good release by default, or to ``to_release``
-    (a release number); ``layer`` reverts only that layer. Repeated requests return the run in flight."""
-    data = RollbackSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    v = data.validated_data
-    environment = v["environment_obj"]
-    require(request.user, "rollback.production" if environment.is_production else "rollback.staging")
-    try:
-        run, created = runs.rollback_request(
-            actor=request.user,
-            environment=environment,
-            to_release=v.get("to_release_obj"),
-            mode=v["mode"],
-            layer=v.get("layer") or None,
-            reason=v["reason"],
-            override_reason=v.get("override_reason", ""),
-            incident_id=v.get("incident_id"),
-        )
-    except runs.RunConflict as exc:
-        return _conflict(exc)
-    except runs.ImpactBlocked as exc:
-        return Response({"detail": str(exc), "pending_workflows": exc.gate.pending}, status=status.HTTP_409_CONFLICT)
-    return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+ENV_PATH = r"environments/(?P<environment>[-a-zA-Z0-9_]+)"
 
 
-rollback.cls.action_permissions = {}  # the view checks rollback.staging / rollback.production itself
-rollback.cls.write_action = "rollback.staging"
-
-
-class WebhookTargetViewSet(
-    mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+class FeatureViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """Gateways that receive signed weight changes for an environment."""
+    """AI features and their environments. Creating and editing features needs the admin role."""
 
-    queryset = WebhookTarget.objects.select_related("environment").order_by("id")
-    serializer_class = WebhookTargetSerializer
-    filterset_fields = ["environment", "active"]
-    write_action = "webhook.manage"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    queryset = Feature.objects.select_related("team").prefetch_related("environments").order_by("name")
+    serializer_class = FeatureSerializer
+    lookup_field = "slug"
+    write_action = "feature.manage"
+    filterset_fields = ["team__slug", "eval_baseline_stale"]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            target = serializer.save()
-            audit_record(
-                actor=self.request.user,
-                action="webhook_target.create",
-                obj=target,
-                after={"environment": target.environment_id, "url": target.url, "active": target.active},
-            )
+        serializer.instance = services.feature_create(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        before = {"url": serializer.instance.url, "active": serializer.instance.active}
-        with transaction.atomic():
-            target = serializer.save()
-            audit_record(
-                actor=self.request.user,
-                action="webhook_target.update",
-                obj=target,
-                before=before,
-                after={"url": target.url, "active": target.active},
+        serializer.instance = services.feature_update(
+            actor=self.request.user, feature=serializer.instance, **serializer.validated_data
+        )
+
+    def _environment(self, name: str) -> Environment:
+        feature = self.get_object()
+        return get_object_or_404(Environment.objects.select_related("feature"), feature=feature, name=name)
+
+    @extend_schema(
+        summary="What was live in an environment at a time",
+        parameters=[AtQuerySerializer],
+        responses={200: LiveSerializer, 400: OpenApiResponse(description="Bad timestamp"), 404: None},
+    )
+    @action(detail=True, methods=["get"], url_path=f"{ENV_PATH}/live")
+    def live(self, request, slug=None, environment=None):
+        query = AtQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        at = query.validated_data.get("at") or timezone.now()
+        env = self._environment(environment)
+        event = selectors.live_event_at(env, at)
+        if event is None:
+            first = DeploymentEvent.objects.filter(environment=env).order_by("live_at", "id").first()
+            hint = f"; the first deployment is at {first.live_at.isoformat()}" if first else "; it has no deployments"
+            raise NotFound(f"Nothing was live in {env} at {at.isoformat()}{hint}.")
+        release = selectors.releases_with_parts().get(pk=event.release_id)
+        event = DeploymentEvent.objects.select_related("environment__feature", "release__feature", "actor").get(
+            pk=event.pk
+        )
+        data = {"feature": env.feature.slug, "environment": env.name, "at": at, "deployment": event, "release": release}
+        return Response(LiveSerializer(data).data)
+
+    @extend_schema(
+        summary="What changed in an environment between two times, layer by layer",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, required=True, description="ISO 8601"),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601; defaults to now"),
+        ],
+        responses={200: ChangesSerializer, 400: OpenApiResponse(description="Bad timestamps")},
+    )
+    @action(detail=True, methods=["get"], url_path=f"{ENV_PATH}/changes")
+    def changes(self, request, slug=None, environment=None):
+        query = WindowQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["from"], query.validated_data.get("to") or timezone.now()
+        if end <= start:
+            return Response({"to": ["Must be after from."]}, status=status.HTTP_400_BAD_REQUEST)
+        env = self._environment(environment)
+        timeline = selectors.changes_between(env, start, end)
+        data = {
+            "feature": env.feature.slug,
+            "environment": env.name,
+            "from": start,
+            "to": end,
+            "live_at_start": timeline.live_at_start,
+            "changes": [
+                {
+                    "deployment": c.event,
+                    "previous_release": c.previous,
+                    "changed_layers": c.changed_layers,
+                    "layers": c.layers,
+                }
+                for c in timeline.changes
+            ],
+        }
+        return Response(ChangesSerializer(data).data)
+
+
+class EnvironmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    queryset = Environment.objects.select_related("feature").order_by("feature__slug", "-is_production", "name")
+    serializer_class = EnvironmentSerializer
+    write_action = "feature.manage"
+    filterset_fields = ["feature__slug", "name", "is_production"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.environment_create(actor=self.request.user, **serializer.validated_data)
+
+
+class ComponentVersionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Register (POST) or read immutable component versions. POSTing content that is already registered answers
+    200 with the existing version, so CI can call it blindly; new content answers 201."""
+
+    write_action = "release.register"
+    register = None  # the service, set per kind
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version, created = type(self).register(actor=request.user, **serializer.validated_data)
+        return Response(
+            self.get_serializer(version).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+def _version_viewset(model, serializer, register, filterset):
+    cls = type(
+        f"{model.__name__}ViewSet",
+        (ComponentVersionViewSet,),
+        {
+            "queryset": model.objects.order_by("-created_at", "-id"),
+            "serializer_class": serializer,
+            "register": staticmethod(register),
+            "filterset_class": filterset,
+            "__doc__": ComponentVersionViewSet.__doc__,
+        },
+    )
+    return extend_schema_view(create=extend_schema(responses={200: serializer, 201: serializer}))(cls)
+
+
+ModelVersionViewSet = _version_viewset(
+    ModelVersion, ModelVersionSerializer, services.model_version_register, filters.ModelVersionFilter
+)
+PromptVersionViewSet = _version_viewset(
+    PromptVersion, PromptVersionSerializer, services.prompt_version_register, filters.PromptVersionFilter
+)
+AdapterVersionViewSet = _version_viewset(
+    AdapterVersion, AdapterVersionSerializer, services.adapter_version_register, filters.AdapterVersionFilter
+)
+IndexVersionViewSet = _version_viewset(
+    IndexVersion, IndexVersionSerializer, services.index_version_register, filters.IndexVersionFilter
+)
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Releases: immutable manifests, numbered per feature. POST is idempotent (same manifest: 200, existing)."""
+
+    # Newest first by id (creation order): the primary key index gives the page without sorting every release.
+    queryset = selectors.releases_with_parts().order_by("-id")
+    serializer_class = ReleaseSerializer
+    write_action = "release.register"
+    filterset_class = filters.ReleaseFilter
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={200: ReleaseSerializer, 201: ReleaseSerializer})
+    def create(self, request):
+        serializer = ReleaseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        release, created = services.release_create(actor=request.user, **serializer.validated_data)
+        release = self.get_queryset().get(pk=release.pk)
+        return Response(
+            ReleaseSerializer(release).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(summary="Per-layer diff from this release to another", responses=ReleaseDiffSerializer)
+    @action(detail=True, methods=["get"], url_path=r"diff/(?P<other_id>[0-9]+)")
+    def diff(self, request, pk=None, other_id=None):
+        old = self.get_object()
+        new = get_object_or_404(self.get_queryset(), pk=other_id)
+        if old.feature_id != new.feature_id:
+            return Response(
+                {"detail": f"Releases of different features cannot be compared ({old} vs {new})."},
+                status=status.HTTP_400_BAD_REQUEST,
             )
-
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            audit_record(
-                actor=self.request.user, action="webhook_target.delete", obj=instance, before={"url": instance.url}
-            )
-            instance.delete()
+        return Response(ReleaseDiffSerializer(selectors.release_diff(old, new)).data)
 
 
-_token_auth = TokenAuthentication()
-# Tokens that passed recently, per web process: a gateway polling many times a second costs no query for auth.
-# A revoked token or deactivated user keeps read access to routing tables for at most this long.
-TOKEN_CACHE_SECONDS = 10.0
-_recent_tokens: dict[str, tuple[float, object]] = {}
+class DeploymentEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Append-only deployment events. POST records that a release became live (compatibility checked again)."""
 
+    queryset = DeploymentEvent.objects.select_related("environment__feature", "release__feature", "actor").order_by(
+        "-live_at", "-id"
+    )
+    serializer_class = DeploymentEventSerializer
+    write_action = "deployment.record"
+    filterset_class = filters.DeploymentEventFilter
 
-def _gateway_user(request):
-    """Token (gateways) or session (people). A plain Django view: the routing table is polled hard."""
-    header = request.headers.get("Authorization", "")
-    now = time.monotonic()
-    cached = _recent_tokens.get(header) if header else None
-    if cached and cached[0] > now:
-        return cached[1]
-    try:
-        found = _token_auth.authenticate(request)
-    except AuthenticationFailed:
-        return None
-    if found:
-        if len(_recent_tokens) > 10_000:
-            _recent_tokens.clear()
-        _recent_tokens[header] = (now + TOKEN_CACHE_SECONDS, found[0])
-        return found[0]
-    return request.user if request.user.is_authenticated else None
-
-
-@require_GET
-def routing_table(request, feature: str, environment: str):
-    """GET /api/v1/routing/<feature>/<environment>: releases with weights and manifests; strong ETag."""
-    user = _gateway_user(request)
-    if user is None:
-        return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
-    if not can(user, "view"):
-        return JsonResponse({"detail": "This needs the viewer role (view)."}, status=403)
-    found = routing_read(feature, environment)
-    if found is None:
-        return JsonResponse({"detail": f"No environment {feature}/{environment}."}, status=404)
-    etag, body = found
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponseNotModified()
-    else:
-        response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-cache"
-    return response
+    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentEventSerializer})
+    def create(self, request):
+        serializer = DeploymentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = services.deployment_record(actor=request.user, **serializer.validated_data)
+        event = self.get_queryset().get(pk=event.pk)
+        return Response(DeploymentEventSerializer(event).data, status=status.HTTP_201_CREATED)

@@ -177,3 +177,20 @@ def test_page_shows_the_follow_up_after_a_rollback(web_as, viewer, responder, pl
     assert 'id="impact-followup"' in html
     assert "50% of 4" in html
     assert "worse" in html
+
+
+def test_detecting_from_the_page_builds_the_plan_for_the_live_release(web_as, viewer, responder, planned):
+    DependentWorkflow.objects.all().delete()
+    assert web_as(viewer).post(PAGE + "plan/").status_code == 403
+    client = web_as(responder)
+    assert 'id="impact-plan"' in client.get(PAGE).content.decode()
+    assert client.post(PAGE + "plan/").status_code == 302
+    detected = DependentWorkflow.objects.order_by("workflow_id")
+    assert [w.workflow_id for w in detected] == ["invoice-parse", "triage"]
+    assert {w.release.number for w in detected} == {2}
+
+
+def test_htmx_get_returns_only_the_list_fragment(web_as, viewer, planned):
+    fragment = web_as(viewer).get(PAGE, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment
+    assert 'id="impact-list"' in fragment and "invoice-parse" in fragment

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from rollouts.models import Observation, ObservationRollup
@@ -89,6 +91,19 @@ def test_it_drops_request_ids_it_has_already_stored(api_as, responder, setup):
         ({"feedback": 2}, "feedback"),
         ({"time": "yesterday"}, "time"),
         ({"time": "2026-11-01T12:00:00"}, "time"),
+        ({"time": "2026-13-45T12:00:00Z"}, "time"),
+        ({"time": "2999-01-01T00:00:00Z"}, "time"),
+        ({"time": 1764000000}, "time"),
+        ({"latency_ms": -1}, "latency_ms"),
+        ({"latency_ms": True}, "latency_ms"),
+        ({"json_valid": "yes"}, "json_valid"),
+        ({"cost": -0.1}, "cost"),
+        ({"release": 1, "release_id": 1}, "release"),
+        ({"segment": {"tenant": "a&b"}}, "segment"),
+        ({"segment": {"bad key": "x"}}, "segment"),
+        ({"workflow_id": ""}, "workflow_id"),
+        ({"request_id": 7}, "request_id"),
+        ({"feature": ""}, "feature"),
         ({"colour": "red"}, "colour"),
         ({"segment": ["tenant"]}, "segment"),
         ({"segment": {"tenant": 3}}, "segment"),
@@ -125,9 +140,35 @@ def test_it_refuses_malformed_json_missing_records_and_oversized_batches(api_as,
     assert "5000" in oversized.json()["errors"][0]["message"]
     not_objects = post(client, [record(feature, prod, r1, T0), "oops"])
     assert {k: not_objects.json()["errors"][0][k] for k in ("index", "field")} == {"index": 1, "field": "record"}
+    huge = client.post(URL, '{"records": [' + " " * (17 * 2**20) + "]}", content_type="application/json")
+    assert huge.status_code == 400
+    assert "limit" in huge.json()["detail"]
+    assert client.post(URL, "records=1", content_type="text/plain").status_code == 415
     nan = client.post(URL, '{"records": [{"latency_ms": NaN}]}', content_type="application/json")
     assert nan.status_code == 400
     assert Observation.objects.count() == 0
+
+
+def test_a_full_batch_bigger_than_the_usual_body_limit_is_accepted(api_as, responder, setup):
+    feature, prod, _, (r1, *_) = setup
+    pad = "x" * 100
+    batch = [
+        record(
+            feature,
+            prod,
+            r1,
+            T0,
+            request_id=f"{pad}-{i}",
+            workflow_id=f"wf-{pad}",
+            segment={"tenant": "acme", "region": pad[:60], "plan": pad[:60]},
+        )
+        for i in range(5000)
+    ]
+    body = json.dumps({"records": batch})
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = api_as(responder).post(URL, body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["stored"] == 5000
 
 
 def test_the_service_refuses_non_finite_numbers(responder, setup):
