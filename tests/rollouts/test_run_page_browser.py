@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.db import connections
 
 from rollouts import runs
 from rollouts.models import RolloutRun, RunState
@@ -36,8 +37,13 @@ def browser_page(monkeypatch):
                 "--no-first-run",
             ],
         )
-        yield browser.new_page()
+        page = browser.new_page()
+        yield page
+        page.goto("about:blank")  # stop the 2 s polling before the live server and database go away
         browser.close()
+        # Under Playwright's running loop the test's ORM calls got their own connection (asgiref context); close
+        # it here, or the test database cannot be dropped at the end of the session.
+        connections.close_all()
 
 
 def test_the_run_page_updates_live_and_confirms_controls(live_server, browser_page, team, approver, responder):
