@@ -144,6 +144,14 @@ SPECTACULAR_SETTINGS = {
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
+        # incidents / diagnostics (issue 3)
+        "IncidentStatusEnum": "incidents.models.Status",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
+        "ActionItemStatusEnum": "incidents.models.ActionStatus",
+        "ActionItemKindEnum": "incidents.models.ActionKind",
+        "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
+        "VerdictEnum": "diagnostics.models.Verdict",
         # Dependent workflows' review status; other apps have "status" fields too.
         "ImpactStatusEnum": "rollouts.models.ImpactStatus",
     },
@@ -163,6 +171,7 @@ else:
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -20,6 +20,22 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections_before_teardown(django_db_setup, django_db_blocker):
+    """Live-server threads and browser polls can leave a session open on the test database, which makes its
+    DROP at teardown fail. End them first (PostgreSQL only)."""
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 def _person(username: str, role: Role, **extra) -> User:
     return User.objects.create_user(
         username=username, password="pw-" + username, email=f"{username}@example.com", role=role, **extra

@@ -1,5 +1,17 @@
 from rest_framework.routers import SimpleRouter
 
+from incidents.api import views
+
 router = SimpleRouter()
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("timeline-events", views.TimelineEventViewSet, basename="timeline-event")
+router.register("action-items", views.ActionItemViewSet, basename="action-item")
+router.register("change-events", views.ChangeEventViewSet, basename="change-event")
+router.register("postmortems", views.PostmortemViewSet, basename="postmortem")
 
 urlpatterns = [*router.urls]
+
+# Manager dashboard (issue 3, item 9): appended so parallel edits above do not collide.
+from incidents.dashboard_views import api_urlpatterns as dashboard_api_urlpatterns  # noqa: E402
+
+urlpatterns += dashboard_api_urlpatterns

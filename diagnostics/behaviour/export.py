@@ -1,0 +1,69 @@
+"""Behaviour-diff report exports: Markdown (for incidents and docs) and CSV (metrics and segment cells)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+_CSV_COLUMNS = [
+    "scope", "field", "value", "metric", "kind", "direction", "n", "mean_a", "mean_b", "effect", "ci_low",
+    "ci_high", "p_value", "p_adjusted", "verdict", "reason",
+]  # fmt: skip
+
+
+def _num(value: float | None, spec: str = ".4g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report_markdown(report: dict, *, label_a: str = "A", label_b: str = "B", top: int = 5) -> str:
+    """A readable summary: verdict, metric table, flips, similarity, significant segments, most changed cases."""
+    lines = [
+        f"**Verdict: {report['verdict']}** over {report['n_cases']} cases"
+        f" ({report['k_samples']} sample(s) per case and side). {report['reason']}",
+        "",
+        f"| metric | direction | mean {label_a} | mean {label_b} | effect ({label_b} - {label_a}) | 95% CI |"
+        " p (Holm) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in report["metrics"]:
+        relative = f" ({m['relative_change'] * 100:+.1f}%)" if m.get("relative_change") is not None else ""
+        lines.append(
+            f"| {m['name']} | {m.get('direction', '')} | {_num(m['mean_a'])} | {_num(m['mean_b'])} | "
+            f"{_num(m['effect'], '+.4g')}{relative} | [{_num(m['ci'][0], '+.4g')}, {_num(m['ci'][1], '+.4g')}] | "
+            f"{_num(m['p_adjusted'], '.2g')} | {m['verdict']} |"
+        )
+    if report["flip_matrices"]:
+        lines += ["", "Flip matrices (cases): " + "; ".join(f"{k}: {v}" for k, v in report["flip_matrices"].items())]
+    if report.get("noise_floor"):
+        lines += ["", "Noise floor: " + ", ".join(f"{k} {_num(v)}" for k, v in report["noise_floor"].items())]
+    sim = report["similarity"]
+    lines += [
+        "",
+        f"Similarity ({sim.get('backend', 'word_jaccard')}): mean {_num(sim['mean'], '.3f')}, "
+        f"p10 {_num(sim['p10'], '.3f')}, median {_num(sim['median'], '.3f')}",
+    ]
+    notable = [s for s in report["segments"] if s["verdict"] not in ("no_significant_change", "inconclusive")]
+    testable = [s for s in report["segments"] if s["verdict"] != "inconclusive"]
+    lines += ["", f"Segments: {len(testable)} testable segment x metric cells, {len(notable)} significant after BH."]
+    lines += [f"- {s['field']}={s['value']} (n={s['n']}): {s['reason']}" for s in notable]
+    if report["top_changes"]:
+        lines += ["", "Most changed cases:"]
+    for c in report["top_changes"][:top]:
+        segment = ", ".join(f"{k}={v}" for k, v in c["segment"].items())
+        lines.append(
+            f"- {c['case_id']}{f' ({segment})' if segment else ''}: similarity {_num(c['similarity'], '.2f')}, "
+            f"{len(c['output_a'])} -> {len(c['output_b'])} chars; {label_b} starts: {c['output_b'][:90]!r}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def report_csv(report: dict) -> str:
+    """One row per overall metric (scope ``overall``) and per segment x metric cell (scope ``segment``)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for m in report["metrics"]:
+        writer.writerow({**m, "scope": "overall", "metric": m["name"], "ci_low": m["ci"][0], "ci_high": m["ci"][1]})
+    for s in report["segments"]:
+        writer.writerow({**s, "scope": "segment", "effect": s["delta"], "ci_low": s["ci"][0], "ci_high": s["ci"][1]})
+    return out.getvalue()

@@ -1,0 +1,471 @@
+"""Per-output metrics and pairwise similarity, fast enough for 100k pairs on two cores.
+
+Python's ``re`` scans a 1.5 KB answer for a dozen case-insensitive phrases in tens of microseconds, which is
+seconds per metric at 100k pairs. So the work is done in chunks of a few thousand answers joined into one
+string: words and marker phrases come from one numpy pass that tokenises the UTF-8 bytes and hashes each word
+(phrases are matched as hashed word n-grams), structure (headings, list items, code fences) from a few
+literal-prefixed regex scans over the joined chunk, and refusal patterns run on the head of each answer only
+(``refusal_window`` characters: refusals are announced up front; pass ``None`` to scan whole answers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import jsonschema
+import numpy as np
+import pandas as pd
+
+# Maintained refusal patterns. They are matched against the lower-cased head of each answer with curly
+# apostrophes straightened; a pattern written in lower case takes the fast literal-prefix path of ``re``,
+# any other pattern is compiled case-insensitive (correct, only slower).
+DEFAULT_REFUSAL_PATTERNS: list[str] = [
+    r"sorry, (?:but )?i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
+    r"i apologi[sz]e, but i (?:can't|cannot|won't|am unable)",
+    # "As an AI" alone is mostly a disclaimer before a full answer; it counts when it declines something.
+    r"as an ai\b[^.!?\n]{0,40}?, i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
+    r"i cannot (?:assist|help with|provide|comply|fulfil|create|generate|support)",
+    r"i can't (?:assist|help with|provide|comply|fulfil|create|generate|support)",
+    r"i'm (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
+    r"i am (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
+    r"i won't be able to (?:help|assist|provide)",
+    r"i must decline",
+    r"it is not appropriate for me to",
+]
+REFUSAL_WINDOW = 500
+
+# Marker phrases, matched as whole-word sequences (case-insensitive, punctuation ignored).
+HEDGING_MARKERS: tuple[str, ...] = (
+    "i think",
+    "i believe",
+    "i'm not sure",
+    "i am not sure",
+    "not entirely sure",
+    "it seems",
+    "it appears",
+    "perhaps",
+    "possibly",
+    "probably",
+    "might",
+    "may be",
+    "could be",
+    "it is possible",
+    "it's possible",
+    "it depends",
+    "arguably",
+    "likely",
+    "generally speaking",
+    "to some extent",
+)
+FLATTERY_MARKERS: tuple[str, ...] = (
+    "great question",
+    "good question",
+    "excellent question",
+    "fantastic question",
+    "what a great",
+    "you're absolutely right",
+    "you are absolutely right",
+    "you're right",
+    "you are right",
+    "i'm glad you asked",
+    "thank you for asking",
+    "thanks for asking",
+    "happy to help",
+    "i'd be happy to",
+    "i would be happy to",
+    "i'd be glad to",
+    "insightful",
+    "brilliant",
+)
+
+METRIC_COLUMNS = [
+    "chars",
+    "words",
+    "refusal",
+    "json_valid",
+    "schema_valid",
+    "headings",
+    "list_items",
+    "code_blocks",
+    "hedging",
+    "flattery",
+]
+
+_CHUNK = 8192
+_WORD_BYTES = np.zeros(256, dtype=bool)
+_WORD_BYTES[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'")] = True
+_WORD_BYTES[128:] = True  # any non-ASCII UTF-8 byte belongs to a word: letters in other scripts
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HASHED_PREFIX = 16  # bytes of a word that go into its hash (plus its length): longer words rarely collide
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spurious overlap at 150 words
+
+_HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
+_FENCE = re.compile(r"\n[ \t]{0,3}```")
+_ANY_FENCE = re.compile(r"```")
+_OPENS_WITH_BRACKET = re.compile(r"\x00\n\s*[\[{]")  # at an answer's start in the joined chunk
+_FENCED_BLOCK = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
+@runtime_checkable
+class EmbeddingBackend(Protocol):
+    """Optional semantic similarity: ``encode`` returns one vector per text (rows of a 2-D array)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """Hashed words of one chunk: ``row`` (index within the chunk) and ``hash`` per word, in text order."""
+
+    row: np.ndarray
+    hash: np.ndarray
+    n_rows: int
+
+
+def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
+    """Plain ``str`` values, missing ones as ""."""
+    if isinstance(texts, pd.Series):
+        # A string-dtype series without missing values needs no per-answer check.
+        if isinstance(texts.dtype, pd.StringDtype) and not texts.isna().any():
+            return texts.tolist()
+        values = texts.tolist()
+    else:
+        values = list(texts)
+    if not all(type(v) is str for v in values):
+        values = [v if isinstance(v, str) else "" for v in values]
+    return values
+
+
+def _nul_free(texts: list[str]) -> list[str]:
+    """NUL separates answers in a joined chunk, so it must not occur inside one (one C-speed count per chunk)."""
+    if "\x00".join(texts).count("\x00") != max(len(texts) - 1, 0):
+        return [t.replace("\x00", " ") for t in texts]
+    return texts
+
+
+def _chunks(n: int) -> Iterator[slice]:
+    for start in range(0, n, _CHUNK):
+        yield slice(start, min(n, start + _CHUNK))
+
+
+def _tokenise(texts: list[str]) -> _Tokens:
+    """Words as maximal runs of letters/digits/apostrophes (lower-cased), each hashed FNV-style, vectorised."""
+    big = ("\x00".join(texts) + "\x00").lower().replace("\u2019", "'")
+    buf = np.frombuffer(big.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    inside = _WORD_BYTES[buf]
+    before = np.empty_like(inside)
+    before[0] = False
+    before[1:] = inside[:-1]
+    # The chunk ends in NUL (not a word byte), so word edges alternate: start, end, start, end...
+    edges = np.flatnonzero(inside != before)
+    starts = edges[0::2]
+    lengths = edges[1::2] - starts
+    # Hash each word 8 bytes at a time: an unaligned uint64 view of the buffer at byte stride 1 reads the
+    # 8 bytes starting at any offset; bytes past the word's end are masked off.
+    padded = np.concatenate([buf, np.zeros(_HASHED_PREFIX + 8, dtype=np.uint8)])
+    windows = np.ndarray(shape=(buf.size + _HASHED_PREFIX,), dtype="<u8", buffer=padded, strides=(1,))
+    hashes = np.full(starts.size, _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(0, _HASHED_PREFIX, 8):
+            # Always all rounds: a word's hash must not depend on the longest word in its chunk.
+            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
+            word = windows[starts + offset] & _BYTE_MASKS[remaining]
+            hashes = (hashes ^ word) * _FNV_PRIME
+            hashes ^= hashes >> np.uint64(29)
+        hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
+    # Words per answer from where each NUL separator falls among the word starts (n searches, not one per word).
+    separators = np.flatnonzero(buf == 0)
+    per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
+    rows = np.repeat(np.arange(len(texts)), per_row)
+    return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
+
+
+class _PhraseSet:
+    """Marker phrases as hashed word n-grams, grouped by length; an n-gram is only hashed where its first word
+    is the first word of some phrase, so the common case costs one membership test per word."""
+
+    def __init__(self, phrases: Sequence[str]):
+        self.by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        grouped: dict[int, list[np.ndarray]] = {}
+        for phrase in phrases:
+            words = _tokenise([phrase]).hash
+            if words.size:
+                grouped.setdefault(words.size, []).append(words)
+        for n, rows in grouped.items():
+            table = np.stack(rows)
+            self.by_length[n] = (np.unique(table[:, 0]), np.unique(self._combine(table.T)))
+
+    @staticmethod
+    def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
+        combined = columns[0].copy()
+        with np.errstate(over="ignore"):
+            for column in columns[1:]:
+                combined = (combined * _MIX) ^ column
+        return combined
+
+    def count(self, tokens: _Tokens) -> np.ndarray:
+        counts = np.zeros(tokens.n_rows, dtype=np.int64)
+        size = tokens.hash.size
+        for n, (firsts, keys) in self.by_length.items():
+            if size < n:
+                continue
+            at = np.flatnonzero(np.isin(tokens.hash[: size - n + 1], firsts, kind="sort"))
+            if n > 1:
+                at = at[tokens.row[at] == tokens.row[at + n - 1]]
+            grams = self._combine([tokens.hash[at + k] for k in range(n)])
+            counts += np.bincount(tokens.row[at[np.isin(grams, keys, kind="sort")]], minlength=tokens.n_rows)
+        return counts
+
+
+_HEDGING = _PhraseSet(HEDGING_MARKERS)
+_FLATTERY = _PhraseSet(FLATTERY_MARKERS)
+
+
+def compile_refusal_patterns(patterns: Sequence[str] | None) -> list[re.Pattern[str]]:
+    """Compile refusal patterns, raising ``ValueError`` naming the first one that is not a valid regex."""
+    compiled = []
+    for pattern in DEFAULT_REFUSAL_PATTERNS if patterns is None else patterns:
+        try:
+            compiled.append(re.compile(pattern, 0 if pattern == pattern.lower() else re.IGNORECASE))
+        except re.error as exc:
+            raise ValueError(f"refusal pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    return compiled
+
+
+def _rows_of(positions: list[int], row_starts: np.ndarray) -> np.ndarray:
+    return np.searchsorted(row_starts, np.asarray(positions, dtype=np.int64), side="right") - 1
+
+
+def _structure(texts: list[str]) -> dict[str, np.ndarray]:
+    """Headings, list items and fenced code blocks from literal-prefixed scans over the joined chunk."""
+    lengths = np.array(list(map(len, texts)), dtype=np.int64)
+    # Every answer starts right after "\x00", at a "\n" so line-anchored patterns see its first line.
+    row_starts = np.concatenate([[1], 1 + np.cumsum(lengths + 2)[:-1]]) if texts else np.zeros(0, dtype=np.int64)
+    big = "\x00\n" + "\x00\n".join(texts)
+    out = {}
+    for name, pattern in (("headings", _HEADING), ("list_items", _LIST_ITEM), ("fences", _FENCE)):
+        positions = [m.start() for m in pattern.finditer(big)]
+        out[name] = np.bincount(_rows_of(positions, row_starts), minlength=len(texts)).astype(np.int64)
+    out["code_blocks"] = (out.pop("fences") + 1) // 2  # an unclosed fence still opens a block
+    out["chars"] = lengths
+    # Answers that could be JSON (hold a fence anywhere, or open with a bracket): the only ones worth parsing.
+    fenced = [m.start() for m in _ANY_FENCE.finditer(big)]
+    opening = [m.start() + 1 for m in _OPENS_WITH_BRACKET.finditer(big)]
+    candidate = np.zeros(len(texts), dtype=bool)
+    candidate[_rows_of(fenced + opening, row_starts)] = True
+    out["json_candidate"] = candidate
+    return out
+
+
+def _refusals(texts: list[str], patterns: list[re.Pattern[str]], window: int | None) -> np.ndarray:
+    heads = texts if window is None else [t[:window] for t in texts]
+    big = ("\x00".join(heads) + "\x00").lower().replace("\u2019", "'")
+    # Row boundaries in characters of the lower-cased string (lower() may change lengths in rare scripts).
+    codepoints = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    separators = np.flatnonzero(codepoints == 0)
+    found = np.zeros(len(texts), dtype=bool)
+    for pattern in patterns:
+        positions = [m.start() for m in pattern.finditer(big)]
+        if positions:
+            found[np.searchsorted(separators, np.asarray(positions, dtype=np.int64))] = True
+    return found
+
+
+def _parse_json_answer(text: str) -> tuple[bool, Any]:
+    """The answer as JSON: the whole answer, or else the first fenced block tagged json (or untagged) that parses.
+
+    Only objects and arrays count: a bare number or word is not a structured answer.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return True, json.loads(stripped)
+        except ValueError:
+            pass
+    if "```" in text:
+        for match in _FENCED_BLOCK.finditer(text):
+            tag, body = match.group(1).lower(), match.group(2).strip()
+            if tag in ("", "json", "json5", "jsonc") and body[:1] in ("{", "["):
+                try:
+                    return True, json.loads(body)
+                except ValueError:
+                    continue
+    return False, None
+
+
+def _schema_validator(schema: Any, cache: dict[str, Any]) -> Any:
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError as exc:
+            raise ValueError(f"JSON schema is not valid JSON: {exc}") from exc
+    key = json.dumps(schema, sort_keys=True)
+    if key not in cache:
+        try:
+            validator_class = jsonschema.validators.validator_for(schema)
+            validator_class.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"JSON schema is invalid: {exc.message}") from exc
+        cache[key] = validator_class(schema)
+    return cache[key]
+
+
+def _has_schema(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return not (isinstance(value, str) and not value.strip())
+
+
+def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``json_valid`` (bool) and ``schema_valid`` (object array: True/False, None where no schema).
+
+    Only ``candidate`` answers (fenced or opening with a bracket) are parsed; the rest cannot be JSON.
+    """
+    json_valid = np.zeros(len(texts), dtype=bool)
+    schema_valid = np.full(len(texts), None, dtype=object)
+    validators: dict[str, Any] = {}
+    with_schema = [] if schemas is None else [i for i, schema in enumerate(schemas) if _has_schema(schema)]
+    for i in sorted(set(np.flatnonzero(candidate).tolist()) | set(with_schema)):
+        ok, value = _parse_json_answer(texts[i]) if candidate[i] else (False, None)
+        json_valid[i] = ok
+        if schemas is not None and _has_schema(schemas[i]):
+            validator = _schema_validator(schemas[i], validators)
+            schema_valid[i] = bool(ok and validator.is_valid(value))
+    return json_valid, schema_valid
+
+
+def _chunk_metrics(
+    texts: list[str], patterns: list[re.Pattern[str]], window: int | None, schemas: list[Any] | None
+) -> tuple[dict[str, Any], _Tokens]:
+    texts = _nul_free(texts)
+    tokens = _tokenise(texts)
+    columns: dict[str, Any] = _structure(texts)
+    columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
+    columns["refusal"] = _refusals(texts, patterns, window)
+    columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas, columns.pop("json_candidate"))
+    columns["hedging"] = _HEDGING.count(tokens)
+    columns["flattery"] = _FLATTERY.count(tokens)
+    return columns, tokens
+
+
+def _frame(parts: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
+    data = {}
+    for name in METRIC_COLUMNS:
+        if name == "schema_valid":
+            data[name] = pd.array(
+                np.concatenate([np.asarray(p[name], dtype=object) for p in parts]) if parts else [], dtype="boolean"
+            )
+        else:
+            data[name] = np.concatenate([p[name] for p in parts]) if parts else np.zeros(0)
+    return pd.DataFrame(data, index=index)
+
+
+def output_metrics(
+    texts: pd.Series,
+    *,
+    refusal_patterns: Sequence[str] | None = None,
+    schemas: pd.Series | None = None,
+    refusal_window: int | None = REFUSAL_WINDOW,
+) -> pd.DataFrame:
+    """One row of metrics per answer (same index as ``texts``); see ``METRIC_COLUMNS``.
+
+    ``schema_valid`` is NA where no schema was given. Raises ``ValueError`` for an invalid pattern or schema.
+    """
+    patterns = compile_refusal_patterns(refusal_patterns)
+    values = _clean(texts)
+    schema_values = schemas.tolist() if schemas is not None else None
+    parts = []
+    for part in _chunks(len(values)):
+        chunk_schemas = schema_values[part] if schema_values is not None else None
+        parts.append(_chunk_metrics(values[part], patterns, refusal_window, chunk_schemas)[0])
+    return _frame(parts, texts.index)
+
+
+def _word_sets(tokens: _Tokens) -> np.ndarray:
+    """Each answer's set of hashed words as a row of ``_SET_BITS`` bits (uint64 words)."""
+    width = _SET_BITS // 64
+    bucket = (tokens.hash >> np.uint64(64 - 15)).astype(np.int64)
+    bits = np.zeros(tokens.n_rows * width, dtype=np.uint64)
+    np.bitwise_or.at(
+        bits, tokens.row * width + (bucket >> 6), np.left_shift(np.uint64(1), (bucket & 63).astype(np.uint64))
+    )
+    return bits.reshape(tokens.n_rows, width)
+
+
+def _token_jaccard(a: _Tokens, b: _Tokens) -> np.ndarray:
+    """Jaccard similarity of the two answers' word sets, row by row (both empty counts as identical)."""
+    set_a, set_b = _word_sets(a), _word_sets(b)
+    shared = np.bitwise_count(set_a & set_b).sum(axis=1, dtype=np.int64)
+    union = np.bitwise_count(set_a | set_b).sum(axis=1, dtype=np.int64)
+    return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
+
+
+def _embedding_similarity(a: list[str], b: list[str], backend: EmbeddingBackend) -> np.ndarray:
+    va = np.asarray(backend.encode(a), dtype=np.float64)
+    vb = np.asarray(backend.encode(b), dtype=np.float64)
+    if va.shape != vb.shape or va.ndim != 2 or va.shape[0] != len(a):
+        raise ValueError(f"embedding backend returned shapes {va.shape} and {vb.shape} for {len(a)} texts each")
+    norms = np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1)
+    cosine = np.where(norms > 0, (va * vb).sum(axis=1) / np.where(norms > 0, norms, 1.0), 1.0)
+    return np.clip(cosine, 0.0, 1.0)
+
+
+def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None = None) -> np.ndarray:
+    """Normalised similarity in [0, 1] of ``a[i]`` and ``b[i]``: word-set Jaccard, or embedding cosine
+    (negatives clipped to 0) when a backend is given."""
+    if len(a) != len(b):
+        raise ValueError(f"similarity needs two series of the same length, got {len(a)} and {len(b)}")
+    left, right = _clean(a), _clean(b)
+    if backend is not None:
+        out = [_embedding_similarity(left[part], right[part], backend) for part in _chunks(len(left))]
+    else:
+        out = [
+            _token_jaccard(_tokenise(_nul_free(left[part])), _tokenise(_nul_free(right[part])))
+            for part in _chunks(len(left))
+        ]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def paired_metrics(
+    a: pd.Series,
+    b: pd.Series,
+    *,
+    refusal_patterns: Sequence[str] | None = None,
+    schemas: pd.Series | None = None,
+    refusal_window: int | None = REFUSAL_WINDOW,
+    backend: EmbeddingBackend | None = None,
+    progress: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Metrics of both sides and their similarity in one pass, so each answer is tokenised once."""
+    if len(a) != len(b):
+        raise ValueError(f"paired metrics need two series of the same length, got {len(a)} and {len(b)}")
+    patterns = compile_refusal_patterns(refusal_patterns)
+    left, right = _clean(a), _clean(b)
+    schema_values = schemas.tolist() if schemas is not None else None
+    parts_a, parts_b, sims = [], [], []
+    # Two threads, one per side: the numpy half of the work releases the GIL, so the sides overlap on 2 cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for part in _chunks(len(left)):
+            chunk_schemas = schema_values[part] if schema_values is not None else None
+            future_b = pool.submit(_chunk_metrics, right[part], patterns, refusal_window, chunk_schemas)
+            metrics_a, tokens_a = _chunk_metrics(left[part], patterns, refusal_window, chunk_schemas)
+            metrics_b, tokens_b = future_b.result()
+            parts_a.append(metrics_a)
+            parts_b.append(metrics_b)
+            if backend is None:
+                sims.append(_token_jaccard(tokens_a, tokens_b))
+            else:  # chunk by chunk, so the backend never holds more than one chunk's vectors
+                sims.append(_embedding_similarity(left[part], right[part], backend))
+            if progress is not None:
+                progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
+    sim = np.concatenate(sims) if sims else np.zeros(0)
+    return _frame(parts_a, a.index), _frame(parts_b, b.index), sim

@@ -1,0 +1,157 @@
+"""Headless Chromium opens the manager dashboard over half a year of demo-like history, checks the charts are
+drawn by the locally served plotly.js, filters by team through htmx, and saves var/screenshots/dashboard.png."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from core.models import Role, Team, User
+from diagnostics.models import LayerDiagnosis
+from diagnostics.services import layer_set_verdict, ownership_map_set
+from incidents.models import ActionItem, ActionStatus, Incident
+from incidents.services import action_item_create, action_item_update, incident_open
+from rollouts.models import Environment, Feature
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM) and os.environ.get("REWIND_REQUIRE_BROWSER") != "1",
+        reason="no /usr/bin/chromium",
+    ),
+]
+
+TITLES = [
+    "Answers cite the wrong help articles",
+    "Invoice totals extracted as strings",
+    "Refusals on billing questions",
+    "Search returns empty results for long queries",
+    "Latency p95 doubled after provider update",
+    "Summaries cut off mid-sentence",
+]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _history(admin: User) -> None:
+    """Two teams, three features, 24 incidents over six months with verdicts and action items (services)."""
+    rng = random.Random(3)
+    people = {
+        name: User.objects.create_user(username=name, password="pw", first_name=name.title(), role=Role.RESPONDER)
+        for name in ("leo", "priya", "sam", "maya", "omar", "ines")
+    }
+    assist = Team.objects.create(slug="assist", name="Assist")
+    docs = Team.objects.create(slug="documents", name="Documents")
+    assist.members.add(people["leo"], people["priya"], people["sam"])
+    docs.members.add(people["maya"], people["omar"], people["ines"])
+    envs = []
+    for slug, team, owners in (
+        ("support-assistant", assist, ("leo", "priya", "sam", "maya")),
+        ("search", assist, ("priya", "leo", "sam", "omar")),
+        ("invoice-extractor", docs, ("omar", "ines", "maya", "sam")),
+    ):
+        feature = Feature.objects.create(slug=slug, name=slug.replace("-", " ").title(), team=team)
+        envs.append(Environment.objects.create(feature=feature, name="production", is_production=True))
+        for layer, name in zip(("model", "data", "prompt", "product"), owners, strict=True):
+            ownership_map_set(actor=admin, feature=feature, layer=layer, owner=people[name], team=team)
+    now = timezone.now()
+    today = timezone.localdate()
+    for i in range(24):
+        start = now - dt.timedelta(days=180 - i * 7.3, hours=rng.randint(0, 20))
+        incident = incident_open(
+            actor=admin,
+            title=TITLES[i % len(TITLES)],
+            severity=rng.choice(["sev2", "sev3", "sev3", "sev4"]),
+            feature_environments=[envs[i % 3]],
+            impact_started_at=start,
+            detected_at=start + dt.timedelta(minutes=rng.randint(10, 400)),
+        )
+        restored = start + dt.timedelta(hours=rng.uniform(2, 30))
+        if restored < now:
+            Incident.objects.filter(pk=incident.pk).update(mitigated_at=restored, resolved_at=restored)
+        if i < 21:
+            layer = rng.choice(["data", "data", "prompt", "prompt", "product"])
+            diagnosis = LayerDiagnosis.objects.get(incident=incident, layer=layer)
+            layer_set_verdict(actor=admin, diagnosis=diagnosis, status="root_cause", evidence_note="confirmed")
+        for j in range(3):
+            due = start.date() + dt.timedelta(days=rng.randint(7, 45))
+            owner = rng.choice(list(people.values()))
+            item = action_item_create(
+                actor=admin,
+                incident=incident,
+                title=f"Follow-up {i}.{j}",
+                owner=owner,
+                due_date=due,
+                layer=rng.choice(["model", "data", "prompt", "product"]),
+            )
+            if due < today and rng.random() < 0.75:
+                action_item_update(actor=admin, item=item, status=ActionStatus.DONE)
+                completed = dt.datetime.combine(due, dt.time(12), tzinfo=dt.UTC) + dt.timedelta(days=rng.randint(-5, 3))
+                ActionItem.objects.filter(pk=item.pk).update(completed_at=completed)
+            ActionItem.objects.filter(pk=item.pk).update(created_at=start + dt.timedelta(days=1))
+
+
+def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, admin_user, viewer, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    _history(admin_user)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        external, errors = [], []
+        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/login/?next=/dashboard/")
+        page.fill("input[name=username]", viewer.username)
+        page.fill("input[name=password]", "pw-" + viewer.username)
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_url("**/dashboard/")
+
+        # Every chart drawn by plotly.js (an SVG inside each figure), the unowned count shown and zero.
+        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 5")
+        assert page.locator("#unowned .kpi").inner_text().strip() == "0"
+        assert "allclear" in page.locator("#unowned").get_attribute("class")
+        assert page.locator("#by-owner tbody tr").count() >= 3
+        page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+        # Filtering swaps the results region in place (htmx), charts redrawn, URL kept shareable.
+        all_open = int(page.locator(".kpi").nth(1).inner_text())
+        page.select_option("select[name=team]", "documents")
+        page.wait_for_url("**team=documents**")
+        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 5")
+        team_open = int(page.locator(".kpi").nth(1).inner_text())
+        assert team_open < all_open
+        assert page.locator("h1").count() == 1  # a fragment, not a page inside the page
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-team.png"), full_page=True)
+
+        # A date range ending before it starts: the 400 answer's message is swapped in, not dropped.
+        page.fill("input[name=date_from]", "2026-10-10")
+        page.fill("input[name=date_to]", "2026-10-01")
+        page.wait_for_selector("text=The end date is before the start date.")
+        browser.close()
+    assert external == []
+    assert errors == []
