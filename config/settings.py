@@ -154,6 +154,12 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "diagnostics.models.Verdict",
         # Dependent workflows' review status; other apps have "status" fields too.
         "ImpactStatusEnum": "rollouts.models.ImpactStatus",
+        # Rollout runs (issue 4): "layer", "kind", "state" and "mode" are field names in other apps too.
+        "ReleaseLayerEnum": "rollouts.models.Layer",
+        "DiagnosisLayerEnum": "diagnostics.models.DiagnosisLayer",
+        "RunKindEnum": "rollouts.models.RunKind",
+        "RunStateEnum": "rollouts.models.RunState",
+        "RunModeEnum": "rollouts.models.RunMode",
     },
 }
 
