@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollouts import impact_web, views
+from rollouts import impact_web, run_views, views
 
 app_name = "rollouts"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("features/<slug:slug>/deployments/new/", views.deployment_create, name="deployment_create"),
     path("releases/<int:pk>/", views.release_detail, name="release_detail"),
     path("versions/<slug:kind>/new/", views.version_register, name="version_register"),
+    path("rollouts/", run_views.run_list, name="run_list"),
+    path("rollouts/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("rollouts/<int:pk>/<slug:action>/", run_views.run_control, name="run_control"),
+    path("features/<slug:slug>/<slug:env>/rollback/plan", run_views.rollback_plan, name="rollback_plan"),
+    path("features/<slug:slug>/<slug:env>/rollback/", run_views.rollback_submit, name="rollback_submit"),
     path("features/<slug:slug>/<slug:env>/impact/", impact_web.impact_page, name="impact_page"),
     path("features/<slug:slug>/<slug:env>/impact/add/", impact_web.impact_add, name="impact_add"),
     path("features/<slug:slug>/<slug:env>/impact/plan/", impact_web.impact_plan_view, name="impact_plan"),

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from rollouts.api import views
+from rollouts.api import run_views, views
 from rollouts.api.impact_views import DependentWorkflowViewSet, ImpactFollowupView, ImpactGateView, ImpactWaiveView
 from rollouts.api.observation_views import ObservationIngestView
 
@@ -15,9 +15,13 @@ router.register("adapter-versions", views.AdapterVersionViewSet, basename="adapt
 router.register("index-versions", views.IndexVersionViewSet, basename="index-version")
 router.register("releases", views.ReleaseViewSet, basename="release")
 router.register("deployments", views.DeploymentEventViewSet, basename="deployment")
+router.register("runs", run_views.RolloutRunViewSet, basename="run")
+router.register("webhook-targets", run_views.WebhookTargetViewSet, basename="webhook-target")
 router.register("dependent-workflows", DependentWorkflowViewSet, basename="dependent-workflow")
 
 urlpatterns = [
+    path("rollbacks", run_views.rollback, name="api-rollback"),
+    path("routing/<slug:feature>/<slug:environment>", run_views.routing_table, name="api-routing"),
     path("observations", ObservationIngestView.as_view(), name="observations-ingest"),
     path("impact/waive", ImpactWaiveView.as_view(), name="impact-waive"),
     path("impact/gate", ImpactGateView.as_view(), name="impact-gate"),

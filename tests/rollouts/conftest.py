@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rollouts import services
+from rollouts import routing, services
 from rollouts.models import Environment
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -95,3 +95,16 @@ def release_factory(responder, feature):
         return make_release(actor or responder, feature, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_mirror():
+    """Each test has its own database state: forget routing tables mirrored by earlier tests."""
+    routing._bodies.clear()
+    routing._seen.clear()
+    client = routing._mirror()
+    if client is not None:
+        keys = list(client.scan_iter("rewind:routing:*"))
+        if keys:
+            client.delete(*keys)
+    yield
