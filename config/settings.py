@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rollouts",
     "incidents",
     "diagnostics",
+    "slackbot",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    # Hourly is fine: each reminder is sent at most once per day (keyed by date).
+    "slack-reminders": {"task": "slackbot.send_reminders", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,0 +1,68 @@
+"""Thin Celery tasks: ids in, load, call one function. Every post is keyed (post_once), so a retried task
+never double-posts."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import httpx
+from celery import shared_task
+from django.conf import settings
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger(__name__)
+
+SLACK_RETRY = {"autoretry_for": (SlackApiError, httpx.TransportError), "retry_backoff": 2, "max_retries": 5}
+
+
+def _trusted_response_url(url: str) -> bool:
+    """Only Slack's hooks host (or the configured API host, e.g. a local fake in tests) may receive replies."""
+    host = urlsplit(url).hostname or ""
+    return host == "hooks.slack.com" or host == (urlsplit(settings.SLACK_API_BASE_URL).hostname or "")
+
+
+@shared_task(name="slackbot.respond", soft_time_limit=20, time_limit=30, **SLACK_RETRY)
+def respond(response_url: str, message: dict) -> None:
+    if not _trusted_response_url(response_url):
+        log.warning("refusing to post to untrusted response_url %s", response_url)
+        return
+    httpx.post(response_url, json=message, timeout=10).raise_for_status()
+
+
+@shared_task(name="slackbot.incident_announce", soft_time_limit=60, time_limit=90, **SLACK_RETRY)
+def incident_announce(incident_id: int, create_channel: bool) -> None:
+    from slackbot import posting
+
+    posting.incident_announce(incident_id, create_channel=create_channel)
+
+
+@shared_task(name="slackbot.incident_board", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
+def incident_board(incident_id: int) -> None:
+    from slackbot import posting
+
+    posting.incident_board_post(incident_id)
+
+
+@shared_task(name="slackbot.pin_reaction", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
+def pin_reaction(channel: str, ts: str, slack_user_id: str) -> None:
+    from slackbot import posting
+
+    posting.pin_reaction(channel=channel, ts=ts, slack_user_id=slack_user_id)
+
+
+@shared_task(name="slackbot.rollback_progress", bind=True, soft_time_limit=30, time_limit=60, max_retries=None)
+def rollback_progress(self, run_id: int, channel: str, polls: int = 0) -> None:
+    from slackbot import posting
+
+    finished = posting.rollback_progress(run_id, channel=channel)
+    # Follow the run for up to ~10 minutes, posting each new state once in the thread.
+    if not finished and polls < 300:
+        rollback_progress.apply_async((run_id, channel, polls + 1), countdown=2)
+
+
+@shared_task(name="slackbot.send_reminders", soft_time_limit=240, time_limit=300)
+def send_reminders() -> None:
+    from slackbot import reminders
+
+    reminders.reminders_send()

@@ -1,0 +1,71 @@
+"""Slack test kit: a fake Slack Web API on 127.0.0.1, settings pointing at it, and a client that sends
+signed requests in Slack's wire format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.celery import app as celery_app
+from tests.slackbot.fake_slack import FakeSlack
+from tests.slackbot.signing import SECRET, command_body, payload_body, signed_headers
+
+
+@pytest.fixture
+def fake_slack():
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_settings(settings, fake_slack):
+    settings.SLACK_SIGNING_SECRET = SECRET
+    settings.SLACK_BOT_TOKEN = "xoxb-test-token"
+    settings.SLACK_API_BASE_URL = fake_slack.api_url
+    settings.SLACK_ANNOUNCE_CHANNEL = "CANNOUNCE"
+    return settings
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process when their on_commit callbacks fire (tests with a real worker don't use this)."""
+    before = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
+
+
+class SlackSender:
+    def __init__(self, client, fake: FakeSlack):
+        self.client = client
+        self.fake = fake
+
+    def post(self, path: str, body: bytes, content_type: str, **headers):
+        signed = signed_headers(body)
+        signed.update(headers)
+        return self.client.generic("POST", path, body, content_type=content_type, **signed)
+
+    def command(self, text: str, *, user_id: str, command: str = "/incident", channel_id: str = "CGENERAL"):
+        body = command_body(command, text, user_id=user_id, channel_id=channel_id, fake_url=self.fake.url)
+        return self.post("/slack/commands", body, "application/x-www-form-urlencoded")
+
+    def interact(self, payload: dict):
+        return self.post("/slack/interactivity", payload_body(payload), "application/x-www-form-urlencoded")
+
+    def event(self, body: dict, **headers):
+        return self.post("/slack/events", json.dumps(body).encode(), "application/json", **headers)
+
+
+@pytest.fixture
+def slack(client, fake_slack, slack_settings, celery_eager):
+    return SlackSender(client, fake_slack)
+
+
+def reply_text(response) -> str:
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["response_type"] == "ephemeral", body
+    return body["text"]
