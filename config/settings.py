@@ -12,7 +12,7 @@ import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REWIND_VAR_DIR", str(BASE_DIR / "var")))
@@ -164,8 +164,19 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "rollouts-tick": {"task": "rollouts.tick", "schedule": env_float("REWIND_ROLLOUT_TICK_SECONDS", 2.0)},
     # Hourly is fine: each reminder is sent at most once per day (keyed by date).
     "slack-reminders": {"task": "slackbot.send_reminders", "schedule": 3600.0},
+}
+# Rollout timings in seconds; a run's ``config`` overrides any of them (tests use fractions of a second).
+REWIND_ROLLOUT = {
+    "analysis_seconds": env_float("REWIND_ROLLOUT_ANALYSIS_SECONDS", 300.0),
+    "bake_seconds": env_float("REWIND_ROLLOUT_BAKE_SECONDS", 1800.0),
+    "max_looks": env_int("REWIND_ROLLOUT_MAX_LOOKS", 6),
+    "lease_seconds": env_float("REWIND_ROLLOUT_LEASE_SECONDS", 60.0),
+    "webhook_timeout_seconds": env_float("REWIND_WEBHOOK_TIMEOUT_SECONDS", 5.0),
+    "webhook_max_attempts": env_int("REWIND_WEBHOOK_MAX_ATTEMPTS", 5),
+    "webhook_backoff_seconds": env_float("REWIND_WEBHOOK_BACKOFF_SECONDS", 2.0),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -304,6 +304,10 @@ def deployment_record(
         },
         reason=override_reason if violations else "",
     )
+    # Gateways read the materialised routing table; keep it in step with what is now live.
+    from rollouts.routing import routing_publish
+
+    routing_publish(environment)
     return event
 
 
