@@ -4,10 +4,13 @@ transactions; state changes go through the services."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.text import slugify
 from slack_sdk.errors import SlackApiError
 
@@ -15,6 +18,7 @@ from core.audit import audit_record
 from slackbot import blocks
 from slackbot.client import post_once, slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
+from slackbot.models import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,29 @@ def pin_reaction(*, channel: str, ts: str, slack_user_id: str) -> None:
         log.info("pushpin from %s ignored: %s", slack_user_id, exc)
 
 
+def rollback_threads_follow() -> int:
+    """Every rollback that has a Slack thread and is still in flight (or finished in the last 10 minutes)."""
+    from rollouts.models import ACTIVE_RUN_STATES, RolloutRun
+
+    heads = {
+        int(m.purpose_key.split(":")[1]): m.channel
+        for m in SlackMessage.objects.filter(
+            purpose_key__startswith="rollback:",
+            purpose_key__endswith=":head",
+            created_at__gte=timezone.now() - dt.timedelta(days=1),
+        )
+    }
+    recent = timezone.now() - dt.timedelta(minutes=10)
+    followed = RolloutRun.objects.filter(pk__in=heads).filter(
+        Q(state__in=ACTIVE_RUN_STATES) | Q(finished_at__gte=recent)
+    )
+    count = 0
+    for run_id in followed.values_list("pk", flat=True):
+        rollback_progress(run_id, channel=heads[run_id])
+        count += 1
+    return count
+
+
 def rollback_progress(run_id: int, *, channel: str) -> bool:
     """Post the run's head message once, then one thread reply per state it reaches. True when finished."""
     from slackbot import rollout_bridge
@@ -129,15 +156,14 @@ def rollback_progress(run_id: int, *, channel: str) -> bool:
     if progress is None:
         return True
     status, finished, line = progress
-    head = post_once(purpose_key=f"rollback:{run_id}:head", channel=channel, text=f":rewind: {line}")
+    # The head message tracks the run (edited in place); each state reached gets one reply in its thread.
+    head = post_once(
+        purpose_key=f"rollback:{run_id}:head", channel=channel, text=f":rewind: {line}", update_if_changed=True
+    )
     post_once(
         purpose_key=f"rollback:{run_id}:state:{status}",
         channel=head.channel,
         thread_ts=head.ts,
         text=f"Run #{run_id} is now *{status}*.",
     )
-    if finished:
-        post_once(
-            purpose_key=f"rollback:{run_id}:head", channel=channel, text=f":rewind: {line}", update_if_changed=True
-        )
     return finished

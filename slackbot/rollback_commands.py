@@ -165,7 +165,9 @@ def handle_block_actions(payload: dict) -> HttpResponse:
             plan = _load_plan(action.get("value", ""))
             require(actor, plan.permission)
             with transaction.atomic():
-                run = orchestration.rollback_start(actor=actor, environment=plan.environment, target=plan.target)
+                run = orchestration.rollback_start(
+                    actor=actor, environment=plan.environment, target=plan.target, slack_user_id=slack_user
+                )
             run_id = run.pk
             reply = {
                 "replace_original": True,
@@ -174,7 +176,7 @@ def handle_block_actions(payload: dict) -> HttpResponse:
             }
             if channel:
                 transaction.on_commit(lambda: tasks.rollback_progress.delay(run_id, channel))
-        except (SlackUserProblem, PermissionDenied, ValidationError) as exc:
+        except (SlackUserProblem, PermissionDenied, ValidationError, *orchestration.REFUSALS) as exc:
             reply = {
                 "response_type": "ephemeral",
                 "replace_original": False,

@@ -1,29 +1,62 @@
-"""The bot's view of rollout orchestration (rollouts app): default rollback target, impact gate, runs in
-flight, starting a rollback. Kept in one module so the bot reads one contract."""
+"""The bot's view of rollout orchestration (rollouts.runs, rollouts.analysis): default rollback target, the
+user-impact gate, runs in flight, starting a rollback. One module, so the bot reads one contract."""
 
 from __future__ import annotations
 
+from rollouts import analysis, runs
+from rollouts.models import ACTIVE_RUN_STATES, FINAL_RUN_STATES, RolloutRun
+
 
 def rollback_default_target(*, environment, current):
-    raise NotImplementedError
+    return runs.last_known_good(environment, exclude=current)
 
 
 def rollback_impact(*, environment, current) -> tuple[list[str], str]:
-    raise NotImplementedError
+    """(dependent workflows awaiting review, a note if the gate blocks the rollback)."""
+    if not environment.is_production:
+        return [], ""
+    gate = analysis.rollback_gate(environment=environment, from_release=current)
+    workflows = [str(p.get("name") or p) if isinstance(p, dict) else str(p) for p in gate.pending]
+    note = f":no_entry: *Impact gate:* {gate.reason}" if gate.blocked else ""
+    return workflows, note
 
 
-def runs_in_flight():
-    raise NotImplementedError
+def runs_in_flight() -> list[RolloutRun]:
+    return list(
+        RolloutRun.objects.filter(state__in=ACTIVE_RUN_STATES)
+        .select_related("environment__feature", "stable_release", "candidate_release")
+        .order_by("created_at", "id")[:25]
+    )
 
 
-def run_line(run) -> str:
-    raise NotImplementedError
+def run_line(run: RolloutRun) -> str:
+    stable = f"#{run.stable_release.number}" if run.stable_release else "nothing"
+    return (
+        f"{run.get_kind_display()} #{run.pk} {run.environment}: {stable} → #{run.candidate_release.number}, "
+        f"{run.get_state_display().lower()}, {run.candidate_weight}% on #{run.candidate_release.number}"
+    )
 
 
-def rollback_start(*, actor, environment, target):
-    raise NotImplementedError
+def rollback_start(*, actor, environment, target, slack_user_id: str = "") -> RolloutRun:
+    run, _created = runs.rollback_request(
+        actor=actor,
+        environment=environment,
+        to_release=target,
+        reason=f"Confirmed in Slack by {actor.get_username()}" + (f" (<@{slack_user_id}>)" if slack_user_id else ""),
+    )
+    return run
 
 
-def run_progress(run_id: int):
-    """-> (status, is_finished, line) for a run, or None if it is gone."""
-    raise NotImplementedError
+def run_progress(run_id: int) -> tuple[str, bool, str] | None:
+    run = (
+        RolloutRun.objects.select_related("environment__feature", "stable_release", "candidate_release")
+        .filter(pk=run_id)
+        .first()
+    )
+    if run is None:
+        return None
+    return run.state, run.state in FINAL_RUN_STATES, run_line(run)
+
+
+# Refusals the rollback service raises besides PermissionDenied / ValidationError.
+REFUSALS = (runs.RunConflict, runs.ImpactBlocked)

@@ -51,14 +51,19 @@ def pin_reaction(channel: str, ts: str, slack_user_id: str) -> None:
     posting.pin_reaction(channel=channel, ts=ts, slack_user_id=slack_user_id)
 
 
-@shared_task(name="slackbot.rollback_progress", bind=True, soft_time_limit=30, time_limit=60, max_retries=None)
-def rollback_progress(self, run_id: int, channel: str, polls: int = 0) -> None:
+@shared_task(name="slackbot.rollback_progress", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
+def rollback_progress(run_id: int, channel: str) -> None:
     from slackbot import posting
 
-    finished = posting.rollback_progress(run_id, channel=channel)
-    # Follow the run for up to ~10 minutes, posting each new state once in the thread.
-    if not finished and polls < 300:
-        rollback_progress.apply_async((run_id, channel, polls + 1), countdown=2)
+    posting.rollback_progress(run_id, channel=channel)
+
+
+@shared_task(name="slackbot.rollback_threads_follow", soft_time_limit=50, time_limit=60)
+def rollback_threads_follow() -> None:
+    """Beat: post each new state of rollbacks confirmed in Slack into their threads."""
+    from slackbot import posting
+
+    posting.rollback_threads_follow()
 
 
 @shared_task(name="slackbot.send_reminders", soft_time_limit=240, time_limit=300)

@@ -19,16 +19,16 @@ log = logging.getLogger(__name__)
 
 @slack_signed
 def commands(request):
-    # Imported here so a request with a bad signature never even loads the command modules.
-    from slackbot import incident_commands, rollback_commands
-
     form = request.POST
-    handler = {"/incident": incident_commands.handle_command, "/rollback": rollback_commands.handle_command}.get(
-        form.get("command", "")
-    )
-    if handler is None:
-        return ephemeral(f"Rewind does not know the command {form.get('command', '')!r}.")
-    return handler(form)
+    command = form.get("command", "")
+    # Imported here so a request with a bad signature never even loads the command modules.
+    if command == "/incident":
+        from slackbot.incident_commands import handle_command
+    elif command == "/rollback":
+        from slackbot.rollback_commands import handle_command
+    else:
+        return ephemeral(f"Rewind does not know the command {command!r}.")
+    return handle_command(form)
 
 
 @slack_signed
@@ -39,15 +39,19 @@ def interactivity(request):
         return HttpResponse("payload must be a JSON object", status=400, content_type="text/plain")
     if not isinstance(payload, dict):
         return HttpResponse("payload must be a JSON object", status=400, content_type="text/plain")
-    from slackbot import incident_commands, rollback_commands
-
     kind = payload.get("type")
     if kind == "view_submission":
-        return incident_commands.handle_view_submission(payload)
+        from slackbot.incident_commands import handle_view_submission
+
+        return handle_view_submission(payload)
     if kind == "block_actions":
-        return rollback_commands.handle_block_actions(payload)
+        from slackbot.rollback_commands import handle_block_actions
+
+        return handle_block_actions(payload)
     if kind == "message_action":
-        return incident_commands.handle_message_shortcut(payload)
+        from slackbot.incident_commands import handle_message_shortcut
+
+        return handle_message_shortcut(payload)
     return HttpResponse(status=200)
 
 

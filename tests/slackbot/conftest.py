@@ -39,14 +39,17 @@ def celery_eager():
 
 
 class SlackSender:
-    def __init__(self, client, fake: FakeSlack):
+    def __init__(self, client, fake: FakeSlack, capture_on_commit):
         self.client = client
         self.fake = fake
+        self.capture_on_commit = capture_on_commit
 
     def post(self, path: str, body: bytes, content_type: str, **headers):
         signed = signed_headers(body)
         signed.update(headers)
-        return self.client.generic("POST", path, body, content_type=content_type, **signed)
+        # Tests run inside a transaction; run what the view enqueued on commit, as production would.
+        with self.capture_on_commit(execute=True):
+            return self.client.generic("POST", path, body, content_type=content_type, **signed)
 
     def command(self, text: str, *, user_id: str, command: str = "/incident", channel_id: str = "CGENERAL"):
         body = command_body(command, text, user_id=user_id, channel_id=channel_id, fake_url=self.fake.url)
@@ -60,8 +63,8 @@ class SlackSender:
 
 
 @pytest.fixture
-def slack(client, fake_slack, slack_settings, celery_eager):
-    return SlackSender(client, fake_slack)
+def slack(client, fake_slack, slack_settings, celery_eager, django_capture_on_commit_callbacks):
+    return SlackSender(client, fake_slack, django_capture_on_commit_callbacks)
 
 
 def reply_text(response) -> str:
