@@ -20,6 +20,7 @@ RULES: dict[str, Role] = {
     "incident.create": Role.RESPONDER,
     "incident.update": Role.RESPONDER,
     "diagnosis.update": Role.RESPONDER,
+    "ownership.manage": Role.APPROVER,
     "postmortem.edit": Role.RESPONDER,
     "postmortem.publish": Role.APPROVER,
     "action_item.edit": Role.RESPONDER,

@@ -1,0 +1,1 @@
+from tests.support.incident_world import deployed, feature, incident, layer_owners, production  # noqa: F401
