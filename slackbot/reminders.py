@@ -20,21 +20,19 @@ def overdue_action_items(today):
     from incidents.models import ActionItem
 
     return (
-        ActionItem.objects.select_related("owner", "incident")
-        .filter(due_date__lt=today, status__in=["open", "in_progress"], owner__isnull=False)
+        ActionItem.objects.overdue(today)
+        .select_related("owner", "incident")
         .exclude(owner__slack_user_id="")
         .order_by("due_date", "id")
     )
 
 
 def incidents_with_unowned_layers():
-    from incidents.models import Incident
+    from incidents.models import OPEN_STATUSES, Incident
 
-    closed = ["resolved", "postmortem", "closed", "cancelled"]
     return (
         Incident.objects.select_related("commander")
-        .filter(layer_diagnoses__owner__isnull=True, commander__isnull=False)
-        .exclude(status__in=closed)
+        .filter(layer_diagnoses__owner__isnull=True, commander__isnull=False, status__in=OPEN_STATUSES)
         .exclude(commander__slack_user_id="")
         .distinct()
         .order_by("id")
