@@ -72,3 +72,47 @@ def reply_text(response) -> str:
     body = response.json()
     assert body["response_type"] == "ephemeral", body
     return body["text"]
+
+
+@pytest.fixture
+def owners(db):
+    """Four layer owners, each linked to Slack, as the feature's ownership map."""
+    from core.models import Role, User
+
+    people = {}
+    for layer, name in (("model", "mo"), ("data", "dee"), ("prompt", "pat"), ("product", "pia")):
+        people[layer] = User.objects.create_user(
+            username=name, email=f"{name}@example.com", role=Role.RESPONDER, slack_user_id=f"U{name.upper()}"
+        )
+    return people
+
+
+@pytest.fixture
+def owned_world(approver, admin_user, owners):
+    from diagnostics.services import ownership_map_set
+    from tests.slackbot.world import feature_with_two_releases
+
+    world = feature_with_two_releases(approver)
+    for layer, person in owners.items():
+        ownership_map_set(actor=admin_user, feature=world.feature, layer=layer, owner=person)
+    return world
+
+
+@pytest.fixture
+def incident_in_channel(owned_world, responder):
+    """An open incident whose Slack channel is CINC; the responder (URAFA) reported it and commands it."""
+    from incidents.models import Incident
+    from incidents.services import incident_open
+
+    responder.slack_user_id = "URAFA"
+    responder.save(update_fields=["slack_user_id"])
+    incident = incident_open(
+        actor=responder,
+        title="Answers stopped citing sources",
+        severity="sev2",
+        feature_environments=[owned_world.production],
+        commander=responder,
+    )
+    Incident.objects.filter(pk=incident.pk).update(slack_channel_id="CINC")
+    incident.refresh_from_db()
+    return incident

@@ -108,9 +108,7 @@ def test_malformed_rollback_text_gets_a_clear_reply_and_changes_nothing(slack, a
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_approver_confirms_and_progress_goes_to_a_thread(
-    slack, fake_slack, approver, world
-):
+def test_an_approver_confirms_and_progress_goes_to_a_thread(slack, fake_slack, approver, world):
     _link(approver, "UANA")
     plan = _plan(slack, "UANA")
     response = slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
