@@ -21,12 +21,9 @@ def mrkdwn(text: str) -> dict:
 
 
 def error_text(exc: Exception) -> str:
-    """A readable sentence from a PermissionDenied or a (model) ValidationError."""
-    messages = getattr(exc, "message_dict", None)
+    """A readable sentence from a PermissionDenied or a (model) ValidationError (field names left out: the
+    services' messages already say what is wrong)."""
+    messages = getattr(exc, "messages", None)
     if messages:
-        return "; ".join(
-            f"{field}: {' '.join(msgs)}" if field != "__all__" else " ".join(msgs) for field, msgs in messages.items()
-        )
-    if getattr(exc, "messages", None):
-        return " ".join(exc.messages)
+        return " ".join(messages)
     return str(exc) or exc.__class__.__name__

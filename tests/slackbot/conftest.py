@@ -12,6 +12,12 @@ from tests.slackbot.fake_slack import FakeSlack
 from tests.slackbot.signing import SECRET, command_body, payload_body, signed_headers
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The cast is created with passwords; the default hasher costs seconds per test on a busy 2-core box.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def fake_slack():
     fake = FakeSlack().start()
