@@ -1,0 +1,42 @@
+"""The Slack Web API client: Retry-After honoured on 429, and posts keyed by purpose never repeat."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from slackbot.client import post_once
+from slackbot.models import SlackMessage
+
+
+@pytest.mark.django_db
+def test_a_rate_limited_post_waits_for_retry_after_then_succeeds_once(slack_settings, fake_slack):
+    fake_slack.rate_limit("chat.postMessage", 1)
+    started = time.monotonic()
+    message = post_once(purpose_key="t:1", channel="C1", text="hello")
+    assert time.monotonic() - started >= 1.0  # Retry-After: 1
+    statuses = [c["status"] for c in fake_slack.calls_to("chat.postMessage")]
+    assert statuses == [429, 200]
+    assert message.ts and SlackMessage.objects.get(purpose_key="t:1").ts == message.ts
+
+
+@pytest.mark.django_db
+def test_posting_the_same_purpose_again_does_not_post_and_edits_only_when_changed(slack_settings, fake_slack):
+    first = post_once(purpose_key="t:2", channel="C1", text="v1")
+    again = post_once(purpose_key="t:2", channel="C1", text="v1", update_if_changed=True)
+    changed = post_once(purpose_key="t:2", channel="C1", text="v2", update_if_changed=True)
+    assert first.ts == again.ts == changed.ts
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    (update,) = fake_slack.calls_to("chat.update")
+    assert update["args"] == {"channel": "C1", "ts": first.ts, "text": "v2"}
+
+
+@pytest.mark.django_db
+def test_a_slack_error_stores_nothing(slack_settings, fake_slack):
+    from slack_sdk.errors import SlackApiError
+
+    fake_slack.errors["chat.postMessage"] = "channel_not_found"
+    with pytest.raises(SlackApiError):
+        post_once(purpose_key="t:3", channel="CNOPE", text="x")
+    assert not SlackMessage.objects.filter(purpose_key="t:3").exists()
