@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.permissions import require
 from rollouts.compatibility import check_manifest
 from rollouts.models import Environment, Feature, Release
-from rollouts.selectors import live_release_at, release_diff
+from rollouts.selectors import live_release_at, release_diff, releases_with_parts
 from slackbot import blocks, tasks
 from slackbot import rollout_bridge as orchestration
 from slackbot.identity import SlackUserProblem, slack_user_resolve
@@ -63,19 +63,22 @@ def parse_rollback_text(text: str) -> tuple[str, str, int | None]:
 
 def plan_build(text: str) -> RollbackPlan:
     slug, env_name, number = parse_rollback_text(text)
-    feature = Feature.objects.filter(slug=slug).first()
-    if feature is None:
-        raise SlackUserProblem(f"No feature is called {slug!r}.")
-    envs = list(feature.environments.all())
+    # One query for the feature and its environments; the releases come with their parts (Slack waits 3 s).
+    envs = list(Environment.objects.select_related("feature").filter(feature__slug=slug))
+    if not envs:
+        if not Feature.objects.filter(slug=slug).exists():
+            raise SlackUserProblem(f"No feature is called {slug!r}.")
+        raise SlackUserProblem(f"{slug} has no environments yet.")
+    feature = envs[0].feature
     if env_name:
         environment = next((e for e in envs if e.name == env_name), None)
         if environment is None:
-            names = ", ".join(e.name for e in envs) or "none"
+            names = ", ".join(e.name for e in envs)
             raise SlackUserProblem(f"{slug} has no environment {env_name!r} (it has: {names}).")
     else:
         production = [e for e in envs if e.is_production]
         if len(production) != 1:
-            raise SlackUserProblem(f"Say which environment of {slug}: {', '.join(e.name for e in envs) or 'none'}.")
+            raise SlackUserProblem(f"Say which environment of {slug}: {', '.join(e.name for e in envs)}.")
         environment = production[0]
     current = live_release_at(environment, timezone.now())
     if current is None:
@@ -92,6 +95,8 @@ def plan_build(text: str) -> RollbackPlan:
             )
     if target.pk == current.pk:
         raise SlackUserProblem(f"Release #{target.number} is already live in {environment}.")
+    parts = {r.pk: r for r in releases_with_parts().filter(pk__in=[current.pk, target.pk])}
+    current, target = parts[current.pk], parts[target.pk]
     plan = RollbackPlan(environment=environment, current=current, target=target)
     for change in release_diff(current, target).layers:
         plan.diff_lines.append(f"{change.layer}: {change.summary} ({change.before} → {change.after})")
@@ -116,6 +121,8 @@ def runs_in_flight_text() -> str:
 
 
 def handle_command(form) -> JsonResponse:
+    """Answer at once: syntax and who is asking are checked here; the plan (diff, compatibility, dependent
+    workflows from observations) is built by a worker and sent back through the command's response_url."""
     text = (form.get("text") or "").strip()
     try:
         actor = slack_user_resolve(form.get("user_id", ""))
@@ -124,11 +131,24 @@ def handle_command(form) -> JsonResponse:
             return ephemeral(runs_in_flight_text())
         if text.lower() in ("", "help"):
             return ephemeral(USAGE)
-        plan = plan_build(text)
+        parse_rollback_text(text)
     except (SlackUserProblem, PermissionDenied) as exc:
         return ephemeral(str(exc))
+    response_url = form.get("response_url", "")
+    if not response_url:
+        return ephemeral("Slack sent no response_url, so the plan has nowhere to go; try again.")
+    transaction.on_commit(lambda: tasks.rollback_plan.delay(text, response_url))
+    return ephemeral(f"Building the rollback plan for `{text}`…")
+
+
+def plan_message(text: str) -> dict:
+    """The ephemeral message (for response_url) with the plan and its buttons, or why there is none."""
+    try:
+        plan = plan_build(text)
+    except SlackUserProblem as exc:
+        return {"response_type": "ephemeral", "replace_original": True, "text": str(exc)}
     summary, body = blocks.rollback_plan(plan=plan, value=plan.button_value())
-    return ephemeral(summary, body)
+    return {"response_type": "ephemeral", "replace_original": True, "text": summary, "blocks": body}
 
 
 def _load_plan(value: str) -> RollbackPlan:

@@ -30,6 +30,13 @@ def respond(response_url: str, message: dict) -> None:
     httpx.post(response_url, json=message, timeout=10).raise_for_status()
 
 
+@shared_task(name="slackbot.rollback_plan", soft_time_limit=20, time_limit=30, **SLACK_RETRY)
+def rollback_plan(text: str, response_url: str) -> None:
+    from slackbot.rollback_commands import plan_message
+
+    respond(response_url, plan_message(text))
+
+
 @shared_task(name="slackbot.incident_announce", soft_time_limit=60, time_limit=90, **SLACK_RETRY)
 def incident_announce(incident_id: int, create_channel: bool) -> None:
     from slackbot import posting

@@ -13,6 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog (5) drops bursts of 20 concurrent calls and the client retries SYN after 1 s.
+    request_queue_size = 128
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -23,7 +29,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._channels = itertools.count(1)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -54,6 +60,11 @@ class FakeSlack:
     def answer(self, method: str, args: dict) -> tuple[int, dict]:
         if method.startswith("hooks/"):
             return 200, {"ok": True}
+        if method == "_counts":  # for benchmarks running the fake in another process
+            counts: dict[str, int] = {}
+            for call in self.calls:
+                counts[call["method"]] = counts.get(call["method"], 0) + 1
+            return 200, {"ok": True, "counts": counts}
         if self._rate_limited.get(method):
             self._rate_limited[method] -= 1
             return 429, {"ok": False, "error": "ratelimited"}
@@ -116,3 +127,17 @@ class FakeSlack:
             do_POST = _serve
 
         return Handler
+
+
+if __name__ == "__main__":
+    # `python -m tests.slackbot.fake_slack`: serve until killed; prints the URL on the first line.
+    import sys
+    import time
+
+    fake = FakeSlack().start()
+    print(fake.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sys.exit(0)

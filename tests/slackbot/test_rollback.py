@@ -25,10 +25,13 @@ def _link(user, slack_id: str):
     return user
 
 
-def _plan(slack, user_id: str, text: str = "support-assistant"):
-    response = slack.command(text, user_id=user_id, command="/rollback", channel_id="COPS")
-    assert response.status_code == 200
-    return response.json()
+def _plan(slack, user_id: str, text: str = "support-assistant") -> dict:
+    """The command is acknowledged at once; the plan arrives through the command's response_url."""
+    acknowledged = reply_text(slack.command(text, user_id=user_id, command="/rollback", channel_id="COPS"))
+    assert acknowledged == f"Building the rollback plan for `{text}`…"
+    hook = slack.fake.hooks()[-1]
+    assert hook["response_type"] == "ephemeral"
+    return hook
 
 
 def _confirm_payload(plan: dict, user_id: str, fake_url: str, action_id: str = "rollback_confirm") -> dict:
@@ -89,22 +92,48 @@ def test_rollback_plan_to_a_named_release_in_a_named_environment(slack, approver
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("no-such-feature", "No feature is called 'no-such-feature'"),
-        ("support-assistant moon", "has no environment 'moon'"),
         ("support-assistant to", "After `to` give one release number"),
         ("support-assistant to banana", "After `to` give one release number"),
-        ("support-assistant to 99", "has no release #99"),
-        ("support-assistant to 2", "already live"),
         ("a b c d", "Usage: `/rollback"),
+        ("", "Usage: `/rollback"),
     ],
 )
-def test_malformed_rollback_text_gets_a_clear_reply_and_changes_nothing(slack, approver, world, text, expected):
+def test_malformed_rollback_text_is_answered_at_once_and_changes_nothing(
+    slack, fake_slack, approver, world, text, expected
+):
     _link(approver, "UANA")
     audit_before = AuditEntry.objects.count()
-    response = slack.command(text, user_id="UANA", command="/rollback")
-    assert expected in reply_text(response)
+    assert expected in reply_text(slack.command(text, user_id="UANA", command="/rollback"))
+    assert fake_slack.hooks() == []
     assert RolloutRun.objects.count() == 0
     assert AuditEntry.objects.count() == audit_before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no-such-feature", "No feature is called 'no-such-feature'"),
+        ("support-assistant moon", "has no environment 'moon'"),
+        ("support-assistant to 99", "has no release #99"),
+        ("support-assistant to 2", "already live"),
+    ],
+)
+def test_a_plan_that_cannot_be_made_says_why_and_changes_nothing(slack, approver, world, text, expected):
+    _link(approver, "UANA")
+    audit_before = AuditEntry.objects.count()
+    hook = _plan(slack, "UANA", text)
+    assert expected in hook["text"] and "blocks" not in hook
+    assert RolloutRun.objects.count() == 0
+    assert AuditEntry.objects.count() == audit_before
+
+
+@pytest.mark.django_db
+def test_an_unlinked_user_gets_no_plan(slack, fake_slack, world):
+    assert "could not tell Rewind who you are" in reply_text(
+        slack.command("support-assistant", user_id="UX", command="/rollback")
+    )
+    assert fake_slack.hooks() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,7 +176,7 @@ def test_a_responder_cannot_confirm_a_production_rollback(slack, fake_slack, app
     assert response.status_code == 200
     assert RolloutRun.objects.count() == 0
     assert AuditEntry.objects.count() == audit_before
-    (hook,) = fake_slack.hooks()
+    hook = fake_slack.hooks()[-1]
     assert hook["response_type"] == "ephemeral"
     assert "Not rolled back" in hook["text"] and "approver role" in hook["text"]
     assert fake_slack.calls_to("chat.postMessage") == []
@@ -159,7 +188,7 @@ def test_a_viewer_may_read_a_plan_but_not_confirm_it(slack, fake_slack, viewer, 
     plan = _plan(slack, "UVERA")
     slack.interact(_confirm_payload(plan, "UVERA", fake_slack.url))
     assert RolloutRun.objects.count() == 0
-    assert "approver role" in fake_slack.hooks()[0]["text"]
+    assert "approver role" in fake_slack.hooks()[-1]["text"]
 
 
 @pytest.mark.django_db
@@ -168,7 +197,7 @@ def test_cancel_changes_nothing(slack, fake_slack, approver, world):
     plan = _plan(slack, "UANA")
     slack.interact(_confirm_payload(plan, "UANA", fake_slack.url, action_id="rollback_cancel"))
     assert RolloutRun.objects.count() == 0
-    assert "cancelled" in fake_slack.hooks()[0]["text"]
+    assert "cancelled" in fake_slack.hooks()[-1]["text"]
 
 
 @pytest.mark.django_db
@@ -180,7 +209,7 @@ def test_a_stale_plan_is_refused(slack, fake_slack, approver, world):
     deployment_record(actor=approver, environment=world.production, release=world.r1)
     slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
     assert RolloutRun.objects.count() == 0
-    assert "changed since this plan was made" in fake_slack.hooks()[0]["text"]
+    assert "changed since this plan was made" in fake_slack.hooks()[-1]["text"]
 
 
 @pytest.mark.django_db
