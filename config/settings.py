@@ -137,6 +137,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        # incidents / diagnostics (issue 3)
+        "IncidentStatusEnum": "incidents.models.Status",
+        "ActionItemStatusEnum": "incidents.models.ActionStatus",
+        "ActionItemKindEnum": "incidents.models.ActionKind",
+        "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
+        "VerdictEnum": "diagnostics.models.Verdict",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server needed).

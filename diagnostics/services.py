@@ -93,7 +93,7 @@ def layer_assign_owner(*, actor, diagnosis: LayerDiagnosis, owner, reason: str) 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["Say why the layer changes hands; the reassignment is recorded."]})
-    locked = LayerDiagnosis.objects.select_for_update().select_related("owner").get(pk=diagnosis.pk)
+    locked = LayerDiagnosis.objects.select_for_update(of=("self",)).select_related("owner").get(pk=diagnosis.pk)
     previous = locked.owner
     if previous is not None and previous.pk == owner.pk:
         raise ValidationError({"owner": [f"{owner} already owns the {locked.get_layer_display()} layer."]})
@@ -133,7 +133,7 @@ def model_sole_root_cause_problem(diagnoses: list[LayerDiagnosis]) -> str | None
     model = by_layer.get(DiagnosisLayer.MODEL)
     if model is None or model.status != Verdict.ROOT_CAUSE:
         return None
-    others = [d for layer, d in by_layer.items() if layer != DiagnosisLayer.MODEL]
+    others = [by_layer[layer] for layer in DiagnosisLayer.values if layer != DiagnosisLayer.MODEL and layer in by_layer]
     if any(d.status in IMPLICATING_VERDICTS for d in others):
         return None
     with_evidence = set(Evidence.objects.filter(diagnosis__in=others).values_list("diagnosis_id", flat=True).distinct())

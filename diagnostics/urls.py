@@ -1,3 +1,12 @@
+from django.urls import path
+
+from diagnostics import views
+
 app_name = "diagnostics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("diagnoses/<int:pk>/assign/", views.assign_owner, name="assign_owner"),
+    path("diagnoses/<int:pk>/verdict/", views.set_verdict, name="set_verdict"),
+    path("diagnoses/<int:pk>/evidence/", views.add_evidence, name="add_evidence"),
+    path("diagnoses/<int:pk>/checklist/", views.answer_checklist, name="answer_checklist"),
+]

@@ -404,7 +404,7 @@ def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
     unknown = set(fields) - set(_ACTION_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be edited."] for name in sorted(unknown)})
-    locked = ActionItem.objects.select_for_update().select_related("owner").get(pk=item.pk)
+    locked = ActionItem.objects.select_for_update(of=("self",)).select_related("owner").get(pk=item.pk)
     merged = {name: fields.get(name, getattr(locked, name)) for name in _ACTION_FIELDS}
     errors = _action_item_errors(
         **{k: merged[k] for k in ("title", "owner", "due_date", "layer", "priority", "kind", "tracker_url")}

@@ -1,3 +1,23 @@
+from django.urls import path
+
+from incidents import views
+
 app_name = "incidents"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("incidents/", views.incident_list, name="list"),
+    path("incidents/new/", views.incident_create, name="create"),
+    path("incidents/<int:pk>/", views.incident_detail, name="detail"),
+    path("incidents/<int:pk>/timeline/", views.incident_timeline, name="timeline"),
+    path("incidents/<int:pk>/transition/", views.incident_transition, name="transition"),
+    path("incidents/<int:pk>/notes/", views.incident_add_note, name="add_note"),
+    path("incidents/<int:pk>/action-items/", views.action_item_create, name="action_item_create"),
+    path("incidents/<int:pk>/postmortem/", views.postmortem_edit, name="postmortem"),
+    path("incidents/<int:pk>/postmortem/submit/", views.postmortem_submit, name="postmortem_submit"),
+    path("incidents/<int:pk>/postmortem/publish/", views.postmortem_publish, name="postmortem_publish"),
+    path("incidents/<int:pk>/postmortem.md", views.postmortem_markdown, name="postmortem_markdown"),
+    path("incidents/<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
+    path("timeline-events/<int:pk>/edit/", views.note_edit, name="note_edit"),
+    path("action-items/", views.action_item_board, name="action_item_board"),
+    path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
+]

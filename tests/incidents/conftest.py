@@ -1,1 +1,8 @@
-from tests.support.incident_world import deployed, feature, incident, layer_owners, production  # noqa: F401
+from tests.support.incident_world import (  # noqa: F401
+    deployed,
+    fast_password_hashing,
+    feature,
+    incident,
+    layer_owners,
+    production,
+)

@@ -104,3 +104,9 @@ def incident(responder, production, deployed):
         impact_started_at=now - dt.timedelta(days=1, hours=20),
         detected_at=now - dt.timedelta(days=1),
     )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The cast is created with passwords; the default PBKDF2 makes each person cost ~0.5 s on a busy CI box.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

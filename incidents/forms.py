@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django import forms
+
+from core.models import User
+from diagnostics.models import DiagnosisLayer
+from incidents.models import (
+    POSTMORTEM_TEXT_FIELDS,
+    SEVERITY_DEFINITIONS,
+    ActionKind,
+    ActionStatus,
+    Postmortem,
+    Priority,
+    Severity,
+)
+from rollouts.models import Environment
+
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def people():
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+class IncidentForm(forms.Form):
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 70}))
+    severity = forms.ChoiceField(
+        choices=Severity.choices,
+        widget=forms.RadioSelect,
+        help_text=" ".join(f"{Severity(k).label}: {v}" for k, v in SEVERITY_DEFINITIONS.items()),
+    )
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    feature_environments = forms.ModelMultipleChoiceField(
+        queryset=Environment.objects.select_related("feature").order_by("feature__slug", "-is_production", "name"),
+        widget=forms.CheckboxSelectMultiple,
+        label="Affected feature environments",
+    )
+    impact_started_at = forms.DateTimeField(required=False, widget=DATETIME_INPUT, help_text="Default: detection time")
+    detected_at = forms.DateTimeField(required=False, widget=DATETIME_INPUT, help_text="Default: now")
+    commander = forms.ModelChoiceField(queryset=people(), required=False)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What did you find or do?"}))
+
+
+class ActionItemForm(forms.Form):
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 50}))
+    layer = forms.ChoiceField(choices=DiagnosisLayer.choices)
+    owner = forms.ModelChoiceField(queryset=people(), help_text="Exactly one person")
+    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.P2)
+    kind = forms.ChoiceField(choices=ActionKind.choices, initial=ActionKind.CORRECTIVE, label="Type")
+    tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+
+
+class ActionStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=ActionStatus.choices)
+    wont_do_reason = forms.CharField(required=False)
+
+
+class PostmortemForm(forms.ModelForm):
+    class Meta:
+        model = Postmortem
+        fields = list(POSTMORTEM_TEXT_FIELDS)
+        widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in POSTMORTEM_TEXT_FIELDS}

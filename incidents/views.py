@@ -1,0 +1,373 @@
+"""Incident pages. One view serves a page and its htmx fragment; every form also works without JavaScript."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.permissions import can, permission_required
+from diagnostics.checklists import checklist_for
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
+from diagnostics.suggestions import suggest_layers
+from incidents import selectors, services
+from incidents.api.views import markdown_response
+from incidents.forms import ActionItemForm, ActionStatusForm, IncidentForm, NoteForm, PostmortemForm
+from incidents.models import (
+    SEVERITY_DEFINITIONS,
+    ActionItem,
+    ActionStatus,
+    Incident,
+    Postmortem,
+    PostmortemStatus,
+    Severity,
+    Status,
+    TimelineEvent,
+    TimelineKind,
+)
+from rollouts.models import Feature
+
+PAGE_SIZE = 25
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(m for msgs in exc.message_dict.values() for m in msgs)
+    return " ".join(exc.messages)
+
+
+@require_GET
+@permission_required("view")
+def incident_list(request):
+    filters = {
+        "status": request.GET.get("status", ""),
+        "severity": request.GET.get("severity", ""),
+        "feature": request.GET.get("feature", ""),
+        "q": request.GET.get("q", "").strip(),
+    }
+    if filters["status"] not in Status.values:
+        filters["status"] = ""
+    if filters["severity"] not in Severity.values:
+        filters["severity"] = ""
+    page = Paginator(selectors.incident_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    ctx = {
+        "page": page,
+        "filters": filters,
+        "query": query,
+        "statuses": Status.choices,
+        "severities": Severity.choices,
+        "features": Feature.objects.order_by("slug").values_list("slug", flat=True),
+    }
+    template = "incidents/incident_list.html#results" if request.htmx else "incidents/incident_list.html"
+    return render(request, template, ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("incident.create")
+def incident_create(request):
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_open(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"{incident.reference} opened; layer owners filled from the ownership map.")
+            return redirect("incidents:detail", pk=incident.pk)
+    return render(
+        request,
+        "incidents/incident_form.html",
+        {"form": form, "definitions": [(Severity(k).label, v) for k, v in SEVERITY_DEFINITIONS.items()]},
+    )
+
+
+def _incident(pk: int) -> Incident:
+    return get_object_or_404(
+        Incident.objects.select_related("commander", "reporter").prefetch_related(
+            "features", "feature_environments__feature", "linked_releases__feature"
+        ),
+        pk=pk,
+    )
+
+
+def _timeline_ctx(request, incident: Incident) -> dict:
+    kinds = [k for k in request.GET.getlist("kind") if k in TimelineKind.values]
+    entries = selectors.incident_timeline(incident, kinds=kinds)
+    return {
+        "incident": incident,
+        "entries": entries,
+        "kinds": kinds,
+        "kind_choices": TimelineKind.choices,
+        "kind_query": "&".join(f"kind={k}" for k in kinds),
+        "show_dates": incident.spans_days,
+        "can_edit": can(request.user, "incident.update"),
+    }
+
+
+def _board(incident: Incident) -> list[dict]:
+    diagnoses = (
+        LayerDiagnosis.objects.filter(incident=incident)
+        .select_related("owner")
+        .prefetch_related("evidence__actor", "assignments__from_owner", "assignments__to_owner", "assignments__actor")
+    )
+    order = {layer: i for i, layer in enumerate(DiagnosisLayer.values)}
+    return [
+        {"d": d, "checklist": checklist_for(d.layer, d.checklist or {})}
+        for d in sorted(diagnoses, key=lambda d: order[d.layer])
+    ]
+
+
+@require_GET
+@permission_required("view")
+def incident_detail(request, pk: int):
+    incident = _incident(pk)
+    days = selectors.clamp_days(request.GET.get("days", selectors.DEFAULT_LOOKBACK_DAYS))
+    changed = selectors.what_changed(incident, days=days)
+    day_choices = sorted({1, 3, 7, 14, 30, 60, 90, days})
+    if request.htmx and request.GET.get("panel") == "what-changed":
+        return render(
+            request,
+            "incidents/incident_detail.html#what-changed",
+            {"incident": incident, "changed": changed, "day_choices": day_choices},
+        )
+    board = _board(incident)
+    ctx = {
+        **_timeline_ctx(request, incident),
+        "changed": changed,
+        "day_choices": day_choices,
+        "board": board,
+        "suggestions": suggest_layers(incident, changed, [b["d"] for b in board]),
+        "similar": selectors.similar_incidents(incident),
+        "action_items": list(incident.action_items.select_related("owner")),
+        "postmortem": Postmortem.objects.filter(incident=incident).first(),
+        "transitions": [(s, Status(s).label) for s in incident.allowed_transitions],
+        "verdicts": Verdict.choices,
+        "people": _people(),
+        "note_form": NoteForm(),
+        "action_form": ActionItemForm(),
+        "can_update": can(request.user, "incident.update"),
+        "can_diagnose": can(request.user, "diagnosis.update"),
+        "can_act": can(request.user, "action_item.edit"),
+        "unowned": [b["d"].get_layer_display() for b in board if b["d"].owner_id is None],
+    }
+    return render(request, "incidents/incident_detail.html", ctx)
+
+
+def _people():
+    from core.models import User
+
+    return list(User.objects.filter(is_active=True).order_by("username"))
+
+
+@require_GET
+@permission_required("view")
+def incident_timeline(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    template = "incidents/incident_detail.html#timeline" if request.htmx else "incidents/timeline_page.html"
+    return render(request, template, _timeline_ctx(request, incident))
+
+
+@require_POST
+@permission_required("incident.update")
+def incident_transition(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        services.incident_transition(
+            actor=request.user,
+            incident=incident,
+            to_status=request.POST.get("to_status", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"{incident.reference} is now {incident.get_status_display()}.")
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_POST
+@permission_required("incident.update")
+def incident_add_note(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.incident_add_note(actor=request.user, incident=incident, text=form.cleaned_data["text"])
+    elif not request.htmx:
+        messages.error(request, "A note cannot be empty.")
+    if request.htmx:
+        return render(request, "incidents/incident_detail.html#timeline", _timeline_ctx(request, incident))
+    return redirect(reverse("incidents:detail", args=[pk]) + "#timeline")
+
+
+@require_POST
+@permission_required("incident.update")
+def note_edit(request, pk: int):
+    event = get_object_or_404(TimelineEvent.objects.select_related("incident"), pk=pk)
+    try:
+        services.timeline_note_edit(actor=request.user, event=event, text=request.POST.get("text", ""))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect(reverse("incidents:detail", args=[event.incident_id]) + "#timeline")
+
+
+@require_POST
+@permission_required("action_item.edit")
+def action_item_create(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = ActionItemForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, "Action item not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        )
+    else:
+        try:
+            services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+    return redirect(reverse("incidents:detail", args=[pk]) + "#action-items")
+
+
+@require_POST
+@permission_required("action_item.edit")
+def action_item_status(request, pk: int):
+    item = get_object_or_404(ActionItem, pk=pk)
+    form = ActionStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+    else:
+        messages.error(request, "Choose a valid status.")
+    return redirect(request.POST.get("next") or reverse("incidents:action_item_board"))
+
+
+@require_GET
+@permission_required("view")
+def action_item_board(request):
+    items = ActionItem.objects.select_related("owner", "incident").order_by("due_date", "id")
+    owner = request.GET.get("owner", "")
+    if owner:
+        items = items.filter(owner__username=owner)
+    layer = request.GET.get("layer", "")
+    if layer in DiagnosisLayer.values:
+        items = items.filter(layer=layer)
+    if request.GET.get("overdue") == "1":
+        items = items.overdue()
+    columns = {status: [] for status in ActionStatus.values}
+    # Bounded: the board is for what is in flight; finished items show the most recent 50.
+    for item in items.filter(status__in=[ActionStatus.OPEN, ActionStatus.IN_PROGRESS])[:500]:
+        columns[item.status].append(item)
+    for item in items.filter(status__in=[ActionStatus.DONE, ActionStatus.WONT_DO]).order_by("-completed_at")[:50]:
+        columns[item.status].append(item)
+    ctx = {
+        "columns": [(s, ActionStatus(s).label, columns[s]) for s in ActionStatus.values],
+        "statuses": ActionStatus.choices,
+        "layers": DiagnosisLayer.choices,
+        "filters": {"owner": owner, "layer": layer, "overdue": request.GET.get("overdue", "")},
+        "can_act": can(request.user, "action_item.edit"),
+    }
+    return render(request, "incidents/action_item_board.html", ctx)
+
+
+def _postmortem(pk: int) -> Postmortem:
+    incident = get_object_or_404(Incident, pk=pk)
+    postmortem = Postmortem.objects.filter(incident=incident).select_related("incident").first()
+    if postmortem is None:
+        from django.http import Http404
+
+        raise Http404("No postmortem yet")
+    return postmortem
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def postmortem_edit(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    postmortem = Postmortem.objects.filter(incident=incident).first()
+    if request.method == "POST":
+        from core.permissions import require
+
+        require(request.user, "postmortem.edit")
+        if postmortem is None:
+            postmortem = services.postmortem_start(actor=request.user, incident=incident)
+        form = PostmortemForm(request.POST, instance=Postmortem.objects.get(pk=postmortem.pk))
+        if form.is_valid():
+            services.postmortem_update(actor=request.user, postmortem=postmortem, **form.cleaned_data)
+            messages.success(request, "Postmortem saved.")
+            return redirect("incidents:postmortem", pk=pk)
+    else:
+        form = PostmortemForm(instance=postmortem)
+    from incidents.services import postmortem_publish_problems
+
+    ctx = {
+        "incident": incident,
+        "postmortem": postmortem,
+        "form": form,
+        "problems": postmortem_publish_problems(postmortem) if postmortem else [],
+        "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
+        "can_edit": can(request.user, "postmortem.edit"),
+        "can_publish": can(request.user, "postmortem.publish"),
+    }
+    return render(request, "incidents/postmortem_edit.html", ctx)
+
+
+@require_POST
+@permission_required("postmortem.edit")
+def postmortem_submit(request, pk: int):
+    try:
+        services.postmortem_submit(actor=request.user, postmortem=_postmortem(pk))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("incidents:postmortem", pk=pk)
+
+
+@require_POST
+@permission_required("postmortem.publish")
+def postmortem_publish(request, pk: int):
+    try:
+        revision = services.postmortem_publish(actor=request.user, postmortem=_postmortem(pk))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"Revision {revision.number} published.")
+    return redirect("incidents:postmortem", pk=pk)
+
+
+@require_GET
+@permission_required("view")
+def postmortem_markdown(request, pk: int):
+    return markdown_response(_postmortem(pk), request.GET.get("revision"))
+
+
+@require_GET
+@permission_required("view")
+def postmortem_print(request, pk: int):
+    """Print-friendly: the latest published revision, or the live draft marked as such."""
+    import markdown as md
+
+    postmortem = _postmortem(pk)
+    revision = postmortem.revisions.first()
+    if revision:
+        text = revision.markdown
+    else:
+        from incidents.postmortems import postmortem_markdown as render_md
+        from incidents.postmortems import postmortem_snapshot
+
+        text = render_md(postmortem_snapshot(postmortem))
+    html = md.markdown(text, extensions=["tables"], output_format="html")
+    return render(
+        request,
+        "incidents/postmortem_print.html",
+        {
+            "postmortem": postmortem,
+            "revision": revision,
+            "html": html,
+            "draft": revision is None or postmortem.status != PostmortemStatus.PUBLISHED,
+        },
+    )
