@@ -174,6 +174,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
     "rollouts-tick": {"task": "rollouts.tick", "schedule": env_float("REWIND_ROLLOUT_TICK_SECONDS", 2.0)},
+    "observations-prune": {"task": "rollouts.observations_prune", "schedule": 3600.0},
     # Hourly is fine: each reminder is sent at most once per day (keyed by date).
     "slack-reminders": {"task": "slackbot.send_reminders", "schedule": 3600.0},
     "slack-rollback-threads": {"task": "slackbot.rollback_threads_follow", "schedule": 5.0},
@@ -188,6 +189,8 @@ REWIND_ROLLOUT = {
     "webhook_max_attempts": env_int("REWIND_WEBHOOK_MAX_ATTEMPTS", 5),
     "webhook_backoff_seconds": env_float("REWIND_WEBHOOK_BACKOFF_SECONDS", 2.0),
 }
+# Task modules outside the autodiscovered <app>.tasks.
+CELERY_IMPORTS = ["rollouts.observation_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")

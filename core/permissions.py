@@ -28,6 +28,7 @@ RULES: dict[str, Role] = {
     "rollout.control": Role.RESPONDER,
     "rollback.staging": Role.RESPONDER,
     "rollback.production": Role.APPROVER,
+    "webhook.manage": Role.APPROVER,
     "compatibility.override": Role.APPROVER,
     "impact.waive": Role.APPROVER,
     "impact.review": Role.RESPONDER,

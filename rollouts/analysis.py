@@ -9,9 +9,10 @@ from datetime import datetime
 
 from rollouts.models import RolloutRun
 
+# The metric names are the ones rollouts.observations.arm_data serves; a run's config["metrics"] overrides.
 DEFAULT_METRICS = [
-    {"name": "error", "kind": "binary", "bad_direction": "increase", "critical": True, "allowed_change": 0.0},
-    {"name": "latency_ms", "kind": "continuous", "bad_direction": "increase", "critical": False, "allowed_change": 0.1},
+    {"name": "error_rate", "kind": "binary", "bad_direction": "increase", "critical": True, "allowed_change": 0.005},
+    {"name": "latency_ms", "kind": "continuous", "bad_direction": "increase", "allowed_change": 0.1},
 ]
 
 
@@ -59,7 +60,14 @@ def _jsonable_pending(pending) -> list:
         if isinstance(item, dict):
             out.append(item)
         else:
-            out.append({"id": getattr(item, "pk", None), "name": str(item)})
+            out.append(
+                {
+                    "id": getattr(item, "pk", None),
+                    "workflow_id": getattr(item, "workflow_id", str(item)),
+                    "customer": getattr(item, "customer", ""),
+                    "status": getattr(item, "status", ""),
+                }
+            )
     return out
 
 

@@ -470,3 +470,194 @@ class RoutingTable(models.Model):
 
     def __str__(self) -> str:
         return f"routing of environment {self.environment_id} v{self.version}"
+
+
+# --- Observations and user impact ---
+
+
+class Observation(models.Model):
+    """One request a gateway served, as it reported it. Raw rows are pruned after a retention window;
+    the per-minute rollups below outlive them."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="observations")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="observations")
+    time = models.DateTimeField()
+    latency_ms = models.FloatField()
+    error = models.BooleanField(default=False)
+    refusal = models.BooleanField(default=False)
+    json_valid = models.BooleanField(null=True, blank=True)
+    feedback = models.SmallIntegerField(null=True, blank=True, help_text="-1, 0 or 1")
+    eval_score = models.FloatField(null=True, blank=True)
+    cost = models.FloatField(default=0.0)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    segment = models.JSONField(default=dict, blank=True)
+    segment_key = models.CharField(max_length=255, blank=True, help_text="Canonical 'k=v&k=v' form of segment")
+    workflow_id = models.CharField(max_length=120, blank=True)
+    request_id = models.CharField(max_length=120, null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "request_id"],
+                condition=models.Q(request_id__isnull=False),
+                name="uniq_observation_request_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["environment", "release", "-time"], name="obs_env_release_time_idx"),
+            models.Index(fields=["time"], name="obs_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} at {self.time:%H:%M:%S}"
+
+
+# Upper bounds (ms) of the latency histogram kept in each rollup; the last bucket is open-ended.
+LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000)
+
+
+class ObservationRollup(models.Model):
+    """Sums over one minute of observations for one release, segment and workflow.
+
+    Updated by an additive upsert on every ingest, so all columns are sums or counts."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="observation_rollups")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="observation_rollups")
+    minute = models.DateTimeField()
+    segment_key = models.CharField(max_length=255, blank=True)
+    workflow_id = models.CharField(max_length=120, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    refusals = models.PositiveIntegerField(default=0)
+    json_checked = models.PositiveIntegerField(default=0)
+    json_invalid = models.PositiveIntegerField(default=0)
+    feedback_count = models.PositiveIntegerField(default=0)
+    feedback_negative = models.PositiveIntegerField(default=0)
+    feedback_positive = models.PositiveIntegerField(default=0)
+    eval_count = models.PositiveIntegerField(default=0)
+    eval_sum = models.FloatField(default=0.0)
+    latency_sum = models.FloatField(default=0.0)
+    latency_le_100 = models.PositiveIntegerField(default=0)
+    latency_le_250 = models.PositiveIntegerField(default=0)
+    latency_le_500 = models.PositiveIntegerField(default=0)
+    latency_le_1000 = models.PositiveIntegerField(default=0)
+    latency_le_2500 = models.PositiveIntegerField(default=0)
+    latency_le_5000 = models.PositiveIntegerField(default=0)
+    latency_gt_5000 = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "release", "minute", "segment_key", "workflow_id"],
+                name="uniq_observation_rollup",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["environment", "release", "minute"], name="rollup_env_release_min_idx"),
+            models.Index(fields=["environment", "workflow_id", "minute"], name="rollup_env_workflow_min_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.minute:%Y-%m-%d %H:%M} {self.segment_key or '-'}"
+
+
+class Behaviour(models.TextChoices):
+    OUTPUT_FORMAT = "output_format", "Output format or parser"
+    PROMPT_STRATEGY = "prompt_strategy", "Prompt strategy built around the model"
+    REVIEW_LOOP = "review_loop", "Review loop"
+    CONFIDENCE = "confidence", "Reading of confidence"
+    TONE = "tone", "Tone"
+    OTHER = "other", "Other"
+
+
+class ImpactStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    NOTIFIED = "notified", "Notified"
+    ACCEPTED = "accepted", "Accepted"
+    PINNED = "pinned", "Pinned"
+
+
+class ImpactSource(models.TextChoices):
+    MANUAL = "manual", "Entered by hand"
+    DETECTED = "detected", "Detected from observations"
+
+
+class DependentWorkflow(models.Model):
+    """A customer's or team's workflow that relies on a behaviour of a release; reviewed before a rollback."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="dependent_workflows")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="dependent_workflows")
+    workflow_id = models.CharField(max_length=120, help_text="Workflow id as gateways report it")
+    name = models.CharField(max_length=200, blank=True)
+    customer = models.CharField(max_length=120, blank=True, help_text="Customer or tenant")
+    team = models.ForeignKey("core.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    behaviour = models.CharField(max_length=20, choices=Behaviour.choices, default=Behaviour.OTHER)
+    downstream_system = models.CharField(max_length=200, blank=True)
+    contact = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=12, choices=ImpactStatus.choices, default=ImpactStatus.PENDING)
+    migration_path = models.TextField(blank=True)
+    evidence = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=ImpactSource.choices, default=ImpactSource.MANUAL)
+    detected_reasons = models.JSONField(default=list, blank=True)
+    detection = models.JSONField(default=dict, blank=True, help_text="Numbers behind the detection")
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["environment", "release", "status", "workflow_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "release", "workflow_id"], name="uniq_dependent_workflow_per_release"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} ({self.customer or 'unknown customer'}) on {self.release}"
+
+    @property
+    def is_reviewed(self) -> bool:
+        return self.status != ImpactStatus.PENDING
+
+
+class ImpactWaiver(ImmutableModel):
+    """An approver's emergency decision to roll back without waiting for every review."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="impact_waivers")
+    from_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Waiver for rolling back {self.from_release} in {self.environment.name}"
+
+
+class ImpactFollowup(models.Model):
+    """After a rollback: follow each dependent workflow's error rate for a window."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="impact_followups")
+    rolled_back_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    to_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    window_minutes = models.PositiveIntegerField(default=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Follow-up of rollback {self.rolled_back_release} -> {self.to_release} in {self.environment.name}"

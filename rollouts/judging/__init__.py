@@ -1,0 +1,1 @@
+"""Statistics behind the canary judge (`rollouts.judge`): pure numpy/scipy, no Django."""
