@@ -84,9 +84,8 @@ def incident_timeline_record(*, incident_id: int | None, text: str, actor=None, 
     if not incident_id:
         return
     try:
-        from incidents.services import timeline_record
-
         from incidents.models import Incident
+        from incidents.services import timeline_record
     except ImportError:
         return
     incident = Incident.objects.filter(pk=incident_id).first()

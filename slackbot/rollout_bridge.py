@@ -3,7 +3,7 @@ user-impact gate, runs in flight, starting a rollback. One module, so the bot re
 
 from __future__ import annotations
 
-from rollouts import analysis, runs
+from rollouts import impact, runs
 from rollouts.models import ACTIVE_RUN_STATES, FINAL_RUN_STATES, RolloutRun
 
 
@@ -11,14 +11,29 @@ def rollback_default_target(*, environment, current):
     return runs.last_known_good(environment, exclude=current)
 
 
+def _workflow_line(w) -> str:
+    who = " · ".join(x for x in (w.customer, w.name) if x)
+    status = w.get_status_display().lower() if w.pk else "detected, not in the plan yet"
+    return (
+        f"`{w.workflow_id}`{' (' + who + ')' if who else ''} — relies on {w.get_behaviour_display().lower()}; {status}"
+    )
+
+
 def rollback_impact(*, environment, current) -> tuple[list[str], str]:
-    """(dependent workflows awaiting review, a note if the gate blocks the rollback)."""
+    """(dependent workflows of the release being rolled back, with review status; a note on the impact gate)."""
     if not environment.is_production:
         return [], ""
-    gate = analysis.rollback_gate(environment=environment, from_release=current)
-    workflows = [str(p.get("name") or p) if isinstance(p, dict) else str(p) for p in gate.pending]
-    note = f":no_entry: *Impact gate:* {gate.reason}" if gate.blocked else ""
-    return workflows, note
+    gate = impact.rollback_gate(environment=environment, from_release=current)
+    stored = list(impact.workflows_for(environment, current))
+    unplanned = [w for w in gate.pending if w.pk is None]
+    lines = [_workflow_line(w) for w in [*stored, *unplanned]]
+    if gate.blocked:
+        note = f":no_entry: *Impact gate:* {gate.reason}"
+    elif gate.waived:
+        note = f":warning: *Impact gate:* {gate.reason}"
+    else:
+        note = ""
+    return lines, note
 
 
 def runs_in_flight() -> list[RolloutRun]:

@@ -230,3 +230,63 @@ def test_rollback_status_lists_runs_in_flight(slack, approver, world):
     )
     text = reply_text(slack.command("status", user_id="UANA", command="/rollback"))
     assert "support-assistant/staging" in text and "#2 → #1" in text and "50% on #1" in text
+
+
+@pytest.mark.django_db
+def test_the_plan_lists_dependent_workflows_and_the_impact_gate_blocks_confirmation(slack, fake_slack, approver, world):
+    from rollouts.impact import dependent_workflow_add, impact_waive
+
+    _link(approver, "UANA")
+    dependent_workflow_add(
+        actor=approver,
+        environment=world.production,
+        release=world.r2,
+        workflow_id="invoice-parser",
+        customer="Acme",
+        behaviour="output_format",
+    )
+    plan = _plan(slack, "UANA")
+    text = plan["blocks"][0]["text"]["text"]
+    assert "`invoice-parser` (Acme) — relies on output format or parser; pending review" in text
+    assert ":no_entry: *Impact gate:*" in text
+    slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
+    assert RolloutRun.objects.count() == 0
+    assert "Not rolled back" in fake_slack.hooks()[-1]["text"]
+    # An approver's waiver (on the web) lets the same plan through.
+    impact_waive(actor=approver, environment=world.production, from_release=world.r2, reason="Acme pinned to #2")
+    slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
+    assert RolloutRun.objects.filter(kind=RunKind.ROLLBACK).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_admin_may_confirm_a_production_rollback(slack, fake_slack, admin_user, world):
+    _link(admin_user, "UADA")
+    plan = _plan(slack, "UADA")
+    slack.interact(_confirm_payload(plan, "UADA", fake_slack.url))
+    assert RolloutRun.objects.get().requested_by == admin_user
+
+
+@pytest.mark.django_db
+def test_a_responder_may_confirm_a_staging_rollback(slack, fake_slack, responder, world):
+    _link(responder, "URAFA")
+    plan = _plan(slack, "URAFA", "support-assistant staging")
+    slack.interact(_confirm_payload(plan, "URAFA", fake_slack.url))
+    assert RolloutRun.objects.get().environment == world.staging
+
+
+@pytest.mark.django_db
+def test_rollback_status_takes_a_constant_number_of_queries(slack, approver, world, django_assert_max_num_queries):
+    from rollouts.models import RunState
+
+    _link(approver, "UANA")
+    for env in (world.staging, world.production):
+        RolloutRun.objects.create(
+            environment=env,
+            stable_release=world.r2,
+            candidate_release=world.r1,
+            kind=RunKind.ROLLBACK,
+            state=RunState.RUNNING,
+        )
+    with django_assert_max_num_queries(3):
+        text = reply_text(slack.command("status", user_id="UANA", command="/rollback"))
+    assert text.count("Rollback #") == 2
