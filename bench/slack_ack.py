@@ -25,8 +25,9 @@ SECRET = "bench-signing-secret"
 QUEUE = "bench-slack-ack"
 CONCURRENCY = 20
 ROUNDS = int(os.environ.get("BENCH_SLACK_ROUNDS", "15"))
-WORKERS = int(os.environ.get("BENCH_SLACK_GUNICORN_WORKERS", "4"))
-THREADS = int(os.environ.get("BENCH_SLACK_GUNICORN_THREADS", "4"))
+# One process per core; threads cover the wait on Slack's views.open inside /incident.
+WORKERS = int(os.environ.get("BENCH_SLACK_GUNICORN_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_SLACK_GUNICORN_THREADS", "10"))
 
 
 def _free_port() -> int:

@@ -19,7 +19,7 @@ from core.models import User
 from core.permissions import require
 from incidents import services as incident_services
 from incidents.models import Incident
-from rollouts.models import Environment, Feature
+from rollouts.models import Environment
 from slackbot import blocks, tasks
 from slackbot.client import slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
@@ -199,8 +199,10 @@ def open_modal(actor: User, form) -> JsonResponse:
     trigger_id = form.get("trigger_id", "")
     if not trigger_id:
         return ephemeral("Slack sent no trigger_id, so the form cannot open; try again.")
-    features = list(Feature.objects.order_by("slug")[:100])
-    env_names = list(Environment.objects.order_by("name").values_list("name", flat=True).distinct()[:100])
+    # One query for the pickers (Slack allows 100 options per select).
+    envs = list(Environment.objects.select_related("feature").order_by("feature__slug", "name")[:500])
+    features = list({e.feature.slug: e.feature for e in envs}.values())[:100]
+    env_names = sorted({e.name for e in envs})[:100]
     if not features or not env_names:
         return ephemeral("Rewind has no features with environments yet; add one in the web UI first.")
     view = blocks.incident_modal(features=features, environment_names=env_names, channel_id=form.get("channel_id", ""))
