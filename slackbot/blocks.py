@@ -68,7 +68,11 @@ def _mention(user) -> str:
 
 def incident_board(incident, diagnoses) -> tuple[str, list]:
     text = f"Incident #{incident.pk} [{incident.severity}] {incident.title} — {incident.status}"
-    lines = [f"*Incident #{incident.pk}* `{incident.severity}` *{incident.title}* — _{incident.status}_"]
+    from slackbot.posting import incident_url
+
+    lines = [
+        f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{incident.title}* — _{incident.status}_"
+    ]
     lines.append(f"Commander: {_mention(incident.commander)}")
     fields = []
     for d in diagnoses:

@@ -261,6 +261,8 @@ def handle_view_submission(payload: dict) -> HttpResponse:
                 severity=severity,
                 summary=summary,
                 feature_environments=[environment],
+                # Whoever declares it in Slack commands it until they hand over (so they are in the channel).
+                commander=actor,
                 source="slack",
             )
     except (PermissionDenied, ValidationError) as exc:

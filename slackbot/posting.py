@@ -10,6 +10,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from slack_sdk.errors import SlackApiError
@@ -31,6 +32,10 @@ def _incident(incident_id: int):
 
 def _diagnoses(incident) -> list:
     return list(incident.layer_diagnoses.select_related("owner").order_by("id"))
+
+
+def incident_url(incident) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("incidents:detail", args=[incident.pk])
 
 
 def incident_channel_name(incident) -> str:
@@ -83,8 +88,8 @@ def incident_announce(incident_id: int, *, create_channel: bool) -> None:
             purpose_key=f"incident:{incident.pk}:announce",
             channel=settings.SLACK_ANNOUNCE_CHANNEL,
             text=(
-                f":rotating_light: Incident #{incident.pk} `{incident.severity}` *{incident.title}* declared by "
-                f"{incident.reporter or 'someone'}{where}."
+                f":rotating_light: <{incident_url(incident)}|Incident #{incident.pk}> `{incident.severity}` "
+                f"*{incident.title}* declared by {incident.reporter or 'someone'}{where}."
             ),
         )
     incident_board_post(incident.pk)

@@ -31,6 +31,7 @@ def slack_settings(settings, fake_slack):
     settings.SLACK_BOT_TOKEN = "xoxb-test-token"
     settings.SLACK_API_BASE_URL = fake_slack.api_url
     settings.SLACK_ANNOUNCE_CHANNEL = "CANNOUNCE"
+    settings.SITE_URL = "http://127.0.0.1:8000"
     return settings
 
 

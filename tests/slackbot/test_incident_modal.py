@@ -153,11 +153,13 @@ def test_submitting_the_modal_files_announces_and_opens_a_channel_with_the_board
     assert incident.slack_channel_id.startswith("CINC")
     (invite,) = fake_slack.calls_to("conversations.invite")
     assert invite["args"]["channel"] == incident.slack_channel_id
-    assert set(invite["args"]["users"].split(",")) == {"UMO", "UDEE", "UPAT", "UPIA"}
+    assert incident.commander == responder
+    assert set(invite["args"]["users"].split(",")) == {"URAFA", "UMO", "UDEE", "UPAT", "UPIA"}
     # Announced once in the configured channel, board posted in the incident channel.
     posts = fake_slack.calls_to("chat.postMessage")
     announce = [p for p in posts if p["args"]["channel"] == "CANNOUNCE"]
-    assert len(announce) == 1 and f"Incident #{incident.pk}" in announce[0]["args"]["text"]
+    assert len(announce) == 1
+    assert f"<http://127.0.0.1:8000/incidents/{incident.pk}/|Incident #{incident.pk}>" in announce[0]["args"]["text"]
     board = [p for p in posts if p["args"]["channel"] == incident.slack_channel_id]
     assert len(board) == 1
     fields = board[0]["args"]["blocks"][1]["fields"]
