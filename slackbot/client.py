@@ -3,11 +3,13 @@ idempotent posts keyed by purpose (the stored ts means a retried task never post
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
@@ -30,6 +32,31 @@ def _content_hash(text: str, blocks: list | None) -> str:
     return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()
 
 
+class SlackPostInProgress(Exception):
+    """Another task holds the claim on this purpose_key and is posting right now; retry later."""
+
+
+# A claim older than this belonged to a task that died between claiming and storing the ts.
+CLAIM_TIMEOUT = dt.timedelta(minutes=2)
+
+
+def _claim(purpose_key: str, channel: str) -> tuple[SlackMessage, bool]:
+    """(row, True) if this task may post: it inserted the claim row, or took over a stale one."""
+    try:
+        with transaction.atomic():
+            return SlackMessage.objects.create(purpose_key=purpose_key, channel=channel), True
+    except IntegrityError:
+        pass
+    row = SlackMessage.objects.get(purpose_key=purpose_key)
+    if row.ts:
+        return row, False
+    stale = timezone.now() - CLAIM_TIMEOUT
+    taken = SlackMessage.objects.filter(pk=row.pk, ts="", updated_at__lt=stale).update(updated_at=timezone.now())
+    if not taken:
+        raise SlackPostInProgress(purpose_key)
+    return row, True
+
+
 def post_once(
     *,
     purpose_key: str,
@@ -40,34 +67,37 @@ def post_once(
     update_if_changed: bool = False,
 ) -> SlackMessage:
     """Post a message once per purpose_key. If it was posted already, do nothing (or chat.update it when the
-    content changed and update_if_changed is set). The ts is stored right after Slack answers."""
+    content changed and update_if_changed is set).
+
+    A claim row is inserted before posting (the unique key decides between concurrent tasks) and the ts is
+    stored right after Slack answers; a task that finds another's fresh claim raises SlackPostInProgress so
+    Celery retries it later instead of posting a duplicate."""
     digest = _content_hash(text, blocks)
-    existing = SlackMessage.objects.filter(purpose_key=purpose_key).first()
+    row, may_post = _claim(purpose_key, channel)
     client = slack_client()
-    if existing and existing.ts:
-        if update_if_changed and existing.content_hash != digest:
-            client.chat_update(channel=existing.channel, ts=existing.ts, text=text, blocks=blocks)
-            existing.content_hash = digest
-            existing.save(update_fields=["content_hash", "updated_at"])
-        return existing
+    if not may_post:
+        if update_if_changed and row.content_hash != digest:
+            client.chat_update(channel=row.channel, ts=row.ts, text=text, blocks=blocks)
+            SlackMessage.objects.filter(pk=row.pk).update(content_hash=digest, updated_at=timezone.now())
+            row.content_hash = digest
+        return row
     kwargs = {"channel": channel, "text": text}
     if blocks is not None:
         kwargs["blocks"] = blocks
     if thread_ts:
         kwargs["thread_ts"] = thread_ts
-    response = client.chat_postMessage(**kwargs)
-    values = {
-        "channel": response.get("channel") or channel,
-        "ts": response["ts"],
-        "thread_ts": thread_ts,
-        "content_hash": digest,
-    }
     try:
-        with transaction.atomic():
-            message, _ = SlackMessage.objects.update_or_create(purpose_key=purpose_key, defaults=values)
-    except IntegrityError:  # a concurrent duplicate delivery won the insert; keep its row
-        message = SlackMessage.objects.get(purpose_key=purpose_key)
-    return message
+        response = client.chat_postMessage(**kwargs)
+    except Exception:
+        # Nothing was posted: release the claim so a retry may post.
+        SlackMessage.objects.filter(pk=row.pk, ts="").delete()
+        raise
+    row.channel = response.get("channel") or channel
+    row.ts = response["ts"]
+    row.thread_ts = thread_ts
+    row.content_hash = digest
+    row.save(update_fields=["channel", "ts", "thread_ts", "content_hash", "updated_at"])
+    return row
 
 
 def dm_channel(slack_user_id: str) -> str:

@@ -10,7 +10,7 @@ import logging
 from django.utils import timezone
 from slack_sdk.errors import SlackApiError
 
-from slackbot.client import dm_channel, post_once
+from slackbot.client import SlackPostInProgress, dm_channel, post_once
 from slackbot.models import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _send(key: str, slack_user_id: str, text: str) -> bool:
         return False
     try:
         post_once(purpose_key=key, channel=dm_channel(slack_user_id), text=text)
-    except SlackApiError as exc:  # one unreachable person must not stop the others' reminders
+    except (SlackApiError, SlackPostInProgress) as exc:  # one person's reminder must not stop the others
         log.warning("reminder %s not sent: %s", key, exc)
         return False
     return True

@@ -11,9 +11,16 @@ from celery import shared_task
 from django.conf import settings
 from slack_sdk.errors import SlackApiError
 
+from slackbot.client import SlackPostInProgress
+
 log = logging.getLogger(__name__)
 
-SLACK_RETRY = {"autoretry_for": (SlackApiError, httpx.TransportError), "retry_backoff": 2, "max_retries": 5}
+# SlackPostInProgress: another task is posting the same message right now; come back when it has the ts.
+SLACK_RETRY = {
+    "autoretry_for": (SlackApiError, httpx.TransportError, SlackPostInProgress),
+    "retry_backoff": 2,
+    "max_retries": 5,
+}
 
 
 def _trusted_response_url(url: str) -> bool:

@@ -40,3 +40,26 @@ def test_a_slack_error_stores_nothing(slack_settings, fake_slack):
     with pytest.raises(SlackApiError):
         post_once(purpose_key="t:3", channel="CNOPE", text="x")
     assert not SlackMessage.objects.filter(purpose_key="t:3").exists()
+
+
+@pytest.mark.django_db
+def test_a_task_that_finds_another_posting_the_same_message_backs_off(slack_settings, fake_slack):
+    from slackbot.client import SlackPostInProgress
+
+    SlackMessage.objects.create(purpose_key="t:4", channel="C1")  # another task's fresh claim, no ts yet
+    with pytest.raises(SlackPostInProgress):
+        post_once(purpose_key="t:4", channel="C1", text="x")
+    assert fake_slack.calls == []
+
+
+@pytest.mark.django_db
+def test_a_claim_left_by_a_dead_task_is_taken_over(slack_settings, fake_slack):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    claim = SlackMessage.objects.create(purpose_key="t:5", channel="C1")
+    SlackMessage.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=5))
+    message = post_once(purpose_key="t:5", channel="C1", text="x")
+    assert message.pk == claim.pk and message.ts
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
