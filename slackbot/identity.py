@@ -28,7 +28,7 @@ def slack_user_resolve(slack_user_id: str) -> User:
         return linked
     try:
         profile = slack_client().users_info(user=slack_user_id)["user"].get("profile", {})
-    except SlackApiError as exc:
+    except (SlackApiError, OSError) as exc:  # OSError: Slack unreachable (URLError, timeouts)
         log.warning("users.info failed for %s: %s", slack_user_id, exc)
         raise SlackUserProblem(
             "Slack could not tell Rewind who you are (users.info failed); nothing was changed."

@@ -212,6 +212,9 @@ def open_modal(actor: User, form) -> JsonResponse:
     except SlackApiError as exc:
         log.warning("views.open failed: %s", exc)
         return ephemeral(f"Slack refused to open the form ({exc.response.get('error', 'error')}); try again.")
+    except OSError as exc:
+        log.warning("views.open failed: %s", exc)
+        return ephemeral("Rewind could not reach Slack to open the form; try again.")
     return HttpResponse(status=200)
 
 

@@ -210,3 +210,18 @@ def test_a_viewer_submitting_the_modal_files_nothing(slack, fake_slack, viewer, 
     body = slack.interact(_submission("UVERA")).json()
     assert body["response_action"] == "errors" and "responder role" in body["errors"]["title"]
     assert Incident.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_when_slack_refuses_the_modal_the_user_is_told(slack, fake_slack, responder, owned_world):
+    _link(responder, "URAFA")
+    fake_slack.errors["views.open"] = "expired_trigger_id"
+    assert "Slack refused to open the form (expired_trigger_id)" in reply_text(slack.command("", user_id="URAFA"))
+
+
+@pytest.mark.django_db
+def test_when_slack_is_unreachable_an_unlinked_user_is_told_and_nothing_changes(slack, slack_settings, owned_world):
+    slack_settings.SLACK_API_BASE_URL = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
+    audit_before = AuditEntry.objects.count()
+    assert "users.info failed" in reply_text(slack.command("", user_id="UNEW"))
+    assert AuditEntry.objects.count() == audit_before
