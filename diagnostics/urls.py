@@ -5,6 +5,8 @@ from diagnostics import views
 app_name = "diagnostics"
 
 urlpatterns = [
+    path("ownership/", views.ownership_map, name="ownership_map"),
+    path("ownership/set/", views.ownership_set, name="ownership_set"),
     path("diagnoses/<int:pk>/assign/", views.assign_owner, name="assign_owner"),
     path("diagnoses/<int:pk>/verdict/", views.set_verdict, name="set_verdict"),
     path("diagnoses/<int:pk>/evidence/", views.add_evidence, name="add_evidence"),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.models import User
-from core.permissions import permission_required
+from core.permissions import can, permission_required
 from diagnostics import services
-from diagnostics.models import LayerDiagnosis
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 
 
 def _back(diagnosis: LayerDiagnosis):
@@ -66,6 +66,7 @@ def add_evidence(request, pk: int):
         text=request.POST.get("text", ""),
         url=request.POST.get("url", ""),
         kind=request.POST.get("kind", "note") or "note",
+        data={k: int(v) for k in ("release_from", "release_to") if (v := request.POST.get(k, "")).isdigit()},
     )
 
 
@@ -80,3 +81,54 @@ def answer_checklist(request, pk: int):
         key=request.POST.get("key", ""),
         answer=request.POST.get("answer", ""),
     )
+
+
+@require_GET
+@permission_required("view")
+def ownership_map(request):
+    """Every feature's ownership map: who owns each of the four layers. New incidents start from it."""
+    from rollouts.models import Feature
+
+    features = Feature.objects.select_related("team").prefetch_related("layer_owners__owner", "layer_owners__team")
+    rows = []
+    for feature in features:
+        owners = {entry.layer: entry for entry in feature.layer_owners.all()}
+        rows.append(
+            {
+                "feature": feature,
+                "cells": [(layer, label, owners.get(layer)) for layer, label in DiagnosisLayer.choices],
+            }
+        )
+    return render(
+        request,
+        "diagnostics/ownership_map.html",
+        {
+            "rows": rows,
+            "layers": DiagnosisLayer.choices,
+            "people": User.objects.filter(is_active=True).order_by("username"),
+            "can_manage": can(request.user, "ownership.manage"),
+        },
+    )
+
+
+@require_POST
+@permission_required("ownership.manage")
+def ownership_set(request):
+    from rollouts.models import Feature
+
+    feature = get_object_or_404(Feature, slug=request.POST.get("feature", ""))
+    owner = User.objects.filter(pk=request.POST.get("owner") or 0, is_active=True).first()
+    if owner is None:
+        messages.error(request, "Choose one person.")
+    else:
+        try:
+            services.ownership_map_set(
+                actor=request.user,
+                feature=feature,
+                layer=request.POST.get("layer", ""),
+                owner=owner,
+                team=owner.teams.first(),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(m for msgs in exc.message_dict.values() for m in msgs))
+    return redirect("diagnostics:ownership_map")

@@ -40,14 +40,24 @@ class IncidentForm(forms.Form):
     commander = forms.ModelChoiceField(queryset=people(), required=False)
 
 
+class IncidentEditForm(forms.Form):
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 50}))
+    severity = forms.ChoiceField(choices=Severity.choices)
+    commander = forms.ModelChoiceField(queryset=people(), required=False, empty_label="— none —")
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class NoteForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What did you find or do?"}))
 
 
 class ActionItemForm(forms.Form):
-    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 50}))
+    title = forms.CharField(
+        max_length=200,
+        widget=forms.TextInput(attrs={"size": 40, "placeholder": "e.g. add the failing case to the eval set"}),
+    )
     layer = forms.ChoiceField(choices=DiagnosisLayer.choices)
-    owner = forms.ModelChoiceField(queryset=people(), help_text="Exactly one person")
+    owner = forms.ModelChoiceField(queryset=people(), help_text="Exactly one person", empty_label="— one person —")
     due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.P2)
     kind = forms.ChoiceField(choices=ActionKind.choices, initial=ActionKind.CORRECTIVE, label="Type")

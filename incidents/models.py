@@ -108,8 +108,8 @@ class Incident(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="incident_recent_idx"),
-            models.Index(fields=["status", "-created_at"], name="incident_status_idx"),
-            models.Index(fields=["severity", "-created_at"], name="incident_severity_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="incident_status_idx"),
+            models.Index(fields=["severity", "-created_at", "-id"], name="incident_severity_idx"),
         ]
 
     def __str__(self) -> str:
@@ -147,6 +147,7 @@ class Incident(models.Model):
 class TimelineKind(models.TextChoices):
     OPENED = "opened", "Opened"
     STATUS = "status", "Status change"
+    EDIT = "edit", "Details edited"
     NOTE = "note", "Note"
     OWNER = "owner", "Owner change"
     VERDICT = "verdict", "Layer verdict"

@@ -54,6 +54,48 @@ def incident_list(
     return qs.order_by("-created_at", "-id")
 
 
+@dataclass
+class IncidentPage:
+    """A keyset page: newest first, continuing strictly before a (created_at, id) cursor. No COUNT(*) and no
+    OFFSET, so page 1 and page 4,000 cost the same on 100k incidents."""
+
+    items: list
+    next_cursor: str | None
+    cursor: str | None
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
+    if not raw or "~" not in raw:
+        return None
+    stamp, _, pk = raw.rpartition("~")
+    try:
+        when = dt.datetime.fromisoformat(stamp.replace(" ", "+"))
+        return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)), int(pk)
+    except ValueError:
+        return None
+
+
+def make_cursor(incident: Incident) -> str:
+    return f"{incident.created_at.isoformat()}~{incident.pk}"
+
+
+def incident_page(queryset: QuerySet[Incident], *, cursor: str | None, size: int) -> IncidentPage:
+    position = parse_cursor(cursor)
+    if position:
+        when, pk = position
+        # Written as a range plus an exclusion (not an OR) so Postgres walks the (created_at, id) index.
+        queryset = queryset.filter(created_at__lte=when).exclude(created_at=when, pk__gte=pk)
+    rows = list(queryset[: size + 1])
+    items = rows[:size]
+    return IncidentPage(items, make_cursor(items[-1]) if len(rows) > size else None, cursor if position else None)
+
+
 def _feature_qs():
     from rollouts.models import Feature
 
@@ -148,6 +190,14 @@ class WhatChanged:
         return [(layer, label, self.by_layer[layer]) for layer, label in DiagnosisLayer.choices]
 
 
+_DATETIME_REPR = re.compile(r"datetime\.datetime\((\d+), (\d+), (\d+)(?:, [^()]*)?\)")
+
+
+def _readable(line: str) -> str:
+    """Release diffs print reprs; show datetimes as dates."""
+    return _DATETIME_REPR.sub(lambda m: f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}", line)
+
+
 def clamp_days(raw) -> int:
     try:
         days = int(raw)
@@ -192,7 +242,7 @@ def what_changed(incident: Incident, *, days: int = DEFAULT_LOOKBACK_DAYS) -> Wh
                     title=f"{change.layer}: {change.summary}" + (" (rollback)" if event.is_rollback else ""),
                     summary=f"{change.before} → {change.after}",
                     where=f"{event.environment} #{old.number} → #{new.number}",
-                    details=change.details,
+                    details=[_readable(line) for line in change.details],
                     prompt_diff=change.prompt_diff,
                     is_rollback=event.is_rollback,
                     release_from=old.pk,

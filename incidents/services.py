@@ -276,7 +276,7 @@ def incident_update(*, actor, incident: Incident, **fields) -> Incident:
     audit_record(actor=actor, action="incident.update", obj=locked, before=before, after=after)
     timeline_record(
         incident=locked,
-        kind=TimelineKind.STATUS if "severity" in after else TimelineKind.NOTE,
+        kind=TimelineKind.EDIT,
         text=f"{_who(actor)} changed " + ", ".join(f"{k}: {before[k]} → {after[k]}" for k in after),
         actor=actor,
         data={"changed": after},

@@ -10,6 +10,7 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/timeline/", views.incident_timeline, name="timeline"),
     path("incidents/<int:pk>/transition/", views.incident_transition, name="transition"),
+    path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
     path("incidents/<int:pk>/notes/", views.incident_add_note, name="add_note"),
     path("incidents/<int:pk>/action-items/", views.action_item_create, name="action_item_create"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_edit, name="postmortem"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,7 +16,7 @@ from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
 from diagnostics.suggestions import suggest_layers
 from incidents import selectors, services
 from incidents.api.views import markdown_response
-from incidents.forms import ActionItemForm, ActionStatusForm, IncidentForm, NoteForm, PostmortemForm
+from incidents.forms import ActionItemForm, ActionStatusForm, IncidentEditForm, IncidentForm, NoteForm, PostmortemForm
 from incidents.models import (
     SEVERITY_DEFINITIONS,
     ActionItem,
@@ -52,8 +53,8 @@ def incident_list(request):
         filters["status"] = ""
     if filters["severity"] not in Severity.values:
         filters["severity"] = ""
-    page = Paginator(selectors.incident_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    page = selectors.incident_page(selectors.incident_list(**filters), cursor=request.GET.get("before"), size=PAGE_SIZE)
+    query = urlencode({k: v for k, v in filters.items() if v})
     ctx = {
         "page": page,
         "filters": filters,
@@ -129,17 +130,19 @@ def incident_detail(request, pk: int):
     days = selectors.clamp_days(request.GET.get("days", selectors.DEFAULT_LOOKBACK_DAYS))
     changed = selectors.what_changed(incident, days=days)
     day_choices = sorted({1, 3, 7, 14, 30, 60, 90, days})
+    panel = {
+        "incident": incident,
+        "changed": changed,
+        "day_choices": day_choices,
+        "diagnosis_ids": dict(LayerDiagnosis.objects.filter(incident=incident).values_list("layer", "pk")),
+        "can_diagnose": can(request.user, "diagnosis.update"),
+    }
     if request.htmx and request.GET.get("panel") == "what-changed":
-        return render(
-            request,
-            "incidents/incident_detail.html#what-changed",
-            {"incident": incident, "changed": changed, "day_choices": day_choices},
-        )
+        return render(request, "incidents/incident_detail.html#what-changed", panel)
     board = _board(incident)
     ctx = {
         **_timeline_ctx(request, incident),
-        "changed": changed,
-        "day_choices": day_choices,
+        **panel,
         "board": board,
         "suggestions": suggest_layers(incident, changed, [b["d"] for b in board]),
         "similar": selectors.similar_incidents(incident),
@@ -148,10 +151,17 @@ def incident_detail(request, pk: int):
         "transitions": [(s, Status(s).label) for s in incident.allowed_transitions],
         "verdicts": Verdict.choices,
         "people": _people(),
+        "incident_form": IncidentEditForm(
+            initial={
+                "title": incident.title,
+                "summary": incident.summary,
+                "severity": incident.severity,
+                "commander": incident.commander_id,
+            }
+        ),
         "note_form": NoteForm(),
         "action_form": ActionItemForm(),
         "can_update": can(request.user, "incident.update"),
-        "can_diagnose": can(request.user, "diagnosis.update"),
         "can_act": can(request.user, "action_item.edit"),
         "unowned": [b["d"].get_layer_display() for b in board if b["d"].owner_id is None],
     }
@@ -168,7 +178,10 @@ def _people():
 @permission_required("view")
 def incident_timeline(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
-    template = "incidents/incident_detail.html#timeline" if request.htmx else "incidents/timeline_page.html"
+    template = "incidents/timeline_page.html"
+    if request.htmx:
+        part = "timeline-entries" if request.GET.get("part") == "entries" else "timeline"
+        template = f"incidents/incident_detail.html#{part}"
     return render(request, template, _timeline_ctx(request, incident))
 
 
@@ -187,6 +200,21 @@ def incident_transition(request, pk: int):
         messages.error(request, _error_text(exc))
     else:
         messages.success(request, f"{incident.reference} is now {incident.get_status_display()}.")
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_POST
+@permission_required("incident.update")
+def incident_edit(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    form = IncidentEditForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    else:
+        try:
+            services.incident_update(actor=request.user, incident=incident, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
     return redirect("incidents:detail", pk=pk)
 
 
@@ -311,6 +339,11 @@ def postmortem_edit(request, pk: int):
         "form": form,
         "problems": postmortem_publish_problems(postmortem) if postmortem else [],
         "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
+        "diagnoses": sorted(
+            LayerDiagnosis.objects.filter(incident=incident).select_related("owner"),
+            key=lambda d: DiagnosisLayer.values.index(d.layer),
+        ),
+        "action_count": incident.action_items.count(),
         "can_edit": can(request.user, "postmortem.edit"),
         "can_publish": can(request.user, "postmortem.publish"),
     }

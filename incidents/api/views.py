@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from diagnostics.api.serializers import LayerSuggestionSerializer
@@ -31,6 +32,15 @@ from incidents.api.serializers import (
     TransitionSerializer,
 )
 from incidents.models import ActionItem, ChangeEvent, Incident, IncidentSource, Postmortem, TimelineEvent
+
+
+class IncidentCursorPagination(CursorPagination):
+    """Newest first, no COUNT(*) and no OFFSET: constant cost at any depth of 100k+ incidents."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
 
 
 class IncidentFilter(filters.FilterSet):
@@ -62,6 +72,7 @@ class IncidentViewSet(
 
     queryset = Incident.objects.all()
     filterset_class = IncidentFilter
+    pagination_class = IncidentCursorPagination
     write_action = "incident.update"
     action_permissions = {"create": "incident.create"}
     http_method_names = ["get", "post", "patch", "head", "options"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -110,6 +111,9 @@ def test_the_timeline_fragment_is_a_fragment_and_filters(web_as, viewer, inciden
     fragment = client.get(f"/incidents/{incident.pk}/timeline/?kind=deployment", **HX).content.decode()
     assert "<html" not in fragment and 'id="timeline"' in fragment
     assert "deployed release #2" in fragment and "opened by" not in fragment
+    entries = client.get(f"/incidents/{incident.pk}/timeline/?part=entries&kind=opened", **HX).content.decode()
+    assert entries.lstrip().startswith('<ul class="timeline" id="timeline-entries"') and "opened by" in entries
+    assert "every 10s" in entries and "Add a note" not in entries
     full = client.get(f"/incidents/{incident.pk}/timeline/").content.decode()
     assert "<html" in full and "opened by" in full
 
@@ -197,10 +201,15 @@ def test_the_list_filters_searches_paginates_and_is_a_fragment_for_htmx(web_as, 
         )
     client = web_as(viewer)
     page = client.get("/incidents/").content.decode()
-    assert "Page 1 of 2" in page and "30 incidents" in page
+    assert "25 incidents on this page" in page and "Latency spike 29" in page and "Latency spike 4<" not in page
+    older = re.search(r'id="older" href="\?([^"]+)"', page).group(1).replace("&amp;", "&")
+    second = client.get(f"/incidents/?{older}", **HX).content.decode()
+    assert "<html" not in second and "5 incidents on this page" in second and "Latency spike 0<" in second
+    assert "Latency spike 29" not in second and 'id="older"' not in second
     fragment = client.get("/incidents/?severity=sev1&q=spike", **HX).content.decode()
-    assert "<html" not in fragment and "15 incidents" in fragment
-    assert "1 incident" in client.get("/incidents/?q=Latency spike 17").content.decode()
+    assert "<html" not in fragment and "15 incidents on this page" in fragment
+    assert "1 incident on this page" in client.get("/incidents/?q=Latency spike 17").content.decode()
+    assert client.get("/incidents/?before=garbage").status_code == 200
     first = Incident.objects.order_by("pk").first()
     assert f"INC-{first.pk}" in client.get(f"/incidents/?q=inc-{first.pk}").content.decode()
 
@@ -215,3 +224,53 @@ def test_the_list_has_a_constant_number_of_queries(
         client.get("/incidents/")
     with django_assert_max_num_queries(8):
         client.get("/incidents/?feature=support-assistant&status=reported", **HX)
+
+
+def test_a_release_diff_is_attached_as_evidence_from_what_changed(web_as, responder, incident, deployed):
+    client = web_as(responder)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Attach as data / retrieval evidence" in page
+    data = LayerDiagnosis.objects.get(incident=incident, layer="data")
+    r1, r2 = deployed
+    client.post(
+        f"/diagnoses/{data.pk}/evidence/",
+        {"kind": "release_diff", "text": "index: embedding model changed", "release_from": r1.pk, "release_to": r2.pk},
+    )
+    evidence = data.evidence.get()
+    assert evidence.kind == "release_diff" and evidence.data == {"release_from": r1.pk, "release_to": r2.pk}
+
+
+def test_editing_details_from_the_page(web_as, responder, viewer, incident, layer_owners):
+    client = web_as(responder)
+    client.post(
+        f"/incidents/{incident.pk}/edit/",
+        {"title": incident.title, "severity": "sev1", "commander": layer_owners["model"].pk, "summary": "worse"},
+    )
+    incident.refresh_from_db()
+    assert incident.severity == "sev1" and incident.commander == layer_owners["model"] and incident.summary == "worse"
+    response = client.post(f"/incidents/{incident.pk}/edit/", {"title": "", "severity": "sev1"}, follow=True)
+    assert "Not saved" in response.content.decode() and Incident.objects.get(pk=incident.pk).title
+    assert web_as(viewer).post(f"/incidents/{incident.pk}/edit/", {"title": "x", "severity": "sev4"}).status_code == 403
+
+
+def test_the_action_item_board_has_a_constant_number_of_queries(
+    web_as, viewer, responder, incident, layer_owners, django_assert_max_num_queries
+):
+    from incidents.services import action_item_create
+
+    for i in range(15):
+        action_item_create(
+            actor=responder,
+            incident=incident,
+            title=f"item {i}",
+            owner=layer_owners["data"],
+            due_date=timezone.localdate() + dt.timedelta(days=i - 5),
+            layer="data",
+        )
+    client = web_as(viewer)
+    with django_assert_max_num_queries(5):
+        page = client.get("/action-items/").content.decode()
+    assert page.count("(overdue)") == 5
+    with django_assert_max_num_queries(5):
+        page = client.get("/action-items/?overdue=1&owner=dee").content.decode()
+    assert "item 14" not in page and "item 0" in page
