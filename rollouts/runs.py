@@ -131,13 +131,15 @@ def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: 
 def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: str, action: str, **fields) -> bool:
     """Conditional update from ``old`` (a state or tuple of states) to ``new``. False if someone else won."""
     olds = old if isinstance(old, tuple) else (old,)
-    current = run.state
     updated = RolloutRun.objects.filter(pk=run.pk, state__in=olds).update(state=new, state_reason=reason, **fields)
     if updated != 1:
         return False
-    run.refresh_from_db()
+    current = run.state
+    run.state, run.state_reason = new, reason
+    for name, value in fields.items():
+        setattr(run, name, value)
     _record(run, current, new, actor=actor, reason=reason, action=action)
-    routing_publish(run.environment)
+    routing_publish(run.environment, run)
     return True
 
 
@@ -254,7 +256,9 @@ def _check_target(release: Release, *, actor, override_reason: str) -> None:
 def last_known_good(environment: Environment, *, exclude: Release | None = None) -> Release | None:
     """The newest release that became live and was not then rolled back (derived from deployment events)."""
     events = list(
-        DeploymentEvent.objects.filter(environment=environment).select_related("release").order_by("-live_at", "-id")
+        DeploymentEvent.objects.filter(environment=environment)
+        .select_related("release__model", "release__index")
+        .order_by("-live_at", "-id")
     )
     for i, event in enumerate(events):
         replaced_by_rollback = i > 0 and events[i - 1].is_rollback
@@ -318,7 +322,12 @@ def rollback_request(
     active = RolloutRun.objects.filter(environment=environment, state__in=ACTIVE_RUN_STATES).first()
     if active is not None:
         return _rollback_active(active, actor=actor, reason=reason), False
-    current_event = DeploymentEvent.objects.filter(environment=environment).order_by("-live_at", "-id").first()
+    current_event = (
+        DeploymentEvent.objects.filter(environment=environment)
+        .select_related("release__model", "release__index")
+        .order_by("-live_at", "-id")
+        .first()
+    )
     if current_event is None:
         raise ValidationError({"environment": [f"Nothing is live in {environment}; there is nothing to roll back."]})
     current = current_event.release
@@ -352,14 +361,19 @@ def rollback_request(
             reason=reason,
             incident_id=incident_id,
             override_reason=override_reason.strip(),
+            rollback_started_at=timezone.now(),
+            # Traffic moves when this request commits, not when a worker gets to it: gateways see an immediate
+            # rollback at once even if every worker is busy or down. The worker then delivers the webhooks
+            # (created in this transaction) and records the deployment; re-applying the step is a no-op.
+            candidate_weight=100 if mode == RunMode.IMMEDIATE else 0,
         )
     except RunConflict as conflict:
         if conflict.run is not None and conflict.run.kind == RunKind.ROLLBACK:
             return conflict.run, False
         raise
-    run.rollback_started_at = run.created_at
-    RolloutRun.objects.filter(pk=run.pk).update(rollback_started_at=run.created_at)
     _begin(run, actor=actor)
+    if mode == RunMode.IMMEDIATE:
+        _deliveries_for_weight(run, "step0")
     return run, True
 
 
@@ -536,7 +550,13 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> None:
                 before={"candidate_weight": before},
                 after={"candidate_weight": weight, "step_index": run.step_index},
             )
-        table = routing_publish(run.environment)
+        _deliveries_for_weight(run, phase)
+
+
+def _deliveries_for_weight(run: RolloutRun, phase: str) -> None:
+    """Publish the routing table for the run's current weight and queue its webhooks (same transaction)."""
+    with transaction.atomic():
+        table = routing_publish(run.environment, run)
         deliveries_create(
             run=run,
             phase=phase,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import time
+
 from django.db import transaction
-from django.http import HttpResponseNotModified, JsonResponse
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -190,17 +192,29 @@ class WebhookTargetViewSet(
 
 
 _token_auth = TokenAuthentication()
+# Tokens that passed recently, per web process: a gateway polling many times a second costs no query for auth.
+# A revoked token or deactivated user keeps read access to routing tables for at most this long.
+TOKEN_CACHE_SECONDS = 10.0
+_recent_tokens: dict[str, tuple[float, object]] = {}
 
 
 def _gateway_user(request):
     """Token (gateways) or session (people). A plain Django view: the routing table is polled hard."""
-    if request.user.is_authenticated:
-        return request.user
+    header = request.headers.get("Authorization", "")
+    now = time.monotonic()
+    cached = _recent_tokens.get(header) if header else None
+    if cached and cached[0] > now:
+        return cached[1]
     try:
         found = _token_auth.authenticate(request)
     except AuthenticationFailed:
         return None
-    return found[0] if found else None
+    if found:
+        if len(_recent_tokens) > 10_000:
+            _recent_tokens.clear()
+        _recent_tokens[header] = (now + TOKEN_CACHE_SECONDS, found[0])
+        return found[0]
+    return request.user if request.user.is_authenticated else None
 
 
 @require_GET
@@ -218,7 +232,7 @@ def routing_table(request, feature: str, environment: str):
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()
     else:
-        response = JsonResponse(body)
+        response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     return response

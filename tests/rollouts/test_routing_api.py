@@ -27,19 +27,23 @@ def test_routing_shows_the_live_release_at_full_weight_with_its_manifest(env, ap
     assert response["ETag"].startswith('"')
 
 
-def test_routing_follows_the_run_in_flight_and_answers_304_when_unchanged(env, api_as, viewer, responder):
+def test_routing_follows_the_run_in_flight_and_answers_304_when_unchanged(
+    env, api_as, viewer, responder, django_capture_on_commit_callbacks
+):
     staging, _stable, candidate = env
     client = api_as(viewer)
     etag = client.get("/api/v1/routing/support-assistant/staging")["ETag"]
     not_modified = client.get("/api/v1/routing/support-assistant/staging", HTTP_IF_NONE_MATCH=etag)
     assert not_modified.status_code == 304 and not_modified.content == b""
-    run = runs.run_start(
-        actor=responder,
-        environment=staging,
-        candidate_release=candidate,
-        steps=[{"type": "weight", "weight": 5}, {"type": "weight", "weight": 100}],
-    )
-    runs.run_advance(run_id=run.pk)  # what the worker does; the weight step applies 5 % then 100 %
+    # Commit hooks run as if committed: the Redis mirror of the table is refreshed after commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        run = runs.run_start(
+            actor=responder,
+            environment=staging,
+            candidate_release=candidate,
+            steps=[{"type": "weight", "weight": 5}, {"type": "weight", "weight": 100}],
+        )
+        runs.run_advance(run_id=run.pk)  # what the worker does; the weight step applies 5 % then 100 %
     run.refresh_from_db()
     assert run.state == "succeeded"
     changed = client.get("/api/v1/routing/support-assistant/staging", HTTP_IF_NONE_MATCH=etag)

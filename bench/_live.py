@@ -1,0 +1,117 @@
+"""Live processes for benchmarks: a dedicated Postgres database, gunicorn and a Celery worker on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_database(topic: str) -> str:
+    """Create (if needed) and point this process at rewind_bench_<topic>; returns its URL."""
+    name = f"rewind_bench_{topic}"
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def redis_url() -> str:
+    """The broker and routing mirror for live benchmarks: REDIS_URL, else db REWIND_REDIS_DB on 127.0.0.1."""
+    url = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:6379/{os.environ.get('REWIND_REDIS_DB', '0')}"
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict, name: str):
+        self.log = Path(tempfile.mkdtemp(prefix=f"rewind-bench-{name}-")) / "log"
+        fh = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            args, env={**os.environ, **env}, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def gunicorn(port: int, *, workers: int = 2, env: dict | None = None) -> Process:
+    p = Process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+        ],
+        env or {},
+        "gunicorn",
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p
+        except OSError:
+            if p.proc.poll() is not None:
+                raise RuntimeError("gunicorn died:\n" + p.tail()) from None
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start:\n" + p.tail())
+
+
+def celery_worker(env: dict | None = None, concurrency: int = 1) -> Process:
+    ready = Path(tempfile.mkdtemp(prefix="rewind-bench-ready-")) / "ready"
+    p = Process(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "warning",
+            "--concurrency",
+            str(concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ],
+        {**(env or {}), "REWIND_WORKER_READY_FILE": str(ready)},
+        "worker",
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if p.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("worker did not start:\n" + p.tail())
+        time.sleep(0.1)
+    return p

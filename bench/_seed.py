@@ -1,0 +1,44 @@
+"""A feature with two releases live in one environment, and a token: what the live benchmarks need."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def seed(*, production: bool = False) -> dict:
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from core.models import Role, Team, User
+    from rollouts import services
+    from rollouts.models import Environment, Feature
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user(username="bench", password="x", role=Role.APPROVER)
+    team = Team.objects.create(slug="bench", name="Bench")
+    feature = Feature.objects.create(slug="support-assistant", name="Support assistant", team=team)
+    env = Environment.objects.create(
+        feature=feature, name="production" if production else "staging", is_production=production
+    )
+    model, _ = services.model_version_register(
+        actor=user, provider="openai", requested_alias="gpt-4", resolved_snapshot="gpt-4-0613"
+    )
+    index, _ = services.index_version_register(
+        actor=user,
+        name="kb",
+        embedding_model="e5",
+        embedding_model_version="2",
+        dimension=768,
+        corpus_snapshot="2026-11-01",
+        document_count=1000,
+        built_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    releases = []
+    for text in ("You are a helpful support assistant. v1", "You are a helpful support assistant. v2"):
+        prompt, _ = services.prompt_version_register(actor=user, name="support", system_prompt=text)
+        rel, _ = services.release_create(
+            actor=user, feature=feature, model=model, prompt=prompt, index=index, query_encoder="e5@2"
+        )
+        services.deployment_record(actor=user, environment=env, release=rel)
+        releases.append(rel.number)
+    return {"token": Token.objects.create(user=user).key, "env": env.name, "releases": releases}
