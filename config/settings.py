@@ -145,6 +145,9 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "EvidenceKindEnum": "diagnostics.models.EvidenceKind",
         "VerdictEnum": "diagnostics.models.Verdict",
+        # i3 + i4 together: both name fields "layer" and "kind" (added when merging them for the Slack bot)
+        "DiagnosisLayerEnum": "diagnostics.models.DiagnosisLayer",
+        "RunKindEnum": "rollouts.models.RunKind",
     },
 }
 
