@@ -44,7 +44,8 @@ def incident_channel_name(incident) -> str:
 
 def incident_channel_create(incident) -> str:
     """Create the incident channel once (the id is stored on the incident) and invite the people."""
-    from incidents.models import Incident
+    from incidents.models import Incident, TimelineKind
+    from incidents.services import timeline_record
 
     if incident.slack_channel_id:
         return incident.slack_channel_id
@@ -64,6 +65,14 @@ def incident_channel_create(incident) -> str:
             obj=incident,
             before={"slack_channel_id": ""},
             after={"slack_channel_id": channel_id},
+        )
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.EDIT,
+            text=f"Slack channel #{name} created",
+            data={"slack_channel_id": channel_id},
+            source="slack",
+            external_ref=f"slack:channel/{channel_id}",
         )
     incident.refresh_from_db(fields=["slack_channel_id"])
     people = [incident.commander, *[d.owner for d in _diagnoses(incident)]]

@@ -167,6 +167,14 @@ def _load_plan(value: str) -> RollbackPlan:
     return RollbackPlan(environment=environment, current=current, target=target)
 
 
+def _incident_id_for_channel(channel: str) -> int | None:
+    from incidents.models import Incident
+
+    if not channel:
+        return None
+    return Incident.objects.filter(slack_channel_id=channel).values_list("pk", flat=True).first()
+
+
 def handle_block_actions(payload: dict) -> HttpResponse:
     actions = payload.get("actions") or []
     action = actions[0] if actions else {}
@@ -186,7 +194,11 @@ def handle_block_actions(payload: dict) -> HttpResponse:
             require(actor, plan.permission)
             with transaction.atomic():
                 run = orchestration.rollback_start(
-                    actor=actor, environment=plan.environment, target=plan.target, slack_user_id=slack_user
+                    actor=actor,
+                    environment=plan.environment,
+                    target=plan.target,
+                    slack_user_id=slack_user,
+                    incident_id=_incident_id_for_channel(channel),
                 )
             run_id = run.pk
             reply = {

@@ -52,11 +52,16 @@ def run_line(run: RolloutRun) -> str:
     )
 
 
-def rollback_start(*, actor, environment, target, slack_user_id: str = "") -> RolloutRun:
+def rollback_start(
+    *, actor, environment, target, slack_user_id: str = "", incident_id: int | None = None
+) -> RolloutRun:
+    """Start the rollback; confirmed in an incident's channel, the run is linked to that incident (its
+    transitions go on the incident timeline)."""
     run, _created = runs.rollback_request(
         actor=actor,
         environment=environment,
         to_release=target,
+        incident_id=incident_id,
         reason=f"Confirmed in Slack by {actor.get_username()}" + (f" (<@{slack_user_id}>)" if slack_user_id else ""),
     )
     return run

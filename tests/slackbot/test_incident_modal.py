@@ -154,6 +154,7 @@ def test_submitting_the_modal_files_announces_and_opens_a_channel_with_the_board
     (invite,) = fake_slack.calls_to("conversations.invite")
     assert invite["args"]["channel"] == incident.slack_channel_id
     assert incident.commander == responder
+    assert incident.timeline_events.filter(text__startswith="Slack channel #inc-", source="slack").count() == 1
     assert set(invite["args"]["users"].split(",")) == {"URAFA", "UMO", "UDEE", "UPAT", "UPIA"}
     # Announced once in the configured channel, board posted in the incident channel.
     posts = fake_slack.calls_to("chat.postMessage")

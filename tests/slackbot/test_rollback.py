@@ -290,3 +290,19 @@ def test_rollback_status_takes_a_constant_number_of_queries(slack, approver, wor
     with django_assert_max_num_queries(3):
         text = reply_text(slack.command("status", user_id="UANA", command="/rollback"))
     assert text.count("Rollback #") == 2
+
+
+@pytest.mark.django_db
+def test_a_rollback_confirmed_in_an_incident_channel_is_linked_to_the_incident(
+    slack, fake_slack, approver, incident_in_channel, owned_world
+):
+    from incidents.models import TimelineEvent
+
+    _link(approver, "UANA")
+    plan = _plan(slack, "UANA")
+    payload = _confirm_payload(plan, "UANA", fake_slack.url)
+    payload["channel"] = {"id": "CINC", "name": "inc"}
+    slack.interact(payload)
+    run = RolloutRun.objects.get()
+    assert run.incident_id == incident_in_channel.pk
+    assert TimelineEvent.objects.filter(incident=incident_in_channel, kind__in=["rollback", "rollout"]).exists()
