@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def commands(request):
     form = request.POST
     command = form.get("command", "")
-    # Imported here so a request with a bad signature never even loads the command modules.
+    # Imported lazily: the command modules pull in the incidents and rollouts services.
     if command == "/incident":
         from slackbot.incident_commands import handle_command
     elif command == "/rollback":

@@ -63,3 +63,14 @@ def test_a_claim_left_by_a_dead_task_is_taken_over(slack_settings, fake_slack):
     message = post_once(purpose_key="t:5", channel="C1", text="x")
     assert message.pk == claim.pk and message.ts
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.django_db
+def test_replies_go_only_to_slack_hosts(slack_settings, fake_slack):
+    from slackbot import tasks
+
+    port = fake_slack.server.server_address[1]
+    tasks.respond(f"http://localhost:{port}/hooks/elsewhere", {"text": "x"})  # not Slack's (nor the configured) host
+    assert fake_slack.calls == []
+    tasks.respond(f"{fake_slack.url}/hooks/commands/1", {"text": "y"})
+    assert fake_slack.hooks() == [{"text": "y"}]
