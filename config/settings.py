@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rollouts",
     "incidents",
     "diagnostics",
+    "slackbot",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
     "rollouts-tick": {"task": "rollouts.tick", "schedule": env_float("REWIND_ROLLOUT_TICK_SECONDS", 2.0)},
     "observations-prune": {"task": "rollouts.observations_prune", "schedule": 3600.0},
+    # Hourly is fine: each reminder is sent at most once per day (keyed by date).
+    "slack-reminders": {"task": "slackbot.send_reminders", "schedule": 3600.0},
+    "slack-rollback-threads": {"task": "slackbot.rollback_threads_follow", "schedule": 5.0},
 }
 # Rollout timings in seconds; a run's ``config`` overrides any of them (tests use fractions of a second).
 REWIND_ROLLOUT = {

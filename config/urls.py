@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("rollouts.urls")),
     path("", include("incidents.urls")),
     path("", include("diagnostics.urls")),
+    path("slack/", include("slackbot.urls")),
 ]

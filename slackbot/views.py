@@ -1,0 +1,87 @@
+"""Slack's three request URLs. Each one verifies the signature first (slack_signed), answers within Slack's
+3 seconds and leaves network-heavy work to Celery (enqueued on commit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse, JsonResponse
+
+from slackbot import tasks
+from slackbot.models import SlackEventReceipt
+from slackbot.replies import ephemeral
+from slackbot.signing import slack_signed
+
+log = logging.getLogger(__name__)
+
+
+@slack_signed
+def commands(request):
+    form = request.POST
+    command = form.get("command", "")
+    # Imported lazily: the command modules pull in the incidents and rollouts services.
+    if command == "/incident":
+        from slackbot.incident_commands import handle_command
+    elif command == "/rollback":
+        from slackbot.rollback_commands import handle_command
+    else:
+        return ephemeral(f"Rewind does not know the command {command!r}.")
+    return handle_command(form)
+
+
+@slack_signed
+def interactivity(request):
+    try:
+        payload = json.loads(request.POST.get("payload", ""))
+    except ValueError:
+        return HttpResponse("payload must be a JSON object", status=400, content_type="text/plain")
+    if not isinstance(payload, dict):
+        return HttpResponse("payload must be a JSON object", status=400, content_type="text/plain")
+    kind = payload.get("type")
+    if kind == "view_submission":
+        from slackbot.incident_commands import handle_view_submission
+
+        return handle_view_submission(payload)
+    if kind == "block_actions":
+        from slackbot.rollback_commands import handle_block_actions
+
+        return handle_block_actions(payload)
+    if kind == "message_action":
+        from slackbot.incident_commands import handle_message_shortcut
+
+        return handle_message_shortcut(payload)
+    return HttpResponse(status=200)
+
+
+@slack_signed
+def events(request):
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return HttpResponse("body must be JSON", status=400, content_type="text/plain")
+    if not isinstance(body, dict):
+        return HttpResponse("body must be a JSON object", status=400, content_type="text/plain")
+    if body.get("type") == "url_verification":
+        return JsonResponse({"challenge": body.get("challenge", "")})
+    if body.get("type") != "event_callback":
+        return HttpResponse(status=200)
+    event = body.get("event") or {}
+    event_id = str(body.get("event_id") or "")
+    if not event_id:
+        return HttpResponse("event_id missing", status=400, content_type="text/plain")
+    try:
+        with transaction.atomic():
+            SlackEventReceipt.objects.create(event_id=event_id, event_type=str(event.get("type", ""))[:64])
+            # Retries (X-Slack-Retry-Num) with the same event_id land in the IntegrityError branch.
+            if event.get("type") == "reaction_added" and event.get("reaction") == "pushpin":
+                item = event.get("item") or {}
+                if item.get("type") == "message" and item.get("channel") and item.get("ts"):
+                    channel, ts, user = item["channel"], item["ts"], event.get("user", "")
+                    transaction.on_commit(lambda: tasks.pin_reaction.delay(channel, ts, user))
+    except IntegrityError:
+        log.info(
+            "Slack event %s delivered again (retry %s); ignored", event_id, request.headers.get("X-Slack-Retry-Num")
+        )
+    return HttpResponse(status=200)
