@@ -4,7 +4,6 @@ drawn by the locally served plotly.js, filters by team through htmx, and saves v
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 from pathlib import Path
 
@@ -17,17 +16,14 @@ from diagnostics.services import layer_set_verdict, ownership_map_set
 from incidents.models import ActionItem, ActionStatus, Incident
 from incidents.services import action_item_create, action_item_update, incident_open
 from rollouts.models import Environment, Feature
+from tests.support.browser import external_requests, launch, log_in, requires_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and os.environ.get("REWIND_REQUIRE_BROWSER") != "1",
-        reason="no /usr/bin/chromium",
-    ),
+    requires_chromium,
 ]
 
 TITLES = [
@@ -110,25 +106,12 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
     _history(admin_user)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        external, errors = [], []
-        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
+        errors = []
+        external = external_requests(page, live_server)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{live_server.url}/login/?next=/dashboard/")
-        page.fill("input[name=username]", viewer.username)
-        page.fill("input[name=password]", "pw-" + viewer.username)
-        page.click("button[type=submit], input[type=submit]")
+        log_in(page, live_server, viewer, next_path="/dashboard/")
         page.wait_for_url("**/dashboard/")
 
         # Every chart drawn by plotly.js (an SVG inside each figure), the unowned count shown and zero.

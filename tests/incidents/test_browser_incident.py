@@ -4,24 +4,20 @@ postmortem published → Markdown export. Saves var/screenshots/incident.png."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from incidents.models import ActionItem, Incident, PostmortemRevision
+from tests.support.browser import external_requests, launch, log_in, requires_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and os.environ.get("REWIND_REQUIRE_BROWSER") != "1",
-        reason="no /usr/bin/chromium",
-    ),
+    requires_chromium,
 ]
 
 
@@ -34,24 +30,10 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        external = []
-        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", approver.username)
-        page.fill("input[name=password]", "pw-" + approver.username)
-        page.click("button[type=submit], input[type=submit]")
+        external = external_requests(page, live_server)
+        log_in(page, live_server, approver)
 
         # File the incident.
         page.goto(f"{live_server.url}/incidents/new/")

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.rollouts.conftest import index_v, model_v, prompt_v
+from tests.support.browser import external_requests, launch, log_in, requires_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and os.environ.get("REWIND_REQUIRE_BROWSER") != "1",
-        reason="no /usr/bin/chromium",
-    ),
+    requires_chromium,
 ]
 
 
@@ -38,24 +34,10 @@ def test_choosing_two_releases_swaps_in_their_diff(live_server, responder, viewe
         index=index_v(responder, embedding_model="BAAI/bge-m3", embedding_model_version="", dimension=1024),
     )
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        external = []
-        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", viewer.username)
-        page.fill("input[name=password]", "pw-" + viewer.username)
-        page.click("button[type=submit], input[type=submit]")
+        external = external_requests(page, live_server)
+        log_in(page, live_server, viewer)
         page.goto(f"{live_server.url}/features/support-assistant/diff/")
         assert page.locator("#diff").inner_text().startswith("#2 → #3")
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from rollouts.impact import impact_plan_build
 from rollouts.models import DependentWorkflow, ImpactWaiver
 from rollouts.observations import observations_ingest
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
+from tests.support.browser import launch, log_in, requires_chromium
 
 PAGE = "/features/summarise/production/impact/"
 
@@ -117,12 +117,9 @@ def test_only_approvers_waive_and_they_must_say_why(web_as, responder, approver,
 
 
 @pytest.mark.browser
+@requires_chromium
 @pytest.mark.django_db(transaction=True)
 def test_a_responder_reviews_a_workflow_in_the_browser(live_server, responder, team):
-    if not os.path.exists("/usr/bin/chromium"):
-        if os.environ.get("REWIND_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium is required")
-        pytest.skip("no chromium")
     from playwright.sync_api import sync_playwright
 
     feature, prod, _staging, (r1, r2, _r3) = feature_with_releases(actor=responder, team=team)
@@ -132,15 +129,10 @@ def test_a_responder_reviews_a_workflow_in_the_browser(live_server, responder, t
         records=records_over(feature, prod, r2, start=T0, minutes=1, per_minute=2, workflow_id="triage"),
     )
     impact_plan_build(actor=responder, environment=prod, from_release=r2, to_release=r1)
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    args += ["--disable-component-update", "--no-first-run"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch(p)
         page = browser.new_page()
-        page.goto(f"{live_server.url}/login/?next={PAGE}")
-        page.fill("input[name=username]", "rafa")
-        page.fill("input[name=password]", "pw-rafa")
-        page.click("button[type=submit], input[type=submit]")
+        log_in(page, live_server, responder, next_path=PAGE)
         page.wait_for_url(f"**{PAGE}")
         assert page.locator("#impact-gate").inner_text().startswith("rollback blocked")
         page.fill("#impact-list input[name=note]", "told globex")

@@ -3,40 +3,25 @@ asks for confirmation before it posts."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.db import connections
 
 from rollouts import runs
 from rollouts.models import RolloutRun, RunState
 from tests.rollouts.factories import deploy, feature_with_envs, release
+from tests.support.browser import launch, requires_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def browser_page(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not os.path.exists("/usr/bin/chromium"):
-        if os.environ.get("REWIND_REQUIRE_BROWSER") == "1":
-            pytest.fail("REWIND_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-        pytest.skip("no /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         page = browser.new_page()
         yield page
         page.goto("about:blank")  # stop the 2 s polling before the live server and database go away

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.browser import external_requests, launch, log_in, requires_chromium
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and os.environ.get("REWIND_REQUIRE_BROWSER") != "1",
-        reason="no /usr/bin/chromium",
-    ),
+    requires_chromium,
 ]
 
 
@@ -23,24 +18,10 @@ def test_the_report_page_draws_its_charts_and_filters_by_segment(live_server, vi
 
     report = finished_report()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        external = []
-        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live_server.url) else None)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", viewer.username)
-        page.fill("input[name=password]", "pw-" + viewer.username)
-        page.click("button[type=submit], input[type=submit]")
+        external = external_requests(page, live_server)
+        log_in(page, live_server, viewer)
         page.goto(f"{live_server.url}/reports/{report.pk}/")
         page.wait_for_selector("#segment-heatmap .main-svg", timeout=15000)
         page.wait_for_selector("#dist-1 .main-svg", timeout=15000)
