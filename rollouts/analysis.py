@@ -160,3 +160,36 @@ def incident_timeline_record(
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is not None:
         timeline_record(incident=incident, kind=kind, text=text, actor=actor, data=data)
+
+
+def report_gate_problem(*, report_id: int, candidate_release) -> str:
+    """Why a behaviour-diff report does not let ``candidate_release`` roll out, or '' when it does.
+
+    A gate report must answer the prompt set with the candidate as side B, have finished and found no regression
+    (diagnostics.reports.services.report_gate_passes is the one rule for "passing")."""
+    from diagnostics.models import BehaviourReport
+    from diagnostics.reports.services import report_gate_passes
+
+    report = BehaviourReport.objects.filter(pk=report_id).select_related("release_a", "release_b").first()
+    if report is None:
+        return f"No behaviour-diff report #{report_id}."
+    if report.release_b_id != candidate_release.pk:
+        return (
+            f"Report #{report.pk} compares {report.release_a} with {report.release_b}; the gate needs the "
+            f"candidate release #{candidate_release.number} as side B."
+        )
+    if not report_gate_passes(report):
+        verdict = report.verdict or "no verdict"
+        return f"Report #{report.pk} does not pass the gate ({report.get_status_display().lower()}, {verdict})."
+    return ""
+
+
+def report_gate_link(*, actor, report_id: int, run: RolloutRun) -> None:
+    """Record on the report that this run was gated by it (a ReportLink with purpose "gate", audited)."""
+    from diagnostics.models import BehaviourReport, LinkPurpose
+    from diagnostics.reports.services import report_link
+
+    report = BehaviourReport.objects.get(pk=report_id)
+    report_link(
+        actor=actor, report=report, object_type="rollouts.rolloutrun", object_id=str(run.pk), purpose=LinkPurpose.GATE
+    )

@@ -182,7 +182,10 @@ def run_start(
     incident_id: int | None = None,
     idempotency_key: str | None = None,
     override_reason: str = "",
+    gate_report_id: int | None = None,
 ) -> RolloutRun:
+    """Start a staged rollout of ``candidate_release``. With ``gate_report_id`` the run starts only if that
+    behaviour-diff report (candidate as side B) finished without a regression."""
     require(actor, "rollout.start")
     if idempotency_key:
         existing = RolloutRun.objects.filter(idempotency_key=idempotency_key).first()
@@ -199,6 +202,10 @@ def run_start(
     problems = analysis.validate_config(config or {})
     if problems:
         raise ValidationError({"config": problems})
+    if gate_report_id is not None:
+        gate_problem = analysis.report_gate_problem(report_id=gate_report_id, candidate_release=candidate_release)
+        if gate_problem:
+            raise ValidationError({"gate_report": [gate_problem]})
     run = _create_run(
         environment=environment,
         stable_release=stable_release,
@@ -213,6 +220,8 @@ def run_start(
         idempotency_key=idempotency_key or None,
         override_reason=override_reason.strip(),
     )
+    if gate_report_id is not None:
+        analysis.report_gate_link(actor=actor, report_id=gate_report_id, run=run)
     _begin(run, actor=actor)
     return run
 

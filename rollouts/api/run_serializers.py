@@ -93,6 +93,9 @@ class RunStartSerializer(StrictFieldsMixin, serializers.Serializer):
     incident_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     idempotency_key = serializers.CharField(required=False, max_length=120)
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    gate_report = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="Behaviour-diff report that must pass first"
+    )
 
 
 class RunActionSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -74,6 +74,7 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 incident_id=v.get("incident_id"),
                 idempotency_key=v.get("idempotency_key"),
                 override_reason=v.get("override_reason", ""),
+                gate_report_id=v.get("gate_report"),
             )
         except runs.RunConflict as exc:
             return _conflict(exc)
