@@ -51,6 +51,13 @@ def test_the_feature_page_shows_history_with_who_via_and_rollbacks(web_as, viewe
     assert "Ana · Web" in page
 
 
+def test_each_environment_links_to_its_rollback_planner_and_dependent_workflows(web_as, viewer, two_releases):
+    page = web_as(viewer).get("/features/support-assistant/").content.decode()
+    for env in ("staging", "production"):
+        assert f'href="/features/support-assistant/{env}/rollback/plan"' in page
+        assert f'href="/features/support-assistant/{env}/impact/"' in page
+
+
 def test_the_feature_page_uses_a_constant_number_of_queries(
     web_as, viewer, responder, release_factory, staging, django_assert_max_num_queries
 ):
