@@ -162,6 +162,8 @@ def test_the_feature_page_keeps_the_newest_events_of_every_environment(
     from rollouts.selectors import feature_history
 
     # False is the SQLite path (the embedded default), which cannot LIMIT inside a UNION.
+    if union and not connection.features.supports_slicing_ordering_in_compound:
+        pytest.skip("this database cannot LIMIT inside a UNION (SQLite): the per-environment path serves it")
     monkeypatch.setattr(connection.features, "supports_slicing_ordering_in_compound", union)
 
     release = release_factory()
