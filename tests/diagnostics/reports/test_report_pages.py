@@ -23,8 +23,8 @@ def test_the_report_page_shows_verdict_metrics_flips_segments_and_word_diffs(web
     assert '<span class="diff-del">Gern helfe ich</span>' in html
     # Plotly is served by us, never from a CDN.
     assert "/static/plotly/plotly.min.js" in html
-    assert not re.search(r"<script[^>]+src=\"https?://", html)
-    assert "cdn" not in html.lower()
+    # No asset from another host (a random CSRF token may well contain the letters "cdn").
+    assert not re.search(r"(?:src|href)=\"(?:https?:)?//", html)
 
 
 def test_plotly_js_is_served_locally(client, db):
