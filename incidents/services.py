@@ -257,12 +257,7 @@ def incident_update(*, actor, incident: Incident, **fields) -> Incident:
     if unknown:
         raise ValidationError({name: ["This field cannot be edited here."] for name in sorted(unknown)})
     locked = Incident.objects.select_for_update().get(pk=incident.pk)
-    before, after = {}, {}
-    for name, value in fields.items():
-        old = getattr(locked, name)
-        if old != value:
-            before[name], after[name] = _plain(old), _plain(value)
-            setattr(locked, name, value)
+    before, after = _apply_changes(locked, fields)
     if not after:
         return locked
     if "title" in after and not locked.title.strip():
@@ -282,6 +277,17 @@ def incident_update(*, actor, incident: Incident, **fields) -> Incident:
         data={"changed": after},
     )
     return locked
+
+
+def _apply_changes(obj, changes: dict) -> tuple[dict, dict]:
+    """Set the fields whose value differs; return (before, after) of just those, ready for the audit entry."""
+    before, after = {}, {}
+    for name, value in changes.items():
+        old = getattr(obj, name)
+        if old != value:
+            before[name], after[name] = _plain(old), _plain(value)
+            setattr(obj, name, value)
+    return before, after
 
 
 def _plain(value):
@@ -415,12 +421,7 @@ def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
         errors["wont_do_reason"] = ["Say why this won't be done."]
     if errors:
         raise ValidationError(errors)
-    before, after = {}, {}
-    for name, value in merged.items():
-        old = getattr(locked, name)
-        if old != value:
-            before[name], after[name] = _plain(old), _plain(value)
-            setattr(locked, name, value)
+    before, after = _apply_changes(locked, merged)
     if not after:
         return locked
     if "status" in after:
@@ -495,12 +496,7 @@ def postmortem_update(*, actor, postmortem: Postmortem, **fields) -> Postmortem:
     if unknown:
         raise ValidationError({name: ["Unknown postmortem field."] for name in sorted(unknown)})
     locked = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
-    before, after = {}, {}
-    for name, value in fields.items():
-        value = value or ""
-        if getattr(locked, name) != value:
-            before[name], after[name] = getattr(locked, name), value
-            setattr(locked, name, value)
+    before, after = _apply_changes(locked, {name: value or "" for name, value in fields.items()})
     if not after:
         return locked
     if locked.status == PostmortemStatus.PUBLISHED:
