@@ -6,6 +6,7 @@ from django import forms
 
 from diagnostics.models import GenerationEndpoint, LinkPurpose, OutputSource, PromptSetVersion
 from diagnostics.reports.coverage import parse_counts
+from diagnostics.reports.services import ENDPOINT_FIELDS
 from rollouts.models import Release
 
 
@@ -117,14 +118,4 @@ class GenerationEndpointForm(forms.ModelForm):
 
     class Meta:
         model = GenerationEndpoint
-        fields = [
-            "release",
-            "base_url",
-            "model",
-            "header_env",
-            "temperature",
-            "max_tokens",
-            "timeout_seconds",
-            "max_retries",
-            "concurrency",
-        ]
+        fields = ["release", *ENDPOINT_FIELDS]

@@ -6,6 +6,7 @@ from core.api import StrictFieldsMixin
 from core.models import User
 from diagnostics.models import DiagnosisLayer
 from incidents.models import (
+    POSTMORTEM_TEXT_FIELDS,
     SEVERITY_DEFINITIONS,
     ActionItem,
     ActionKind,
@@ -260,23 +261,7 @@ class PostmortemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Postmortem
-        fields = [
-            "id",
-            "incident",
-            "status",
-            "revision",
-            "summary",
-            "impact",
-            "users_affected",
-            "workflows_affected",
-            "root_cause",
-            "contributing_factors",
-            "went_well",
-            "went_poorly",
-            "lessons",
-            "revisions",
-            "updated_at",
-        ]
+        fields = ["id", "incident", "status", "revision", *POSTMORTEM_TEXT_FIELDS, "revisions", "updated_at"]
         read_only_fields = ["id", "incident", "status", "revision", "revisions", "updated_at"]
 
     def get_revisions(self, obj) -> list[int]:
@@ -286,18 +271,8 @@ class PostmortemSerializer(serializers.ModelSerializer):
 class PostmortemEditSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Postmortem
-        fields = [
-            "summary",
-            "impact",
-            "users_affected",
-            "workflows_affected",
-            "root_cause",
-            "contributing_factors",
-            "went_well",
-            "went_poorly",
-            "lessons",
-        ]
-        extra_kwargs = {name: {"required": False, "allow_blank": True} for name in fields}
+        fields = list(POSTMORTEM_TEXT_FIELDS)
+        extra_kwargs = {name: {"required": False, "allow_blank": True} for name in POSTMORTEM_TEXT_FIELDS}
 
 
 class PostmortemRevisionSerializer(serializers.ModelSerializer):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api import StrictFieldsMixin
 from rollouts.impact import (
+    DESCRIPTIVE_FIELDS,
     dependent_workflow_add,
     dependent_workflow_update,
     impact_followup,
@@ -74,16 +75,7 @@ class DependentWorkflowUpdateSerializer(StrictFieldsMixin, serializers.ModelSeri
 
     class Meta:
         model = DependentWorkflow
-        fields = [
-            "name",
-            "customer",
-            "team",
-            "behaviour",
-            "downstream_system",
-            "contact",
-            "migration_path",
-            "evidence",
-        ]
+        fields = list(DESCRIPTIVE_FIELDS)
 
 
 class ReviewSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -15,6 +15,7 @@ from diagnostics.models import (
     PromptSetVersion,
     ReportLink,
 )
+from diagnostics.reports.services import ENDPOINT_FIELDS
 from rollouts.models import Feature, Release
 
 
@@ -191,19 +192,7 @@ class GenerationEndpointSerializer(StrictFieldsMixin, serializers.ModelSerialize
 
     class Meta:
         model = GenerationEndpoint
-        fields = [
-            "id",
-            "release",
-            "base_url",
-            "model",
-            "header_env",
-            "temperature",
-            "max_tokens",
-            "timeout_seconds",
-            "max_retries",
-            "concurrency",
-            "updated_at",
-        ]
+        fields = ["id", "release", *ENDPOINT_FIELDS, "updated_at"]
         read_only_fields = ["id", "updated_at"]
         extra_kwargs = {
             "timeout_seconds": {"min_value": 0.1, "max_value": 600},
