@@ -24,57 +24,37 @@ def test_database_url() -> str:
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-class CeleryWorker:
-    def __init__(self, *, concurrency: int = 1, name: str = "w1", extra_env: dict | None = None):
-        self.concurrency = concurrency
-        self.name = name
+class CeleryProcess:
+    """A ``celery -A config <command>`` process in its own process group, reading the test database and queue,
+    logging to a file of its own. Subclasses name the command and its arguments."""
+
+    kind = "process"
+
+    def __init__(self, *, extra_env: dict | None = None):
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="rewind-worker-"))
-        self.log_path = self._dir / "worker.log"
+        self._dir = Path(tempfile.mkdtemp(prefix=f"rewind-{self.kind}-"))
+        self.log_path = self._dir / f"{self.kind}.log"
 
-    @property
-    def ready_file(self) -> Path:
-        return self._dir / "ready"
+    def celery_args(self) -> list[str]:
+        raise NotImplementedError
 
-    def start(self, timeout: float = 60) -> None:
+    def _spawn(self, env: dict) -> None:
         env = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
-            "REWIND_WORKER_READY_FILE": str(self.ready_file),
             "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            **env,
             **self.extra_env,
         }
-        self.ready_file.unlink(missing_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-l",
-                "info",
-                "-n",
-                f"{self.name}@%h",
-                "--concurrency",
-                str(self.concurrency),
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
+            [sys.executable, "-m", "celery", "-A", "config", *self.celery_args()],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while not self.ready_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Celery worker did not start; log:\n{self.log()}")
-            time.sleep(0.1)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -92,3 +72,39 @@ class CeleryWorker:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class CeleryWorker(CeleryProcess):
+    kind = "worker"
+
+    def __init__(self, *, concurrency: int = 1, name: str = "w1", extra_env: dict | None = None):
+        super().__init__(extra_env=extra_env)
+        self.concurrency = concurrency
+        self.name = name
+
+    @property
+    def ready_file(self) -> Path:
+        return self._dir / "ready"
+
+    def celery_args(self) -> list[str]:
+        return [
+            "worker",
+            "-l",
+            "info",
+            "-n",
+            f"{self.name}@%h",
+            "--concurrency",
+            str(self.concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
+
+    def start(self, timeout: float = 60) -> None:
+        self.ready_file.unlink(missing_ok=True)
+        self._spawn({"REWIND_WORKER_READY_FILE": str(self.ready_file)})
+        deadline = time.monotonic() + timeout
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Celery worker did not start; log:\n{self.log()}")
+            time.sleep(0.1)
