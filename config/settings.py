@@ -12,7 +12,7 @@ import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_json_object, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REWIND_VAR_DIR", str(BASE_DIR / "var")))
@@ -249,3 +249,9 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Integrations (docs/integrations.md). A bearer token Prometheus may scrape /metrics with (or use an admin's token).
+REWIND_METRICS_TOKEN = env_str("REWIND_METRICS_TOKEN", "")
+# OTLP intake: {"<feature>": {"<gen_ai model name>": <release number>}} for spans that carry no rewind.release.
+REWIND_OTLP_MODEL_RELEASES = env_json_object("REWIND_OTLP_MODEL_RELEASES", {})
+BODY_SIZE_LIMITS_BY_PATH["/v1/traces"] = env_int("REWIND_OTLP_MAX_BODY_BYTES", 16 * 1024 * 1024)

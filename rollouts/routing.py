@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from rollouts.assignment import assignment_block
 from rollouts.hashing import content_hash
 from rollouts.models import ACTIVE_RUN_STATES, Environment, Release, RolloutRun, RoutingTable
 from rollouts.selectors import live_release_at, releases_with_parts
@@ -48,8 +49,9 @@ def routing_weights(environment: Environment, run=_UNKNOWN) -> tuple[RolloutRun 
 def routing_body(environment: Environment, run=_UNKNOWN) -> dict:
     run, parts = routing_weights(environment, run)
     full = {r.pk: r for r in releases_with_parts().filter(pk__in=[r.pk for r, _, _ in parts])}
+    feature = environment.feature.slug
     return {
-        "feature": environment.feature.slug,
+        "feature": feature,
         "environment": environment.name,
         "run": run.pk if run else None,
         "run_state": run.state if run else None,
@@ -57,6 +59,7 @@ def routing_body(environment: Environment, run=_UNKNOWN) -> dict:
             {"release": release.number, "weight": weight, "role": role, "manifest": release_manifest(full[release.pk])}
             for release, weight, role in parts
         ],
+        "assignment": assignment_block(feature, environment.name, [(r.number, w) for r, w, _ in parts]),
     }
 
 

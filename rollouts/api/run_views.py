@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 
 from django.db import transaction
@@ -23,6 +24,8 @@ from rollouts.api.run_serializers import (
     RunStartSerializer,
     WebhookTargetSerializer,
 )
+from rollouts.hashing import content_hash
+from rollouts.integrations.gateway_formats import FORMATS, RENDERERS
 from rollouts.models import RolloutRun, WebhookTarget
 from rollouts.routing import routing_read
 
@@ -230,10 +233,34 @@ def routing_table(request, feature: str, environment: str):
     if found is None:
         return JsonResponse({"detail": f"No environment {feature}/{environment}."}, status=404)
     etag, body = found
+    rendering = request.GET.get("format")
+    if rendering is not None:
+        return _rendered(request, rendering, etag, body)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _rendered(request, rendering: str, etag: str, body: bytes):
+    """The table in a gateway's own format (``?format=litellm|gateway-api|portkey``), with its own ETag."""
+    if rendering not in RENDERERS:
+        return JsonResponse({"format": [f"Unknown format {rendering!r}; use one of {', '.join(FORMATS)}."]}, status=400)
+    options = {}
+    if rendering == "gateway-api":
+        options = {k: request.GET[k] for k in ("parent", "namespace") if request.GET.get(k)}
+        port = request.GET.get("port", "80")
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            return JsonResponse({"port": ["Must be a port number between 1 and 65535."]}, status=400)
+        options["port"] = int(port)
+    variant = f'{etag[:-1]}-{rendering}-{content_hash(options)[:8]}"'
+    if variant in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    else:
+        response = JsonResponse(RENDERERS[rendering](json.loads(body), **options))
+    response["ETag"] = variant
     response["Cache-Control"] = "no-cache"
     return response
