@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.response import Response
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @require_GET
 def metrics(request):
-    """Prometheus scrape target: a bearer REWIND_METRICS_TOKEN, or an admin's API token."""
+    """Prometheus scrape target: a bearer REWIND_METRICS_TOKEN, or an admin's API token. Text format 0.0.4, which
+    every Prometheus 2.x parses."""
     header = request.headers.get("Authorization", "")
     if not is_metrics_token(header):
         user = token_user(header) or (request.user if request.user.is_authenticated else None)
@@ -37,7 +38,7 @@ def metrics(request):
             return response
         if not can(user, "metrics.read"):
             return JsonResponse({"detail": "This needs the admin role (metrics.read)."}, status=403)
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 # --- OTLP/HTTP ----------------------------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class FlaggerHookView(APIView):
     """Flagger ``confirm-rollout``, ``confirm-promotion`` and ``rollback`` webhooks: 200 allows, 403 refuses."""
 
     authentication_classes = [TokenAuthentication, FlaggerMetadataTokenAuthentication, SessionAuthentication]
+    write_action = "view"  # a POST by Flagger's design, but it asks a question and changes nothing
 
     @extend_schema(
         operation_id="flagger_webhook",
