@@ -255,3 +255,6 @@ REWIND_METRICS_TOKEN = env_str("REWIND_METRICS_TOKEN", "")
 # OTLP intake: {"<feature>": {"<gen_ai model name>": <release number>}} for spans that carry no rewind.release.
 REWIND_OTLP_MODEL_RELEASES = env_json_object("REWIND_OTLP_MODEL_RELEASES", {})
 BODY_SIZE_LIMITS_BY_PATH["/v1/traces"] = env_int("REWIND_OTLP_MAX_BODY_BYTES", 16 * 1024 * 1024)
+# Per-feature default judge metrics (a run's config["metrics"] overrides), e.g. Prometheus-sourced ones:
+# {"<feature>": [{"name": "error_rate", "kind": "binary", ..., "source": {"type": "prometheus", ...}}]}.
+REWIND_FEATURE_METRICS = env_json_object("REWIND_FEATURE_METRICS", {})
