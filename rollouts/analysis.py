@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from rollouts.judging import providers
 from rollouts.models import RolloutRun
 
 # The metric names are the ones rollouts.observations.arm_data serves; a run's config["metrics"] overrides.
@@ -58,9 +59,13 @@ def validate_config(config: dict) -> list[str]:
         return problems
     for row in rows:
         try:
-            spec = MetricSpec(**row)
+            spec = MetricSpec(**providers.spec_fields(row))
         except (TypeError, ValueError) as exc:
             problems.append(f"metric {row.get('name', '?')}: {exc}")
+            continue
+        if row.get("source") is not None:
+            # A metric from a provider may have any name: it is not read from observations.
+            problems.extend(providers.source_problems(spec.name, spec.kind, row["source"]))
             continue
         known = BINARY_METRICS if spec.kind == "binary" else CONTINUOUS_METRICS
         if spec.name not in known:
@@ -78,10 +83,14 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, look: int, 
         return {"verdict": "inconclusive", "reason": "No canary judge is installed.", "metrics": []}
     if run.stable_release_id is None:
         return {"verdict": "inconclusive", "reason": "No baseline release to compare with.", "metrics": []}
-    metric_rows = run.config.get("metrics") or DEFAULT_METRICS
-    specs = [MetricSpec(**m) for m in metric_rows]
-    names = [s.name for s in specs]
+    metric_rows = run_metric_rows(run)
+    specs = [MetricSpec(**providers.spec_fields(m)) for m in metric_rows]
+    names = [m["name"] for m in metric_rows if not m.get("source")]
+    env_name = run.environment.name
     canary = arm_data(environment=run.environment, release=run.candidate_release, start=start, end=end, metrics=names)
+    errors = providers.overlay(
+        rows=metric_rows, arm=canary, release=run.candidate_release.number, environment=env_name, start=start, end=end
+    )
     share = run.candidate_weight / 100.0
     if run.candidate_weight >= 100:
         # Baking at 100 %: the stable release serves nothing now, so its arm is its own traffic just before the
@@ -92,16 +101,37 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, look: int, 
         baseline = arm_data(
             environment=run.environment, release=run.stable_release, start=before - span, end=before, metrics=names
         )
+        errors |= providers.overlay(
+            rows=metric_rows,
+            arm=baseline,
+            release=run.stable_release.number,
+            environment=env_name,
+            start=before - span,
+            end=before,
+        )
         total = canary.requests + baseline.requests
         share = canary.requests / total if total else 1.0
     else:
         baseline = arm_data(
             environment=run.environment, release=run.stable_release, start=start, end=end, metrics=names
         )
+        errors |= providers.overlay(
+            rows=metric_rows,
+            arm=baseline,
+            release=run.stable_release.number,
+            environment=env_name,
+            start=start,
+            end=end,
+        )
     config_args = {"max_looks": max_looks, "expected_canary_share": share}
     config_args.update(run.config.get("judge", {}))
     result = judge(canary=canary, baseline=baseline, specs=specs, config=JudgeConfig(**config_args), look=look)
-    return result.to_dict()
+    return providers.annotate(result.to_dict(), metric_rows, errors)
+
+
+def run_metric_rows(run: RolloutRun) -> list[dict]:
+    """The run's judge metrics: its own config, else the feature's defaults (REWIND_FEATURE_METRICS), else ours."""
+    return run.config.get("metrics") or providers.feature_metrics(run.environment.feature.slug) or DEFAULT_METRICS
 
 
 @dataclass
