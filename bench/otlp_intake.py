@@ -43,8 +43,8 @@ def _setup():
     from rest_framework.authtoken.models import Token
 
     from core.models import Role, Team, User
-    from rollouts.models import Environment, Feature
-    from rollouts.services import model_version_register, prompt_version_register, release_create
+    from rollouts.registry.models import Environment, Feature
+    from rollouts.registry.services import model_version_register, prompt_version_register, release_create
 
     user, _ = User.objects.get_or_create(username="bench-otlp", defaults={"role": Role.RESPONDER})
     token, _ = Token.objects.get_or_create(user=user)
@@ -145,9 +145,9 @@ def run() -> dict:
     from django.test import RequestFactory
     from rest_framework.test import APIRequestFactory, force_authenticate
 
-    from rollouts.api.observation_views import ObservationIngestView
     from rollouts.integrations.views import otlp_traces
-    from rollouts.models import Observation
+    from rollouts.judging.api.views import ObservationIngestView
+    from rollouts.judging.models import Observation
 
     native_view = ObservationIngestView.as_view()
     factory, plain = APIRequestFactory(), RequestFactory()

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from rollouts import analysis
-from rollouts.models import ACTIVE_RUN_STATES, Analysis, Environment, Release, RolloutRun
-from rollouts.selectors import live_release_at
+from rollouts.judging.models import Analysis
+from rollouts.registry.models import Environment, Release
+from rollouts.registry.selectors import live_release_at
+from rollouts.runs.gates import rollback_gate
+from rollouts.runs.models import ACTIVE_RUN_STATES, RolloutRun
 
 HOOKS = ("confirm-rollout", "confirm-promotion", "rollback")
 
@@ -88,7 +90,7 @@ def _impact_block(environment: Environment, candidate: int | None) -> str:
         return ""
     if not Release.objects.filter(feature=environment.feature_id, number=candidate).exists():
         return f"{environment.feature.slug} has no release #{candidate}."
-    gate = analysis.rollback_gate(environment=environment, from_release=live)
+    gate = rollback_gate(environment=environment, from_release=live)
     if gate.blocked:
         return f"Release #{candidate} is older than the live #{live.number}: {gate.reason}"
     return ""

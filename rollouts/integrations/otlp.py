@@ -44,7 +44,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from rollouts.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
+from rollouts.judging.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

@@ -30,17 +30,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from core.models import WorkerHeartbeat
-from rollouts.models import (
-    ACTIVE_RUN_STATES,
-    Analysis,
-    DeliveryStatus,
-    Observation,
-    ObservationRollup,
-    RolloutRun,
-    RunKind,
-    RunState,
-    WebhookDelivery,
-)
+from rollouts.judging.models import Analysis, Observation, ObservationRollup
+from rollouts.runs.models import ACTIVE_RUN_STATES, DeliveryStatus, RolloutRun, RunKind, RunState, WebhookDelivery
 
 RATE_MINUTES = 5
 

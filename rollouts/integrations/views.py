@@ -20,7 +20,7 @@ from rollouts.integrations import otlp
 from rollouts.integrations.auth import FlaggerMetadataTokenAuthentication, is_metrics_token, token_user
 from rollouts.integrations.gates import HOOKS, flagger_decision, judge_status
 from rollouts.integrations.prometheus_export import exposition
-from rollouts.models import Environment
+from rollouts.registry.models import Environment
 
 log = logging.getLogger(__name__)
 
