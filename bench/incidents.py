@@ -12,6 +12,8 @@ import statistics
 import subprocess
 import time
 
+from bench._stats import percentile
+
 DB_NAME = "rewind_bench_incidents"
 N_INCIDENTS = int(os.environ.get("BENCH_INCIDENTS", 100_000))
 N_EVENTS = int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000))
@@ -117,7 +119,7 @@ def _measure(client, url: str, headers: dict) -> tuple[list[float], list[int]]:
 
 
 def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18]
+    return percentile(values, 95)
 
 
 def run() -> dict:
