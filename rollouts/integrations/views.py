@@ -82,10 +82,10 @@ def otlp_traces(request):
     # The raw stream, not request.body: batches may exceed DATA_UPLOAD_MAX_MEMORY_SIZE; the body-size middleware
     # caps this path instead.
     try:
-        export = otlp.decode(request.read(), content_type, request.headers.get("Content-Encoding", ""))
+        batch = otlp.decode(request.read(), content_type, request.headers.get("Content-Encoding", ""))
     except otlp.OtlpBadRequest as exc:
         return _otlp_error(content_type, 400, _INVALID_ARGUMENT, str(exc))
-    result = otlp.traces_ingest(actor=user, request=export)
+    result = otlp.traces_ingest(actor=user, batch=batch)
     if result.rejected:
         log.info("OTLP intake from %s: %s", user, result.error_message)
     return HttpResponse(otlp.encode_response(result, content_type), content_type=content_type)
