@@ -12,6 +12,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 
 from core.permissions import can
+from rollouts.registry.api.responses import impact_blocked_response
 from rollouts.registry.rollbacks import ImpactBlocked
 from rollouts.runs import services as runs
 from rollouts.runs import webhooks
@@ -58,7 +59,13 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             qs = qs.prefetch_related("transitions", "analyses", "deliveries")
         return qs
 
-    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer, 409: OpenApiResponse(description="busy")})
+    @extend_schema(
+        request=RunStartSerializer,
+        responses={
+            201: RunSerializer,
+            409: OpenApiResponse(description="Another run is active, or dependent workflows are not reviewed"),
+        },
+    )
     def create(self, request, *args, **kwargs):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,6 +85,8 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
         except runs.RunConflict as exc:
             return _conflict(exc)
+        except ImpactBlocked as exc:
+            return impact_blocked_response(exc)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     def _control(self, request, service) -> Response:
@@ -142,7 +151,7 @@ def rollback(request):
     except runs.RunConflict as exc:
         return _conflict(exc)
     except ImpactBlocked as exc:
-        return Response({"detail": str(exc), "pending_workflows": exc.gate.pending}, status=status.HTTP_409_CONFLICT)
+        return impact_blocked_response(exc)
     return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
