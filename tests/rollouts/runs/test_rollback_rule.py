@@ -64,7 +64,7 @@ def test_a_responder_cannot_move_production_back_through_the_api(prod, api_as, r
 
 @pytest.mark.parametrize("door", ["api-runs", "api-rollbacks", "api-deployments"])
 def test_an_approver_waits_for_the_impact_gate_through_the_api(prod, api_as, approver, door):
-    production, r1, r2, workflow = prod
+    production, r1, _r2, workflow = prod
     before = _state(production)
     blocked = _doors(production, r1)[door](api_as(approver))
     assert blocked.status_code == 409, blocked.json()

@@ -1,4 +1,4 @@
-"""A rollout can require a passing behaviour-diff report (issue 5: "require a passing report as a rollout gate")."""
+"""A rollout can require a passing behaviour-diff report as its gate."""
 
 from __future__ import annotations
 
