@@ -4,8 +4,10 @@ Python's ``re`` scans a 1.5 KB answer for a dozen case-insensitive phrases in te
 seconds per metric at 100k pairs. So the work is done in chunks of a few thousand answers joined into one
 string: words and marker phrases come from one numpy pass that tokenises the UTF-8 bytes and hashes each word
 (phrases are matched as hashed word n-grams), structure (headings, list items, code fences) from a few
-literal-prefixed regex scans over the joined chunk, and refusal patterns run on the head of each answer only
-(``refusal_window`` characters: refusals are announced up front; pass ``None`` to scan whole answers).
+literal-prefixed regex scans over the joined chunk, and the refusal grammar (``refusal.py``: refusal, non-answer,
+disclaimer) runs on the opening of each answer only (``refusal_window`` characters: refusals are announced up
+front; pass ``None`` to scan whole answers). Hedging and flattery are not counted in refusal or non-answer
+wording ("I'd be happy to help if you provide more context" is the tail of a refusal, not flattery).
 """
 
 from __future__ import annotations
@@ -21,23 +23,9 @@ import jsonschema
 import numpy as np
 import pandas as pd
 
-# Maintained refusal patterns. They are matched against the lower-cased head of each answer with curly
-# apostrophes straightened; a pattern written in lower case takes the fast literal-prefix path of ``re``,
-# any other pattern is compiled case-insensitive (correct, only slower).
-DEFAULT_REFUSAL_PATTERNS: list[str] = [
-    r"sorry, (?:but )?i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
-    r"i apologi[sz]e, but i (?:can't|cannot|won't|am unable)",
-    # "As an AI" alone is mostly a disclaimer before a full answer; it counts when it declines something.
-    r"as an ai\b[^.!?\n]{0,40}?, i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
-    r"i cannot (?:assist|help with|provide|comply|fulfil|create|generate|support)",
-    r"i can't (?:assist|help with|provide|comply|fulfil|create|generate|support)",
-    r"i'm (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
-    r"i am (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
-    r"i won't be able to (?:help|assist|provide)",
-    r"i must decline",
-    r"it is not appropriate for me to",
-]
-REFUSAL_WINDOW = 500
+from diagnostics.behaviour.refusal import DEFAULT_GRAMMAR, DEFAULT_WINDOW, Grammar, detect
+
+REFUSAL_WINDOW = DEFAULT_WINDOW
 
 # Marker phrases, matched as whole-word sequences (case-insensitive, punctuation ignored).
 HEDGING_MARKERS: tuple[str, ...] = (
@@ -87,6 +75,8 @@ METRIC_COLUMNS = [
     "chars",
     "words",
     "refusal",
+    "non_answer",
+    "disclaimer",
     "json_valid",
     "schema_valid",
     "headings",
@@ -230,15 +220,9 @@ _HEDGING = _PhraseSet(HEDGING_MARKERS)
 _FLATTERY = _PhraseSet(FLATTERY_MARKERS)
 
 
-def compile_refusal_patterns(patterns: Sequence[str] | None) -> list[re.Pattern[str]]:
-    """Compile refusal patterns, raising ``ValueError`` naming the first one that is not a valid regex."""
-    compiled = []
-    for pattern in DEFAULT_REFUSAL_PATTERNS if patterns is None else patterns:
-        try:
-            compiled.append(re.compile(pattern, 0 if pattern == pattern.lower() else re.IGNORECASE))
-        except re.error as exc:
-            raise ValueError(f"refusal pattern {pattern!r} is not a valid regular expression: {exc}") from exc
-    return compiled
+def refusal_grammar(patterns: Sequence[str] | None) -> Grammar:
+    """The maintained grammar, or the caller's refusal patterns in its place (``ValueError`` for a bad regex)."""
+    return DEFAULT_GRAMMAR if patterns is None else Grammar.with_refusal_patterns(patterns)
 
 
 def _rows_of(positions: list[int], row_starts: np.ndarray) -> np.ndarray:
@@ -264,20 +248,6 @@ def _structure(texts: list[str]) -> dict[str, np.ndarray]:
     candidate[_rows_of(fenced + opening, row_starts)] = True
     out["json_candidate"] = candidate
     return out
-
-
-def _refusals(texts: list[str], patterns: list[re.Pattern[str]], window: int | None) -> np.ndarray:
-    heads = texts if window is None else [t[:window] for t in texts]
-    big = ("\x00".join(heads) + "\x00").lower().replace("\u2019", "'")
-    # Row boundaries in characters of the lower-cased string (lower() may change lengths in rare scripts).
-    codepoints = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    separators = np.flatnonzero(codepoints == 0)
-    found = np.zeros(len(texts), dtype=bool)
-    for pattern in patterns:
-        positions = [m.start() for m in pattern.finditer(big)]
-        if positions:
-            found[np.searchsorted(separators, np.asarray(positions, dtype=np.int64))] = True
-    return found
 
 
 def _parse_json_answer(text: str) -> tuple[bool, Any]:
@@ -343,21 +313,37 @@ def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.nda
     return json_valid, schema_valid
 
 
+def _marker_counts(texts: list[str], tokens: _Tokens, opening_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hedging and flattery per answer, leaving out the refusal or non-answer wording (``opening_end`` chars)."""
+    hedging, flattery = _HEDGING.count(tokens), _FLATTERY.count(tokens)
+    rows = np.flatnonzero(opening_end > 0)
+    if rows.size:
+        worded = _tokenise([texts[i][: opening_end[i]] for i in rows])
+        hedging[rows] -= _HEDGING.count(worded)
+        flattery[rows] -= _FLATTERY.count(worded)
+    return np.maximum(hedging, 0), np.maximum(flattery, 0)
+
+
 def _chunk_metrics(
-    texts: list[str], patterns: list[re.Pattern[str]], window: int | None, schemas: list[Any] | None
+    texts: list[str], grammar: Grammar, window: int | None, schemas: list[Any] | None
 ) -> tuple[dict[str, Any], _Tokens]:
     texts = _nul_free(texts)
     tokens = _tokenise(texts)
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
-    columns["refusal"] = _refusals(texts, patterns, window)
+    signals = detect(texts, window=window, grammar=grammar)
+    columns["refusal"] = signals.refusal
+    columns["refusal_kind"] = signals.refusal_kind
+    columns["non_answer"] = signals.non_answer
+    columns["disclaimer"] = signals.disclaimer
+    columns["pattern_hits"] = signals.rule_hits
     columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas, columns.pop("json_candidate"))
-    columns["hedging"] = _HEDGING.count(tokens)
-    columns["flattery"] = _FLATTERY.count(tokens)
+    columns["hedging"], columns["flattery"] = _marker_counts(texts, tokens, signals.opening_end)
     return columns, tokens
 
 
-def _frame(parts: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
+def _frame(parts: list[dict[str, Any]], index: pd.Index, grammar: Grammar) -> pd.DataFrame:
+    """The metric columns; ``attrs["refusal_pattern_hits"]``: answers matched per refusal rule or pattern."""
     data = {}
     for name in METRIC_COLUMNS:
         if name == "schema_valid":
@@ -366,7 +352,12 @@ def _frame(parts: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
             )
         else:
             data[name] = np.concatenate([p[name] for p in parts]) if parts else np.zeros(0)
-    return pd.DataFrame(data, index=index)
+    frame = pd.DataFrame(data, index=index)
+    hits = np.sum([p["pattern_hits"] for p in parts], axis=0) if parts else np.zeros(len(grammar.refusal))
+    frame.attrs["refusal_pattern_hits"] = {
+        rule.name: int(count) for (rule, _), count in zip(grammar.refusal, hits, strict=True)
+    }
+    return frame
 
 
 def output_metrics(
@@ -376,18 +367,21 @@ def output_metrics(
     schemas: pd.Series | None = None,
     refusal_window: int | None = REFUSAL_WINDOW,
 ) -> pd.DataFrame:
-    """One row of metrics per answer (same index as ``texts``); see ``METRIC_COLUMNS``.
+    """One row of metrics per answer (same index as ``texts``): ``METRIC_COLUMNS`` and ``refusal_kind`` (full,
+    partial or empty).
 
     ``schema_valid`` is NA where no schema was given. Raises ``ValueError`` for an invalid pattern or schema.
     """
-    patterns = compile_refusal_patterns(refusal_patterns)
+    grammar = refusal_grammar(refusal_patterns)
     values = _clean(texts)
     schema_values = schemas.tolist() if schemas is not None else None
     parts = []
     for part in _chunks(len(values)):
         chunk_schemas = schema_values[part] if schema_values is not None else None
-        parts.append(_chunk_metrics(values[part], patterns, refusal_window, chunk_schemas)[0])
-    return _frame(parts, texts.index)
+        parts.append(_chunk_metrics(values[part], grammar, refusal_window, chunk_schemas)[0])
+    frame = _frame(parts, texts.index, grammar)
+    frame["refusal_kind"] = np.concatenate([p["refusal_kind"] for p in parts]) if parts else np.zeros(0, dtype=object)
+    return frame
 
 
 def _word_sets(tokens: _Tokens) -> np.ndarray:
@@ -448,7 +442,7 @@ def paired_metrics(
     """Metrics of both sides and their similarity in one pass, so each answer is tokenised once."""
     if len(a) != len(b):
         raise ValueError(f"paired metrics need two series of the same length, got {len(a)} and {len(b)}")
-    patterns = compile_refusal_patterns(refusal_patterns)
+    grammar = refusal_grammar(refusal_patterns)
     left, right = _clean(a), _clean(b)
     schema_values = schemas.tolist() if schemas is not None else None
     parts_a, parts_b, sims = [], [], []
@@ -456,8 +450,8 @@ def paired_metrics(
     with ThreadPoolExecutor(max_workers=2) as pool:
         for part in _chunks(len(left)):
             chunk_schemas = schema_values[part] if schema_values is not None else None
-            future_b = pool.submit(_chunk_metrics, right[part], patterns, refusal_window, chunk_schemas)
-            metrics_a, tokens_a = _chunk_metrics(left[part], patterns, refusal_window, chunk_schemas)
+            future_b = pool.submit(_chunk_metrics, right[part], grammar, refusal_window, chunk_schemas)
+            metrics_a, tokens_a = _chunk_metrics(left[part], grammar, refusal_window, chunk_schemas)
             metrics_b, tokens_b = future_b.result()
             parts_a.append(metrics_a)
             parts_b.append(metrics_b)
@@ -468,4 +462,4 @@ def paired_metrics(
             if progress is not None:
                 progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
     sim = np.concatenate(sims) if sims else np.zeros(0)
-    return _frame(parts_a, a.index), _frame(parts_b, b.index), sim
+    return _frame(parts_a, a.index, grammar), _frame(parts_b, b.index, grammar), sim
