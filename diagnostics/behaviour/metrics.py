@@ -16,7 +16,6 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.behaviour.refusal import DEFAULT_GRAMMAR, DEFAULT_WINDOW, Grammar, detect
+from diagnostics.behaviour.words import PhraseSet, Tokens, tokenise
 
 REFUSAL_WINDOW = DEFAULT_WINDOW
 
@@ -87,14 +87,6 @@ METRIC_COLUMNS = [
 ]
 
 _CHUNK = 8192
-_WORD_BYTES = np.zeros(256, dtype=bool)
-_WORD_BYTES[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'")] = True
-_WORD_BYTES[128:] = True  # any non-ASCII UTF-8 byte belongs to a word: letters in other scripts
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_HASHED_PREFIX = 16  # bytes of a word that go into its hash (plus its length): longer words rarely collide
-_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spurious overlap at 150 words
 
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
@@ -110,15 +102,6 @@ class EmbeddingBackend(Protocol):
     """Optional semantic similarity: ``encode`` returns one vector per text (rows of a 2-D array)."""
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class _Tokens:
-    """Hashed words of one chunk: ``row`` (index within the chunk) and ``hash`` per word, in text order."""
-
-    row: np.ndarray
-    hash: np.ndarray
-    n_rows: int
 
 
 def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
@@ -147,77 +130,8 @@ def _chunks(n: int) -> Iterator[slice]:
         yield slice(start, min(n, start + _CHUNK))
 
 
-def _tokenise(texts: list[str]) -> _Tokens:
-    """Words as maximal runs of letters/digits/apostrophes (lower-cased), each hashed FNV-style, vectorised."""
-    big = ("\x00".join(texts) + "\x00").lower().replace("\u2019", "'")
-    buf = np.frombuffer(big.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    inside = _WORD_BYTES[buf]
-    before = np.empty_like(inside)
-    before[0] = False
-    before[1:] = inside[:-1]
-    # The chunk ends in NUL (not a word byte), so word edges alternate: start, end, start, end...
-    edges = np.flatnonzero(inside != before)
-    starts = edges[0::2]
-    lengths = edges[1::2] - starts
-    # Hash each word 8 bytes at a time: an unaligned uint64 view of the buffer at byte stride 1 reads the
-    # 8 bytes starting at any offset; bytes past the word's end are masked off.
-    padded = np.concatenate([buf, np.zeros(_HASHED_PREFIX + 8, dtype=np.uint8)])
-    windows = np.ndarray(shape=(buf.size + _HASHED_PREFIX,), dtype="<u8", buffer=padded, strides=(1,))
-    hashes = np.full(starts.size, _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for offset in range(0, _HASHED_PREFIX, 8):
-            # Always all rounds: a word's hash must not depend on the longest word in its chunk.
-            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
-            word = windows[starts + offset] & _BYTE_MASKS[remaining]
-            hashes = (hashes ^ word) * _FNV_PRIME
-            hashes ^= hashes >> np.uint64(29)
-        hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
-    # Words per answer from where each NUL separator falls among the word starts (n searches, not one per word).
-    separators = np.flatnonzero(buf == 0)
-    per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
-    rows = np.repeat(np.arange(len(texts)), per_row)
-    return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
-
-
-class _PhraseSet:
-    """Marker phrases as hashed word n-grams, grouped by length; an n-gram is only hashed where its first word
-    is the first word of some phrase, so the common case costs one membership test per word."""
-
-    def __init__(self, phrases: Sequence[str]):
-        self.by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        grouped: dict[int, list[np.ndarray]] = {}
-        for phrase in phrases:
-            words = _tokenise([phrase]).hash
-            if words.size:
-                grouped.setdefault(words.size, []).append(words)
-        for n, rows in grouped.items():
-            table = np.stack(rows)
-            self.by_length[n] = (np.unique(table[:, 0]), np.unique(self._combine(table.T)))
-
-    @staticmethod
-    def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
-        combined = columns[0].copy()
-        with np.errstate(over="ignore"):
-            for column in columns[1:]:
-                combined = (combined * _MIX) ^ column
-        return combined
-
-    def count(self, tokens: _Tokens) -> np.ndarray:
-        counts = np.zeros(tokens.n_rows, dtype=np.int64)
-        size = tokens.hash.size
-        for n, (firsts, keys) in self.by_length.items():
-            if size < n:
-                continue
-            at = np.flatnonzero(np.isin(tokens.hash[: size - n + 1], firsts, kind="sort"))
-            if n > 1:
-                at = at[tokens.row[at] == tokens.row[at + n - 1]]
-            grams = self._combine([tokens.hash[at + k] for k in range(n)])
-            counts += np.bincount(tokens.row[at[np.isin(grams, keys, kind="sort")]], minlength=tokens.n_rows)
-        return counts
-
-
-_HEDGING = _PhraseSet(HEDGING_MARKERS)
-_FLATTERY = _PhraseSet(FLATTERY_MARKERS)
+_HEDGING = PhraseSet(HEDGING_MARKERS)
+_FLATTERY = PhraseSet(FLATTERY_MARKERS)
 
 
 def refusal_grammar(patterns: Sequence[str] | None) -> Grammar:
@@ -313,12 +227,12 @@ def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.nda
     return json_valid, schema_valid
 
 
-def _marker_counts(texts: list[str], tokens: _Tokens, opening_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _marker_counts(texts: list[str], tokens: Tokens, opening_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hedging and flattery per answer, leaving out the refusal or non-answer wording (``opening_end`` chars)."""
     hedging, flattery = _HEDGING.count(tokens), _FLATTERY.count(tokens)
     rows = np.flatnonzero(opening_end > 0)
     if rows.size:
-        worded = _tokenise([texts[i][: opening_end[i]] for i in rows])
+        worded = tokenise([texts[i][: opening_end[i]] for i in rows])
         hedging[rows] -= _HEDGING.count(worded)
         flattery[rows] -= _FLATTERY.count(worded)
     return np.maximum(hedging, 0), np.maximum(flattery, 0)
@@ -326,9 +240,9 @@ def _marker_counts(texts: list[str], tokens: _Tokens, opening_end: np.ndarray) -
 
 def _chunk_metrics(
     texts: list[str], grammar: Grammar, window: int | None, schemas: list[Any] | None
-) -> tuple[dict[str, Any], _Tokens]:
+) -> tuple[dict[str, Any], Tokens]:
     texts = _nul_free(texts)
-    tokens = _tokenise(texts)
+    tokens = tokenise(texts)
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
     signals = detect(texts, window=window, grammar=grammar)
@@ -384,7 +298,7 @@ def output_metrics(
     return frame
 
 
-def _word_sets(tokens: _Tokens) -> np.ndarray:
+def _word_sets(tokens: Tokens) -> np.ndarray:
     """Each answer's set of hashed words as a row of ``_SET_BITS`` bits (uint64 words)."""
     width = _SET_BITS // 64
     bucket = (tokens.hash >> np.uint64(64 - 15)).astype(np.int64)
@@ -395,7 +309,7 @@ def _word_sets(tokens: _Tokens) -> np.ndarray:
     return bits.reshape(tokens.n_rows, width)
 
 
-def _token_jaccard(a: _Tokens, b: _Tokens) -> np.ndarray:
+def _token_jaccard(a: Tokens, b: Tokens) -> np.ndarray:
     """Jaccard similarity of the two answers' word sets, row by row (both empty counts as identical)."""
     set_a, set_b = _word_sets(a), _word_sets(b)
     shared = np.bitwise_count(set_a & set_b).sum(axis=1, dtype=np.int64)
@@ -423,7 +337,7 @@ def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None =
         out = [_embedding_similarity(left[part], right[part], backend) for part in _chunks(len(left))]
     else:
         out = [
-            _token_jaccard(_tokenise(_nul_free(left[part])), _tokenise(_nul_free(right[part])))
+            _token_jaccard(tokenise(_nul_free(left[part])), tokenise(_nul_free(right[part])))
             for part in _chunks(len(left))
         ]
     return np.concatenate(out) if out else np.zeros(0)
