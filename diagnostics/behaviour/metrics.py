@@ -245,7 +245,7 @@ def _chunk_metrics(
     tokens = tokenise(texts)
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
-    signals = detect(texts, window=window, grammar=grammar)
+    signals = detect(texts, window=window, grammar=grammar, words=tokens)
     columns["refusal"] = signals.refusal
     columns["refusal_kind"] = signals.refusal_kind
     columns["non_answer"] = signals.non_answer

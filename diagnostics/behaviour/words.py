@@ -23,11 +23,18 @@ _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 @dataclass(frozen=True)
 class Tokens:
-    """Hashed words of one chunk: ``row`` (index within the chunk) and ``hash`` per word, in text order."""
+    """Hashed words of one chunk: ``row`` (index within the chunk), ``hash`` and ``offset`` (UTF-8 bytes from the
+    start of its answer) per word, in text order."""
 
     row: np.ndarray
     hash: np.ndarray
     n_rows: int
+    offset: np.ndarray | None = None
+
+    def head(self, limit: np.ndarray) -> Tokens:
+        """The words that start within the first ``limit[row]`` bytes of their answer."""
+        keep = self.offset < limit[self.row]
+        return Tokens(row=self.row[keep], hash=self.hash[keep], n_rows=self.n_rows, offset=self.offset[keep])
 
 
 def tokenise(texts: list[str]) -> Tokens:
@@ -59,7 +66,8 @@ def tokenise(texts: list[str]) -> Tokens:
     separators = np.flatnonzero(buf == 0)
     per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
     rows = np.repeat(np.arange(len(texts)), per_row)
-    return Tokens(row=rows, hash=hashes, n_rows=len(texts))
+    row_starts = np.concatenate([[0], separators[:-1] + 1])
+    return Tokens(row=rows, hash=hashes, n_rows=len(texts), offset=starts - row_starts[rows])
 
 
 class PhraseSet:
@@ -69,7 +77,7 @@ class PhraseSet:
     def __init__(self, phrases: Sequence[str]):
         self.phrases = list(phrases)
         # length -> (first words, n-gram keys sorted, phrase index of each key)
-        self.by_length: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.by_length: dict[int, tuple[_Keys, _Keys, np.ndarray]] = {}
         grouped: dict[int, list[tuple[int, np.ndarray]]] = {}
         for index, phrase in enumerate(self.phrases):
             words = tokenise([phrase]).hash
@@ -80,7 +88,7 @@ class PhraseSet:
             keys = self._combine(table.T)
             order = np.argsort(keys, kind="stable")
             phrase_of = np.array([index for index, _ in entries], dtype=np.int64)[order]
-            self.by_length[n] = (np.unique(table[:, 0]), keys[order], phrase_of)
+            self.by_length[n] = (_Keys(table[:, 0]), _Keys(keys[order]), phrase_of)
 
     @staticmethod
     def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
@@ -95,23 +103,41 @@ class PhraseSet:
         for n, (firsts, keys, phrase_of) in self.by_length.items():
             if size < n:
                 continue
-            at = np.flatnonzero(np.isin(tokens.hash[: size - n + 1], firsts, kind="sort"))
+            at = np.flatnonzero(firsts.member(tokens.hash[: size - n + 1]))
             if n > 1:
                 at = at[tokens.row[at] == tokens.row[at + n - 1]]
             grams = self._combine([tokens.hash[at + k] for k in range(n)])
-            hit = np.isin(grams, keys, kind="sort")
-            yield at[hit], phrase_of, keys, grams[hit]
+            hit = keys.member(grams)
+            yield at[hit], phrase_of[np.searchsorted(keys.sorted, grams[hit])]
 
     def count(self, tokens: Tokens) -> np.ndarray:
         """Occurrences of any phrase per row."""
         counts = np.zeros(tokens.n_rows, dtype=np.int64)
-        for at, _, _, _ in self._found(tokens):
+        for at, _ in self._found(tokens):
             counts += np.bincount(tokens.row[at], minlength=tokens.n_rows)
         return counts
 
-    def present(self, tokens: Tokens) -> np.ndarray:
-        """rows x phrases: whether the row holds the phrase."""
-        out = np.zeros((tokens.n_rows, len(self.phrases)), dtype=bool)
-        for at, phrase_of, keys, grams in self._found(tokens):
-            out[tokens.row[at], phrase_of[np.searchsorted(keys, grams)]] = True
+    def occurrences(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
+        """Every occurrence of a phrase: its row and the phrase's index."""
+        found = list(self._found(tokens))
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate([tokens.row[at] for at, _ in found]), np.concatenate([p for _, p in found])
+
+
+class _Keys:
+    """A few word hashes and a fast membership test for many: a 65,536-entry table of their low 16 bits rules out
+    almost every other word with one lookup; the few left are checked exactly."""
+
+    def __init__(self, keys: np.ndarray):
+        self.sorted = np.sort(keys)
+        self.table = np.zeros(1 << 16, dtype=bool)
+        self.table[(self.sorted & np.uint64(0xFFFF)).astype(np.intp)] = True
+
+    def member(self, values: np.ndarray) -> np.ndarray:
+        out = self.table[(values & np.uint64(0xFFFF)).astype(np.intp)]
+        maybe = np.flatnonzero(out)
+        if maybe.size:
+            where = np.minimum(np.searchsorted(self.sorted, values[maybe]), self.sorted.size - 1)
+            out[maybe] = self.sorted[where] == values[maybe]
         return out
