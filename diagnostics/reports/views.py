@@ -144,7 +144,12 @@ def _change_sides(change: dict) -> dict:
 def report_detail(request, pk: int):
     report = get_object_or_404(
         BehaviourReport.objects.select_related(
-            "release_a__feature", "release_b__feature", "prompt_set_version__prompt_set", "created_by"
+            "release_a__feature",
+            "release_b__feature",
+            "release_a__model",
+            "release_b__model",
+            "prompt_set_version__prompt_set",
+            "created_by",
         ).defer("result"),
         pk=pk,
     )
@@ -174,8 +179,9 @@ def report_detail(request, pk: int):
         "link_form": ReportLinkForm(),
         "gate_passes": services.report_gate_passes(report),
     }
+    context["label_a"], context["label_b"] = selectors.report_side_labels(report)
     if request.htmx and request.htmx.target == "segment-view":
-        return render(request, "diagnostics/report_detail.html#segment-view", context)
+        return render(request, "diagnostics/_report_results.html#segment-view", context)
     context["heatmap"] = selectors.report_heatmap(summary)
     context["distributions"] = selectors.report_distributions(summary)
     return render(request, "diagnostics/report_detail.html", context)
@@ -223,7 +229,9 @@ def report_export(request, pk: int, fmt: str):
     if fmt not in ("json", "csv", "md"):
         raise Http404("Export as .json, .csv or .md.")
     report = get_object_or_404(
-        BehaviourReport.objects.select_related("release_a__feature", "release_b__feature", "prompt_set_version"),
+        BehaviourReport.objects.select_related(
+            "release_a__feature", "release_b__feature", "release_a__model", "release_b__model", "prompt_set_version"
+        ),
         pk=pk,
     )
     if report.result is None:
@@ -234,11 +242,9 @@ def report_export(request, pk: int, fmt: str):
     elif fmt == "csv":
         response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
     else:
-        header = (
-            f"# {report}\n\n- A: {report.release_a}\n- B: {report.release_b}\n"
-            f"- Prompt set: {report.prompt_set_version}\n\n"
-        )
-        body = header + report_markdown(report.result)
+        label_a, label_b = selectors.report_side_labels(report)
+        header = f"# {report}\n\n- A: {label_a}\n- B: {label_b}\n- Prompt set: {report.prompt_set_version}\n\n"
+        body = header + report_markdown(report.result, label_a=label_a, label_b=label_b)
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
