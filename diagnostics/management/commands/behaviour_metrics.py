@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
@@ -49,14 +48,14 @@ class Command(BaseCommand):
         except (AnswerFileError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         metrics.insert(0, "id", [r.id if r.id is not None else str(r.number) for r in records])
-        out = open(options["out"], "w", newline="", encoding="utf-8") if options["out"] else sys.stdout  # noqa: SIM115
+        out = open(options["out"], "w", newline="", encoding="utf-8") if options["out"] else self.stdout  # noqa: SIM115
         try:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(COLUMNS)
             for row in metrics[COLUMNS].itertuples(index=False):
                 writer.writerow([csv_safe(v) if isinstance(v, str) else int(v) for v in row])
         finally:
-            if out is not sys.stdout:
+            if out is not self.stdout:
                 out.close()
         n = len(metrics)
         summary = (
