@@ -256,8 +256,8 @@ REFUSAL_RULES: tuple[Rule, ...] = (
     _r(
         "as_an_ai_cannot",
         "ai_identity",
-        rf"\bas an ai\b[^.!?\n]{{0,60}}?\b{_I}{_CANNOT}\b",
-        triggers=("as an ai",),
+        rf"\bas an? (?:[\w-]+ ){{0,3}}?(?:ai|assistant|language model)\b[^.!?\n]{{0,60}}?\b{_I}{_CANNOT}\b",
+        triggers=("as a", "as an"),
     ),
     _r(
         "ai_does_not_condone",
@@ -515,8 +515,9 @@ REFUSAL_RULES: tuple[Rule, ...] = (
     _r(
         "redirect_instead",
         "redirect",
+        # "Instead, you can use a WHERE clause" is advice, not a redirect: only the assistant offering something else.
         r"{S}instead,? (?:i (?:can|could|would|'d|will|'ll)|let's|let me|we can|i suggest|i recommend|"
-        r"you (?:could|can|might|may|should)|perhaps|it(?:'s| is|'d be| would be) (?:better|best|more))",
+        r"perhaps|it(?:'s| is|'d be| would be) (?:better|best|more))",
         triggers=("instead",),
     ),
     _r(
@@ -647,6 +648,14 @@ _PIVOT = re.compile(
     r"(?:looking|referring|interested|asking)|if you (?:mean|want)|here (?:are|is)|there are several|some (?:general|"
     r"possible|safe))\b"
 )
+# "As an AI, I cannot create files directly, but here is the content": a limit of the medium, stated before an
+# answer, is a disclaimer, not a refusal of the task.
+_CAPABILITY = re.compile(
+    r"\b(?:ai|language model|text-based)\b[^.!?\n]*\b(?:directly|physically|visually|real-time|in real time|browse|"
+    r"access the internet|access databases|execute (?:code|queries)|run code)\b|"
+    r"\bcreate (?:files|a file|visual|images|a visual|a live)\b"
+)
+CAPABILITY_MIN_REST = 200
 _SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "!\n", "?\n", "\n\n")
 _LEADING = " \t\r\n\"'“”*>#"
 
@@ -787,7 +796,10 @@ def detect(
             if match:
                 hits[r] += 1
                 first = match.end() if first is None else min(first, match.end())
-        if first is not None:
+        if first is not None and not (
+            _CAPABILITY.search(head, 0, _sentence_end(head, first))
+            and len(text) - skipped - _sentence_end(head, first) >= CAPABILITY_MIN_REST
+        ):
             refusal[i] = True
             end = _sentence_end(head, first)
             partial = _is_partial(text, skipped, end)
@@ -799,7 +811,9 @@ def detect(
         ):
             non_answer[i] = True
             opening_end[i] = len(text)
-        if not refusal[i] and any(grammar.disclaimer[r][1].search(head) for r in disclaimer_rules):
+        if not refusal[i] and (
+            first is not None or any(grammar.disclaimer[r][1].search(head) for r in disclaimer_rules)
+        ):
             disclaimer[i] = True
     return Signals(refusal, kind, non_answer, disclaimer, opening_end, hits)
 
