@@ -19,6 +19,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.audit import audit_record
+from core.tasks import enqueue
+from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
 from diagnostics.reports.services import CHUNK, report_transition
@@ -157,17 +160,12 @@ def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[in
                 finished_at=timezone.now(),
             )
             continue
-        from diagnostics.tasks import report_run_task
-
-        report_run_task.delay(report.pk, resume_stale_after=stale_after)
+        enqueue("diagnostics.report_run", report.pk, resume_stale_after=stale_after)
         resumed.append(report.pk)
     return resumed
 
 
 def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
-    from diagnostics.behaviour.engine import AnalysisOptions, analyse
-    from diagnostics.behaviour.metrics import REFUSAL_WINDOW
-
     if frame.empty:
         raise ValueError("No paired outputs to compare.")
     from diagnostics.reports.selectors import release_label
