@@ -43,14 +43,14 @@ def frame(n: int = 40, b_good: set[int] = frozenset()) -> pd.DataFrame:
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch):
-    monkeypatch.setenv("REWIND_TEST_JUDGE_AUTH", "Bearer sk-local-test")
+    monkeypatch.setenv("REWIND_SECRET_TEST_JUDGE_AUTH", "Bearer sk-local-test")
 
 
 def config(server: OpenAIServer) -> EndpointConfig:
     return EndpointConfig(
         base_url=server.base_url,
         model="judge-1",
-        header_env={"Authorization": "REWIND_TEST_JUDGE_AUTH"},
+        header_env={"Authorization": "REWIND_SECRET_TEST_JUDGE_AUTH"},
         concurrency=4,
         max_retries=1,
         backoff_seconds=0.05,
@@ -108,7 +108,7 @@ def test_behaviour_diff_adds_the_preference_to_its_report(tmp_path):
         call_command(
             "behaviour_diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--json", str(out),
             "--judge-url", server.base_url, "--judge-model", "judge-1",
-            "--judge-header", "Authorization=REWIND_TEST_JUDGE_AUTH",
+            "--judge-header", "Authorization=REWIND_SECRET_TEST_JUDGE_AUTH",
             stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
     preference = json.loads(out.read_text(encoding="utf-8"))["preference"]
