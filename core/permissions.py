@@ -72,7 +72,7 @@ def refusal(user, action: str, obj=None) -> str:
     if not (user and user.is_authenticated):
         return "Log in first."
     needed = f"This needs the {RULES[action].label.lower()} role ({action})"
-    if action in OWNER_RULES:
+    if action in OWNER_RULES and obj is not None:
         return f"{needed}, or being its owner."
     return f"{needed}."
 

@@ -67,5 +67,10 @@ def version_label(obj) -> str:
 def action_link(user, action: str, href: str, label: str, css: str = "", obj=None):
     """A link to a page that does ``action``: live when the user may, otherwise greyed with the reason on hover.
     `{% action_link user "incident.create" create_url "File an incident" "primary" %}`"""
-    return {"allowed": _can(user, action, obj), "reason": _refusal(user, action, obj), "href": href, "label": label,
-            "css": css}
+    return {
+        "allowed": _can(user, action, obj),
+        "reason": _refusal(user, action, obj),
+        "href": href,
+        "label": label,
+        "css": css,
+    }
