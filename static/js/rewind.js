@@ -3,6 +3,27 @@
 (function () {
   "use strict";
 
+  // <a data-print>: the browser's print dialog. <button data-confirm="…">: asks before the form is sent.
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-print], [data-confirm]");
+    if (!target) { return; }
+    if (target.hasAttribute("data-print")) {
+      event.preventDefault();
+      window.print();
+    } else if (!window.confirm(target.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  // Forms marked data-swap-errors answer 400 with the form and its messages: show them rather than ignore them.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;  // the form that asked
+    if (event.detail.xhr.status === 400 && source && source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // An htmx request the server refused (403 with the reason, 400 with field messages) would otherwise change
   // nothing on screen: show the server's text in the page's message area.
   document.addEventListener("htmx:responseError", function (event) {
