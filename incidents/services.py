@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.models import User
 from core.permissions import require
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, layer_sorted
 from diagnostics.services import diagnoses_create_for, model_sole_root_cause_problem
 from incidents.models import (
     POSTMORTEM_TEXT_FIELDS,
@@ -562,7 +562,7 @@ def postmortem_submit(*, actor, postmortem: Postmortem) -> Postmortem:
 def postmortem_publish_problems(postmortem: Postmortem) -> list[str]:
     """Why this postmortem cannot be published yet (empty when it can)."""
     problems = []
-    diagnoses = list(LayerDiagnosis.objects.filter(incident_id=postmortem.incident_id))
+    diagnoses = layer_sorted(LayerDiagnosis.objects.filter(incident_id=postmortem.incident_id))
     for d in diagnoses:
         if d.owner_id is None:
             problems.append(f"The {d.get_layer_display()} layer has no owner.")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.permissions import can, permission_required, require
 from diagnostics.checklists import checklist_for
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
 from diagnostics.reports.incident_views import evidence_reports_ctx
 from diagnostics.suggestions import suggest_layers
 from incidents import selectors, services
@@ -126,11 +126,7 @@ def _board(incident: Incident) -> list[dict]:
         .select_related("owner")
         .prefetch_related("evidence__actor", "assignments__from_owner", "assignments__to_owner", "assignments__actor")
     )
-    order = {layer: i for i, layer in enumerate(DiagnosisLayer.values)}
-    return [
-        {"d": d, "checklist": checklist_for(d.layer, d.checklist or {})}
-        for d in sorted(diagnoses, key=lambda d: order[d.layer])
-    ]
+    return [{"d": d, "checklist": checklist_for(d.layer, d.checklist or {})} for d in layer_sorted(diagnoses)]
 
 
 def _detail_ctx(request, incident: Incident, overrides: dict | None = None) -> dict:
@@ -446,10 +442,7 @@ def postmortem_edit(request, pk: int):
         "form": form,
         "problems": postmortem_publish_problems(postmortem) if postmortem else [],
         "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
-        "diagnoses": sorted(
-            LayerDiagnosis.objects.filter(incident=incident).select_related("owner"),
-            key=lambda d: DiagnosisLayer.values.index(d.layer),
-        ),
+        "diagnoses": layer_sorted(LayerDiagnosis.objects.filter(incident=incident).select_related("owner")),
         "action_count": incident.action_items.count(),
         "can_edit": can(request.user, "postmortem.edit"),
         "can_publish": can(request.user, "postmortem.publish"),
