@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,21 @@ def external_requests(page, live_server) -> list[str]:
     seen: list[str] = []
     page.on("request", lambda req: seen.append(req.url) if not req.url.startswith(live_server.url) else None)
     return seen
+
+
+# Journey screenshots are part of the docs (docs/screenshots/, linked from docs/web-journeys.md): kept to the top of
+# the page at a laptop width so each PNG stays small.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot(page, name: str, *, max_height: int = 1800, element: str = "") -> Path:
+    """The top of the page, or just ``element`` (a selector) when the journey's point is one region."""
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOCS_SCREENSHOTS / f"{name}.png"
+    if element:
+        page.locator(element).screenshot(path=str(path))
+        return path
+    width = page.viewport_size["width"]
+    height = min(page.evaluate("document.documentElement.scrollHeight"), max_height)
+    page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
+    return path
