@@ -17,7 +17,15 @@ from diagnostics.services import layer_set_verdict, ownership_map_set
 from incidents.models import ActionItem, ActionStatus, Incident
 from incidents.services import action_item_create, action_item_update, incident_open
 from rollouts.models import Environment, Feature
-from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot
+from tests.support.browser import (
+    assert_charts_fit,
+    assert_charts_keep_their_size_on_resize,
+    external_requests,
+    launch,
+    log_in,
+    requires_chromium,
+    screenshot,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -111,24 +119,6 @@ def _history(admin: User) -> None:
             )
 
 
-# Each chart's container: its box, the card around it, and plotly's drawing inside it.
-CHART_BOXES = """() => Array.from(document.querySelectorAll('.chart')).map(el => {
-  const box = el.getBoundingClientRect(), card = el.parentElement.getBoundingClientRect();
-  const svg = el.querySelector('.main-svg');
-  return {height: box.height, width: box.width, right: box.right, cardRight: card.right - 1,
-          bottom: box.bottom, cardBottom: card.bottom - 1, svgHeight: svg ? svg.getBoundingClientRect().height : null};
-})"""
-
-
-def _assert_charts_fit(page):
-    boxes = page.evaluate(CHART_BOXES)
-    assert boxes
-    for box in boxes:
-        assert box["right"] <= box["cardRight"] and box["bottom"] <= box["cardBottom"], box  # nothing spills
-        assert box["svgHeight"] is None or abs(box["svgHeight"] - box["height"]) <= 1, box  # the drawing fills it
-    return boxes
-
-
 def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, admin_user, viewer, monkeypatch):
     from playwright.sync_api import sync_playwright
 
@@ -150,16 +140,7 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         assert page.locator("#by-owner tbody tr").count() >= 3
         screenshot(page, "dashboard")
 
-        # Resizing the window: every container keeps its height and stays inside its card; plotly follows.
-        before = _assert_charts_fit(page)
-        page.set_viewport_size({"width": 900, "height": 900})
-        page.wait_for_timeout(400)
-        narrow = _assert_charts_fit(page)
-        assert [b["height"] for b in narrow] == [b["height"] for b in before]
-        assert all(n["width"] < b["width"] for n, b in zip(narrow, before, strict=True))
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.wait_for_timeout(400)
-        assert [b["height"] for b in _assert_charts_fit(page)] == [b["height"] for b in before]
+        assert_charts_keep_their_size_on_resize(page)
 
         # Filtering swaps the results region in place (htmx), charts redrawn, URL kept shareable.
         all_open = int(page.locator(".kpi").nth(1).inner_text())
@@ -186,7 +167,7 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         page.wait_for_url("**date_to=2020-01-31**")
         page.wait_for_selector(".chart .empty-chart:has-text('No incidents in range.')")
         assert page.locator(".chart .main-svg").count() == 0
-        _assert_charts_fit(page)
+        assert_charts_fit(page)
         screenshot(page, "dashboard-empty")
 
         # A date range ending before it starts: the 400 answer's message is swapped in, not dropped.
