@@ -89,7 +89,9 @@ class RollbackForm(forms.Form):
     )
 
     def clean_preset(self):
-        return self.cleaned_data["preset"] or DEFAULT_ROLLBACK_PRESET
+        # A client that names a mode instead of a preset (the form's older field) gets that mode's full plan.
+        by_mode = {"immediate": "immediate", "staged": "full"}
+        return self.cleaned_data["preset"] or by_mode.get(self.data.get("mode", ""), DEFAULT_ROLLBACK_PRESET)
 
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     override_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -15,14 +15,14 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.audit import audit_trail
 from core.permissions import can, permission_required, refusal, require
-from rollouts.impact.services import workflows_for
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import Environment, Layer, Release
+from rollouts.registry.rollbacks import ImpactBlocked
 from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
-from rollouts.runs import gates
 from rollouts.runs import services as runs
 from rollouts.runs.forms import RollbackForm, RolloutStartForm
 from rollouts.runs.models import RunMode
+from rollouts.runs.plan import rollback_plan as rollback_plan_build
 from rollouts.runs.presets import (
     DEFAULT_ROLLBACK_PRESET,
     DEFAULT_ROLLOUT_PRESET,
@@ -62,7 +62,7 @@ def run_detail(request, pk: int):
         "latest": analyses[-1] if analyses else None,
         "figure": analysis_figure(analyses),
         "deliveries": list(run.deliveries.all()),
-        "can_control": can(request.user, "rollout.control"),
+        "can_control": can(request.user, runs.control_permission(run)),
         "controls": sorted(CONTROLS),
     }
     if request.htmx:
@@ -91,43 +91,34 @@ def _environment(slug: str, env: str) -> Environment:
 
 
 def _plan_ctx(request, environment, *, number: str, layer: str, form=None) -> dict:
-    current = live_release_at(environment, timezone.now())
-    target, error = None, ""
+    """The rollback plan (rollouts.runs.plan) and the form: presets, and what was typed when a request came back."""
+    error, to_number = "", None
     if layer and layer not in Layer.values:
         error, layer = f"Unknown layer {layer!r}.", ""
     if number:
-        if not number.isdigit():
-            error = "Release must be a number."
+        if number.isdigit():
+            to_number = int(number)
         else:
-            target = releases_with_parts().filter(feature=environment.feature, number=int(number)).first()
-            error = error or ("" if target else f"No release #{number}.")
-    elif current is not None:
-        target = runs.last_known_good(environment, exclude=current)
-    action = "rollback.production" if environment.is_production else "rollback.staging"
-    ctx = {
+            error = "Release must be a number."
+    plan = rollback_plan_build(environment=environment, to_number=to_number)
+    return {
         "environment": environment,
-        "current": current,
-        "target": target,
+        "plan": plan,
+        "current": plan.current,
+        "target": plan.target,
+        "diff": plan.diff,
+        "violations": plan.violations,
+        "gate": plan.gate,
+        "workflows": plan.workflows,
         "layer": layer,
         "layers": Layer.choices,
         "presets": list(ROLLBACK_PRESETS.values()),
         "form": form or RollbackForm(initial={"preset": DEFAULT_ROLLBACK_PRESET}),
-        "error": error,
+        "error": error or (plan.problem if plan.current else ""),
         "releases": Release.objects.filter(feature=environment.feature).order_by("-number")[:50],
-        "can_rollback": can(request.user, action),
-        "rollback_refusal": refusal(request.user, action),
+        "can_rollback": can(request.user, plan.permission),
+        "rollback_refusal": refusal(request.user, plan.permission),
     }
-    if current is not None and target is not None:
-        ctx["diff"] = release_diff(current, target)
-        ctx["violations"] = check_manifest(
-            model=target.model,
-            adapters=target.ordered_adapters(),
-            index=target.index,
-            query_encoder=target.query_encoder,
-        )
-        ctx["gate"] = gates.rollback_gate(environment=environment, from_release=current)
-        ctx["workflows"] = _workflows(environment, current)
-    return ctx
 
 
 @require_GET
@@ -138,10 +129,6 @@ def rollback_plan(request, slug: str, env: str):
         request, environment, number=request.GET.get("to", "").strip(), layer=request.GET.get("layer", "").strip()
     )
     return render(request, "rollouts/rollback_plan.html", ctx)
-
-
-def _workflows(environment, release) -> list:
-    return list(workflows_for(environment, release))
 
 
 @require_POST
@@ -174,7 +161,7 @@ def rollback_submit(request, slug: str, env: str):
             reason=form.cleaned_data["reason"],
             override_reason=form.cleaned_data["override_reason"],
         )
-    except (ValidationError, runs.RunConflict, runs.ImpactBlocked) as exc:
+    except (ValidationError, runs.RunConflict, ImpactBlocked) as exc:
         text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         # Plan again around a target that exists (else the default one), so the form and its typing stay.
         known = number.isdigit() and Release.objects.filter(feature=environment.feature, number=int(number)).exists()
