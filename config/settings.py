@@ -144,6 +144,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operations are tagged by the first path segment after /api/v1/ (releases, incidents, reports…), so Swagger
+    # groups them by resource.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
@@ -240,13 +243,21 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
+# One handler, on the root logger. Django's own "django" and "django.server" loggers come with handlers of their
+# own; they are reset here so each line is printed once, and expected refusals (4xx) log without a traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"expected_refusals": {"()": "core.logging.ExpectedRefusalFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["expected_refusals"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

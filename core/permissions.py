@@ -45,16 +45,43 @@ RULES: dict[str, Role] = {
 }
 
 
-def can(user, action: str) -> bool:
+# Object rules: who may act on one object whatever their role. The owner of an action item always may update it
+# (mark it done, move its due date with a reason), even with the viewer role.
+OWNER_RULES: dict[str, str] = {
+    "action_item.edit": "owner_id",
+}
+
+
+def _owns(user, action: str, obj) -> bool:
+    field = OWNER_RULES.get(action)
+    return bool(field and obj is not None and user and user.is_authenticated and getattr(obj, field, None) == user.pk)
+
+
+def can(user, action: str, obj=None) -> bool:
+    """Role rule, then (with ``obj``) the object rule: ``can(user, "action_item.edit", item)``."""
     if action not in RULES:
         raise KeyError(f"Unknown permission action {action!r}")
-    return bool(user and user.is_authenticated and user.has_role(RULES[action]))
+    if user and user.is_authenticated and user.has_role(RULES[action]):
+        return True
+    return _owns(user, action, obj)
 
 
-def require(user, action: str) -> None:
+def refusal(user, action: str, obj=None) -> str:
+    """Why ``user`` may not do ``action`` (empty when they may): shown on 403 pages and on disabled controls."""
+    if can(user, action, obj):
+        return ""
+    if not (user and user.is_authenticated):
+        return "Log in first."
+    needed = f"This needs the {RULES[action].label.lower()} role ({action})"
+    if action in OWNER_RULES and obj is not None:
+        return f"{needed}, or being its owner."
+    return f"{needed}."
+
+
+def require(user, action: str, obj=None) -> None:
     """Raise PermissionDenied with a message naming the role needed."""
-    if not can(user, action):
-        raise PermissionDenied(f"This needs the {RULES[action].label.lower()} role ({action}).")
+    if not can(user, action, obj):
+        raise PermissionDenied(refusal(user, action, obj))
 
 
 def permission_required(action: str):
@@ -88,7 +115,7 @@ class RolePermission(BasePermission):
         action = self.action_for(request, view)
         allowed = can(user, action)
         if not allowed:
-            self.message = f"This needs the {RULES[action].label.lower()} role ({action})."
+            self.message = refusal(user, action)
         return allowed
 
     @staticmethod

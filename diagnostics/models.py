@@ -19,6 +19,19 @@ class DiagnosisLayer(models.TextChoices):
     PRODUCT = "product", "Product / monitoring"
 
 
+def layer_sorted(items, key=None) -> list:
+    """Layers in the one order every page, export and message uses: model, data/retrieval, prompt,
+    product/monitoring (DiagnosisLayer's order). ``items`` are layer names, or objects with ``.layer``, or anything
+    with ``key`` giving the layer."""
+    order = {layer: i for i, layer in enumerate(DiagnosisLayer.values)}
+
+    def rank(item):
+        layer = key(item) if key else (item if isinstance(item, str) else item.layer)
+        return order.get(layer, len(order))
+
+    return sorted(items, key=rank)
+
+
 class Verdict(models.TextChoices):
     UNEXAMINED = "unexamined", "Unexamined"
     INVESTIGATING = "investigating", "Investigating"

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from diagnostics import views
+from diagnostics.reports import incident_views
 
 app_name = "diagnostics"
 
@@ -11,5 +12,6 @@ urlpatterns = [
     path("diagnoses/<int:pk>/verdict/", views.set_verdict, name="set_verdict"),
     path("diagnoses/<int:pk>/evidence/", views.add_evidence, name="add_evidence"),
     path("diagnoses/<int:pk>/checklist/", views.answer_checklist, name="answer_checklist"),
+    path("reports/attach-evidence/", incident_views.incident_report_attach, name="incident_report_attach"),
     path("", include("diagnostics.reports.urls")),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 from django.contrib.postgres.fields import ArrayField
@@ -170,10 +170,18 @@ def incidents_in_scope(filters: DashboardFilters) -> QuerySet[Incident]:
 
 
 def action_items_in_scope(filters: DashboardFilters) -> QuerySet[ActionItem]:
+    """Items on the incidents in scope; with a team, also every item the team's people own (whatever feature it
+    came from), so the team's row in "By team" and the team filter count the same items."""
     qs = ActionItem.objects.all()
-    if not filters.is_empty:
-        qs = qs.filter(incident_id__in=incidents_in_scope(filters).values("pk"))
-    return qs
+    if filters.is_empty:
+        return qs
+    if not filters.team:
+        return qs.filter(incident_id__in=incidents_in_scope(filters).values("pk"))
+    others = replace(filters, team=None)
+    if not others.is_empty:
+        qs = qs.filter(incident_id__in=incidents_in_scope(others).values("pk"))
+    members = Team.members.through.objects.filter(team=filters.team).values("user_id")
+    return qs.filter(Q(incident_id__in=incidents_in_scope(filters).values("pk")) | Q(owner_id__in=members))
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -582,7 +590,7 @@ def dashboard_figures(board: Dashboard) -> dict[str, dict]:
     layer, aging, causes = board.open_by_layer, board.aging, board.root_cause_by_layer
     tr, ot = board.detect_restore_by_month, board.on_time_by_month
     dotted = {"mode": "lines", "line": {"dash": "dot"}}
-    return {
+    figures = {
         "open_by_layer": {
             "data": [
                 _bar(layer["layer_label"], layer["open"], name="Open", marker={"color": "#98a2b3"}),
@@ -634,3 +642,23 @@ def dashboard_figures(board: Dashboard) -> dict[str, dict]:
             ),
         },
     }
+    for name, figure in figures.items():
+        if not _has_data(figure, zero_is_data=name in ("detect_restore", "on_time")):
+            figure["empty"] = EMPTY_FIGURE_TEXT[name]
+    return figures
+
+
+EMPTY_FIGURE_TEXT = {
+    "open_by_layer": "No open action items for these filters.",
+    "aging": "No open action items for these filters.",
+    "root_cause": "No incident with a root cause for these filters yet.",
+    "detect_restore": "No incidents in range.",
+    "on_time": "No action item done or past due in range yet.",
+}
+
+
+def _has_data(figure: dict, *, zero_is_data: bool) -> bool:
+    """A chart is worth drawing when some trace has a value (a count chart: a value above zero; a 0 % on-time
+    month is data). Otherwise the page shows the empty state instead of a bare -1..1 axis."""
+    empty = (None,) if zero_is_data else (None, 0)
+    return any(v not in empty for trace in figure["data"] for v in trace.get("y") or [])

@@ -64,6 +64,28 @@ class ActionItemForm(forms.Form):
     tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
 
 
+class ActionItemCreateForm(ActionItemForm):
+    confirm_duplicate = forms.BooleanField(required=False, label="Add it anyway")
+
+
+class ActionItemEditForm(forms.Form):
+    """Edit in place: the fields people change after the meeting (owner, due date with a reason, status)."""
+
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 30}))
+    owner = forms.ModelChoiceField(queryset=people(), empty_label=None)
+    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(
+        required=False,
+        label="Why the date moves",
+        widget=forms.TextInput(attrs={"size": 24, "placeholder": "needed when the due date changes"}),
+    )
+    priority = forms.ChoiceField(choices=Priority.choices)
+    status = forms.ChoiceField(choices=ActionStatus.choices)
+    wont_do_reason = forms.CharField(
+        required=False, label="Why not", widget=forms.TextInput(attrs={"size": 24, "placeholder": "for won't do"})
+    )
+
+
 class ActionStatusForm(forms.Form):
     status = forms.ChoiceField(choices=ActionStatus.choices)
     wont_do_reason = forms.CharField(required=False)

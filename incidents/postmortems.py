@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from core.display import timestamp
 from diagnostics.checklists import checklist_for
-from diagnostics.models import LayerDiagnosis
+from diagnostics.models import LayerDiagnosis, layer_sorted
 from incidents.models import POSTMORTEM_TEXT_FIELDS, ActionItem, Postmortem
 from incidents.selectors import incident_timeline
 
@@ -39,7 +40,9 @@ def _duration(start, end) -> str:
 def postmortem_snapshot(postmortem: Postmortem) -> dict:
     """Everything the document shows, frozen at this moment (JSON-serialisable)."""
     incident = postmortem.incident
-    diagnoses = LayerDiagnosis.objects.filter(incident=incident).select_related("owner").prefetch_related("evidence")
+    diagnoses = layer_sorted(
+        LayerDiagnosis.objects.filter(incident=incident).select_related("owner").prefetch_related("evidence")
+    )
     items = ActionItem.objects.filter(incident=incident).select_related("owner")
     impact_end = incident.mitigated_at or incident.resolved_at
     return {
@@ -102,7 +105,8 @@ def postmortem_markdown(snapshot: dict) -> str:
         f"# Postmortem: {inc['reference']} {inc['title']}",
         "",
         f"- Severity: {inc['severity']}",
-        f"- Impact: {inc['impact_started_at']} → {inc['mitigated_at'] or inc['resolved_at'] or 'ongoing'}"
+        f"- Impact: {timestamp(inc['impact_started_at'])} → "
+        f"{timestamp(inc['mitigated_at'] or inc['resolved_at']) or 'ongoing'}"
         f" ({inc['impact_duration']}); detected after {inc['time_to_detect']}",
         f"- Affected: {', '.join(inc['environments']) or '—'}",
         f"- Commander: {inc['commander'] or '—'}",
@@ -131,5 +135,5 @@ def postmortem_markdown(snapshot: dict) -> str:
     else:
         lines.append("_None._")
     lines += ["", "## Timeline", ""]
-    lines += [f"- {e['at'][:16].replace('T', ' ')} · {e['kind']} · {e['text']}" for e in snapshot["timeline"]]
+    lines += [f"- {timestamp(e['at'])} · {e['kind']} · {e['text']}" for e in snapshot["timeline"]]
     return "\n".join(lines) + "\n"

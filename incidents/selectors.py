@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
 from incidents.models import (
     ACTIVE_ACTION_STATUSES,
     OPEN_STATUSES,
@@ -341,10 +341,20 @@ class SimilarIncident:
     score: float
     reasons: list[str]
     interval: dt.timedelta
+    open_duplicate: bool = False
 
     @property
     def interval_days(self) -> int:
         return self.interval.days
+
+    @property
+    def when(self) -> str:
+        """How far apart the impacts started, in words: "12 days earlier", "same day", "2 days later"."""
+        days = self.interval.total_seconds() / 86400
+        if abs(days) < 1:
+            return "same day"
+        n = int(abs(days))
+        return f"{n} day{'s' if n != 1 else ''} {'earlier' if days > 0 else 'later'}"
 
 
 TEXT_SIMILARITY_THRESHOLD = 0.2
@@ -363,16 +373,21 @@ def root_cause_layers(incident_ids) -> dict[int, set[str]]:
 
 def similar_incidents(incident: Incident, *, limit: int = 5) -> list[SimilarIncident]:
     """Past incidents that look like this one: same feature, same root-cause layer, or similar words
-    (token-set Jaccard over title and summary). Bounded: the most recent candidates only."""
+    (token-set Jaccard over title and summary). Bounded: the most recent candidates only.
+
+    "Past" and the interval go by when impact started (records may be filed late or imported). An open incident
+    with similar words is a possible duplicate: it is always listed, first, whenever it started and whatever
+    else ranks higher."""
     feature_ids = list(incident.features.values_list("pk", flat=True))
     mine = root_cause_layers([incident.pk]).get(incident.pk, set())
-    earlier = Incident.objects.filter(created_at__lt=incident.created_at).exclude(pk=incident.pk)
+    others = Incident.objects.exclude(pk=incident.pk)
+    earlier = others.filter(impact_started_at__lte=incident.impact_started_at)
+    recent = "-impact_started_at"
     candidate_ids = set(
-        earlier.filter(features__in=feature_ids)
-        .order_by("-created_at")
-        .values_list("pk", flat=True)[:RECURRENCE_CANDIDATES]
+        earlier.filter(features__in=feature_ids).order_by(recent).values_list("pk", flat=True)[:RECURRENCE_CANDIDATES]
     )
-    candidate_ids |= set(earlier.order_by("-created_at").values_list("pk", flat=True)[:RECURRENCE_CANDIDATES])
+    candidate_ids |= set(earlier.order_by(recent).values_list("pk", flat=True)[:RECURRENCE_CANDIDATES])
+    candidate_ids |= set(others.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True)[:RECURRENCE_CANDIDATES])
     candidates = list(
         Incident.objects.filter(pk__in=candidate_ids).prefetch_related(Prefetch("features", queryset=_feature_qs()))
     )
@@ -381,6 +396,12 @@ def similar_incidents(incident: Incident, *, limit: int = 5) -> list[SimilarInci
     found = []
     for other in candidates:
         reasons, score = [], 0.0
+        similarity = jaccard(tokens, text_tokens(f"{other.title} {other.summary}"))
+        open_duplicate = other.is_open and similarity >= TEXT_SIMILARITY_THRESHOLD
+        if open_duplicate:
+            reasons.append("still open: possibly the same incident")
+        elif other.impact_started_at > incident.impact_started_at:
+            continue  # a later, closed incident is not a past one
         shared = [f for f in other.features.all() if f.pk in feature_ids]
         if shared:
             reasons.append(f"same feature: {', '.join(f.slug for f in shared)}")
@@ -388,17 +409,19 @@ def similar_incidents(incident: Incident, *, limit: int = 5) -> list[SimilarInci
         same_layers = mine & layers.get(other.pk, set())
         if same_layers:
             reasons.append(
-                "same root-cause layer: " + ", ".join(DiagnosisLayer(layer).label for layer in sorted(same_layers))
+                "same root-cause layer: "
+                + ", ".join(DiagnosisLayer(layer).label for layer in layer_sorted(same_layers))
             )
             score += 0.3
-        similarity = jaccard(tokens, text_tokens(f"{other.title} {other.summary}"))
         if similarity >= TEXT_SIMILARITY_THRESHOLD:
             reasons.append(f"similar text ({similarity:.0%} shared words)")
         score += similarity
         if similarity >= TEXT_SIMILARITY_THRESHOLD or same_layers or (shared and similarity > 0):
-            found.append(SimilarIncident(other, round(score, 3), reasons, incident.created_at - other.created_at))
-    found.sort(key=lambda s: (-s.score, s.interval))
-    return found[:limit]
+            interval = incident.impact_started_at - other.impact_started_at
+            found.append(SimilarIncident(other, round(score, 3), reasons, interval, open_duplicate))
+    found.sort(key=lambda s: (not s.open_duplicate, -s.score, abs(s.interval)))
+    duplicates = [s for s in found if s.open_duplicate]
+    return duplicates + [s for s in found if not s.open_duplicate][: max(0, limit - len(duplicates))]
 
 
 def action_item_counts(incident_ids) -> dict[int, int]:

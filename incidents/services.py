@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.models import User
 from core.permissions import require
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, layer_sorted
 from diagnostics.services import diagnoses_create_for, model_sole_root_cause_problem
 from incidents.models import (
     POSTMORTEM_TEXT_FIELDS,
@@ -286,7 +286,7 @@ def _apply_changes(obj, changes: dict) -> tuple[dict, dict]:
 
 
 def _plain(value):
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.date):  # dates and datetimes: the audit log stores JSON
         return value.isoformat()
     if isinstance(value, User):
         return value.username
@@ -359,13 +359,33 @@ def action_item_create(
     priority: str = Priority.P2,
     kind: str = ActionKind.CORRECTIVE,
     tracker_url: str = "",
+    confirm_duplicate: bool = False,
 ) -> ActionItem:
+    """A duplicate title on the same incident is refused (code "duplicate") unless the caller confirms it."""
     require(actor, "action_item.edit")
     errors = _action_item_errors(
         title=title, owner=owner, due_date=due_date, layer=layer, priority=priority, kind=kind, tracker_url=tracker_url
     )
     if errors:
         raise ValidationError(errors)
+    same = (
+        ActionItem.objects.select_related("owner")
+        .filter(incident=incident, title__iexact=title.strip())
+        .order_by("id")
+        .first()
+    )
+    if same and not confirm_duplicate:
+        raise ValidationError(
+            {
+                "title": [
+                    ValidationError(
+                        f"{incident.reference} already has the action item “{same.title}” ({same.owner}, due "
+                        f"{same.due_date.isoformat()}, {same.get_status_display().lower()}). Confirm to add it again.",
+                        code="duplicate",
+                    )
+                ]
+            }
+        )
     item = ActionItem(
         incident=incident,
         title=title.strip(),
@@ -399,13 +419,16 @@ _ACTION_FIELDS = ("title", "owner", "due_date", "layer", "priority", "kind", "tr
 
 
 @transaction.atomic
-def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
-    """Change any field of an action item; status 'won't do' needs a reason, owner and due date stay required."""
-    require(actor, "action_item.edit")
+def action_item_update(*, actor, item: ActionItem, reason: str = "", **fields) -> ActionItem:
+    """Change any field of an action item; status 'won't do' needs a reason, owner and due date stay required.
+
+    Moving the due date needs a reason too (it is how a slipping fix becomes visible). Its owner may always update
+    their own item, whatever their role (core.permissions.OWNER_RULES)."""
     unknown = set(fields) - set(_ACTION_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be edited."] for name in sorted(unknown)})
     locked = ActionItem.objects.select_for_update(of=("self",)).select_related("owner").get(pk=item.pk)
+    require(actor, "action_item.edit", locked)
     merged = {name: fields.get(name, getattr(locked, name)) for name in _ACTION_FIELDS}
     errors = _action_item_errors(
         **{k: merged[k] for k in ("title", "owner", "due_date", "layer", "priority", "kind", "tracker_url")}
@@ -414,6 +437,9 @@ def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
         errors["status"] = [f"Choose a status: {', '.join(ActionStatus.values)}."]
     if merged["status"] == ActionStatus.WONT_DO and not (merged["wont_do_reason"] or "").strip():
         errors["wont_do_reason"] = ["Say why this won't be done."]
+    reason = (reason or "").strip()
+    if merged["due_date"] != locked.due_date and not reason and not errors.get("due_date"):
+        errors["reason"] = ["Say why the due date moves."]
     if errors:
         raise ValidationError(errors)
     before, after = _apply_changes(locked, merged)
@@ -423,12 +449,15 @@ def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
         locked.completed_at = timezone.now() if locked.status in (ActionStatus.DONE, ActionStatus.WONT_DO) else None
     locked.full_clean(exclude=["incident", "owner", "created_by"])
     locked.save()
-    reason = merged["wont_do_reason"] if merged["status"] == ActionStatus.WONT_DO else ""
+    if merged["status"] == ActionStatus.WONT_DO and "status" in after:
+        reason = "; ".join(r for r in (merged["wont_do_reason"], reason) if r)
     audit_record(actor=actor, action="action_item.update", obj=locked, before=before, after=after, reason=reason)
     timeline_record(
         incident=locked.incident,
         kind=TimelineKind.ACTION_ITEM,
-        text=f"Action item '{locked.title}': " + ", ".join(f"{k} {before[k]} → {after[k]}" for k in after),
+        text=f"Action item '{locked.title}': "
+        + ", ".join(f"{k} {before[k]} → {after[k]}" for k in after)
+        + (f" (why: {reason})" if reason else ""),
         actor=actor,
         data={"action_item": locked.pk, "changed": after},
     )
@@ -527,7 +556,7 @@ def postmortem_submit(*, actor, postmortem: Postmortem) -> Postmortem:
 def postmortem_publish_problems(postmortem: Postmortem) -> list[str]:
     """Why this postmortem cannot be published yet (empty when it can)."""
     problems = []
-    diagnoses = list(LayerDiagnosis.objects.filter(incident_id=postmortem.incident_id))
+    diagnoses = layer_sorted(LayerDiagnosis.objects.filter(incident_id=postmortem.incident_id))
     for d in diagnoses:
         if d.owner_id is None:
             problems.append(f"The {d.get_layer_display()} layer has no owner.")

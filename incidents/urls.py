@@ -21,6 +21,8 @@ urlpatterns = [
     path("incidents/<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem_print"),
     path("timeline-events/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("action-items/", views.action_item_board, name="action_item_board"),
+    path("action-items/<int:pk>/", views.action_item_row, name="action_item_row"),
+    path("action-items/<int:pk>/edit/", views.action_item_edit, name="action_item_edit"),
     path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
 ]
 

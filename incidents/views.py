@@ -8,16 +8,26 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import User
 from core.permissions import can, permission_required, require
 from diagnostics.checklists import checklist_for
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
+from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
+from diagnostics.reports.incident_views import evidence_reports_ctx
 from diagnostics.suggestions import suggest_layers
 from incidents import selectors, services
 from incidents.api.views import markdown_response
-from incidents.forms import ActionItemForm, ActionStatusForm, IncidentEditForm, IncidentForm, NoteForm, PostmortemForm
+from incidents.forms import (
+    ActionItemCreateForm,
+    ActionItemEditForm,
+    ActionStatusForm,
+    IncidentEditForm,
+    IncidentForm,
+    NoteForm,
+    PostmortemForm,
+)
 from incidents.models import (
     SEVERITY_DEFINITIONS,
     ActionItem,
@@ -120,37 +130,20 @@ def _board(incident: Incident) -> list[dict]:
         .select_related("owner")
         .prefetch_related("evidence__actor", "assignments__from_owner", "assignments__to_owner", "assignments__actor")
     )
-    order = {layer: i for i, layer in enumerate(DiagnosisLayer.values)}
-    return [
-        {"d": d, "checklist": checklist_for(d.layer, d.checklist or {})}
-        for d in sorted(diagnoses, key=lambda d: order[d.layer])
-    ]
+    return [{"d": d, "checklist": checklist_for(d.layer, d.checklist or {})} for d in layer_sorted(diagnoses)]
 
 
-@require_GET
-@permission_required("view")
-def incident_detail(request, pk: int):
-    incident = _incident(pk)
+def _detail_ctx(request, incident: Incident, overrides: dict | None = None) -> dict:
     days = selectors.clamp_days(request.GET.get("days", selectors.DEFAULT_LOOKBACK_DAYS))
     changed = selectors.what_changed(incident, days=days)
-    day_choices = sorted({1, 3, 7, 14, 30, 60, 90, days})
-    panel = {
-        "incident": incident,
-        "changed": changed,
-        "day_choices": day_choices,
-        "diagnosis_ids": dict(LayerDiagnosis.objects.filter(incident=incident).values_list("layer", "pk")),
-        "can_diagnose": can(request.user, "diagnosis.update"),
-    }
-    if request.htmx and request.GET.get("panel") == "what-changed":
-        return render(request, "incidents/incident_detail.html#what-changed", panel)
     board = _board(incident)
     ctx = {
         **_timeline_ctx(request, incident),
-        **panel,
+        **_what_changed_ctx(request, incident, changed, days),
         "board": board,
         "suggestions": suggest_layers(incident, changed, [b["d"] for b in board]),
         "similar": selectors.similar_incidents(incident),
-        "action_items": list(incident.action_items.select_related("owner")),
+        **_action_items_ctx(request, incident),
         "postmortem": Postmortem.objects.filter(incident=incident).first(),
         "transitions": [(s, Status(s).label) for s in incident.allowed_transitions],
         "verdicts": Verdict.choices,
@@ -164,12 +157,50 @@ def incident_detail(request, pk: int):
             }
         ),
         "note_form": NoteForm(),
-        "action_form": ActionItemForm(),
         "can_update": can(request.user, "incident.update"),
-        "can_act": can(request.user, "action_item.edit"),
         "unowned": [b["d"].get_layer_display() for b in board if b["d"].owner_id is None],
+        **evidence_reports_ctx(request, incident),
     }
-    return render(request, "incidents/incident_detail.html", ctx)
+    ctx.update(overrides or {})
+    return ctx
+
+
+def _what_changed_ctx(request, incident: Incident, changed, days: int) -> dict:
+    return {
+        "incident": incident,
+        "changed": changed,
+        "day_choices": sorted({1, 3, 7, 14, 30, 60, 90, days}),
+        "diagnosis_ids": dict(LayerDiagnosis.objects.filter(incident=incident).values_list("layer", "pk")),
+        "can_diagnose": can(request.user, "diagnosis.update"),
+    }
+
+
+def _action_items_ctx(request, incident: Incident, form=None, added=None) -> dict:
+    return {
+        "incident": incident,
+        "action_items": list(incident.action_items.select_related("owner")),
+        "action_form": form or ActionItemCreateForm(),
+        "action_added": added,
+        "can_act": can(request.user, "action_item.edit"),
+        "needs_confirmation": bool(form is not None and form.has_error("title", code="duplicate")),
+    }
+
+
+@require_GET
+@permission_required("view")
+def incident_detail(request, pk: int):
+    incident = _incident(pk)
+    if request.htmx and request.GET.get("panel") == "what-changed":
+        days = selectors.clamp_days(request.GET.get("days", selectors.DEFAULT_LOOKBACK_DAYS))
+        changed = selectors.what_changed(incident, days=days)
+        return render(
+            request, "incidents/incident_detail.html#what-changed", _what_changed_ctx(request, incident, changed, days)
+        )
+    if request.htmx and request.GET.get("panel") == "evidence-reports":
+        return render(
+            request, "incidents/incident_detail.html#evidence-reports", evidence_reports_ctx(request, incident)
+        )
+    return render(request, "incidents/incident_detail.html", _detail_ctx(request, incident))
 
 
 def _people():
@@ -248,24 +279,93 @@ def note_edit(request, pk: int):
 @require_POST
 @permission_required("action_item.edit")
 def action_item_create(request, pk: int):
-    incident = get_object_or_404(Incident, pk=pk)
-    form = ActionItemForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, "Action item not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        )
-    else:
+    """Adds an item and says so. A refused form comes back with what was typed and the field messages; a duplicate
+    title comes back asking for confirmation."""
+    incident = _incident(pk)
+    form = ActionItemCreateForm(request.POST)
+    item = None
+    if form.is_valid():
         try:
-            services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
+            item = services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-    return redirect(reverse("incidents:detail", args=[pk]) + "#action-items")
+            _form_errors(form, exc)
+    if item is not None:
+        added = f"Added “{item.title}” for {item.owner}, due {item.due_date.isoformat()}."
+        if request.htmx:
+            return render(
+                request,
+                "incidents/incident_detail.html#action-items",
+                _action_items_ctx(request, incident, added=added),
+            )
+        messages.success(request, added)
+        return redirect(reverse("incidents:detail", args=[pk]) + "#action-items")
+    if request.htmx:
+        return render(
+            request, "incidents/incident_detail.html#action-items", _action_items_ctx(request, incident, form=form)
+        )
+    ctx = _detail_ctx(request, incident, _action_items_ctx(request, incident, form=form))
+    return render(request, "incidents/incident_detail.html", ctx, status=400)
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    """Put a service's messages on the fields they name, keeping their codes (e.g. "duplicate")."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _row(request, item: ActionItem, *, form=None, status: int = 200):
+    template = "incidents/_action_item_edit.html" if form is not None else "incidents/_action_item_row.html"
+    return render(request, template, {"a": item, "form": form, "next": request.POST.get("next", "")}, status=status)
+
+
+@require_GET
+@permission_required("view")
+def action_item_row(request, pk: int):
+    """The read-only row (what "Cancel" in the edit row swaps back in)."""
+    return _row(request, get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk))
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def action_item_edit(request, pk: int):
+    """Edit in place: GET swaps the row for a form, POST saves (the service checks role or ownership)."""
+    item = get_object_or_404(ActionItem.objects.select_related("owner", "incident"), pk=pk)
+    require(request.user, "action_item.edit", item)
+    if request.method == "GET":
+        form = ActionItemEditForm(
+            initial={f: getattr(item, f) for f in ("title", "due_date", "priority", "status", "wont_do_reason")}
+            | {"owner": item.owner_id}
+        )
+        return _row(request, item, form=form) if request.htmx else redirect(_incident_anchor(item))
+    form = ActionItemEditForm(request.POST)
+    if form.is_valid():
+        try:
+            item = services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    if form.errors:
+        if request.htmx:
+            return _row(request, item, form=form)  # 200: htmx swaps it in, with the messages beside the fields
+        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect(_incident_anchor(item))
+    if request.htmx:
+        return _row(request, item)
+    messages.success(request, f"Saved “{item.title}”.")
+    return redirect(_incident_anchor(item))
+
+
+def _incident_anchor(item: ActionItem) -> str:
+    return reverse("incidents:detail", args=[item.incident_id]) + "#action-items"
 
 
 @require_POST
-@permission_required("action_item.edit")
+@permission_required("view")
 def action_item_status(request, pk: int):
-    item = get_object_or_404(ActionItem, pk=pk)
+    item = get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk)
+    require(request.user, "action_item.edit", item)
     form = ActionStatusForm(request.POST)
     if form.is_valid():
         try:
@@ -274,7 +374,10 @@ def action_item_status(request, pk: int):
             messages.error(request, _error_text(exc))
     else:
         messages.error(request, "Choose a valid status.")
-    return redirect(request.POST.get("next") or reverse("incidents:action_item_board"))
+    nxt = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = reverse("incidents:action_item_board")
+    return redirect(nxt)
 
 
 @require_GET
@@ -337,10 +440,7 @@ def postmortem_edit(request, pk: int):
         "form": form,
         "problems": postmortem_publish_problems(postmortem) if postmortem else [],
         "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
-        "diagnoses": sorted(
-            LayerDiagnosis.objects.filter(incident=incident).select_related("owner"),
-            key=lambda d: DiagnosisLayer.values.index(d.layer),
-        ),
+        "diagnoses": layer_sorted(LayerDiagnosis.objects.filter(incident=incident).select_related("owner")),
         "action_count": incident.action_items.count(),
         "can_edit": can(request.user, "postmortem.edit"),
         "can_publish": can(request.user, "postmortem.publish"),

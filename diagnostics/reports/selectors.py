@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.urls import reverse
 
 from diagnostics.models import BehaviourReport, PromptSetVersion
 from diagnostics.reports.coverage import coverage_compare
@@ -194,3 +195,38 @@ def reports_for_list():
     return BehaviourReport.objects.select_related(
         "release_a__feature", "release_b__feature", "prompt_set_version__prompt_set", "created_by"
     ).defer("result", "summary")
+
+
+def report_link_targets(links) -> list[dict]:
+    """Each link as people read it: "INC-12 · Data / retrieval layer" with a link, not "app.model#id"."""
+    from django.apps import apps
+
+    from diagnostics.models import LayerDiagnosis
+
+    rows = []
+    for link in links:
+        label, url = f"{link.object_type} #{link.object_id}", ""
+        if link.object_type == "diagnostics.layerdiagnosis":
+            diagnosis = LayerDiagnosis.objects.select_related("incident").filter(pk=link.object_id).first()
+            if diagnosis:
+                label = (
+                    f"{diagnosis.incident.reference} {diagnosis.incident.title} · {diagnosis.get_layer_display()} layer"
+                )
+                url = reverse("incidents:detail", args=[diagnosis.incident_id]) + f"#layer-{diagnosis.layer}"
+        else:
+            try:
+                obj = apps.get_model(link.object_type)._default_manager.filter(pk=link.object_id).first()
+            except (LookupError, ValueError):
+                obj = None
+            if obj is not None:
+                label = str(obj)
+                url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+        rows.append({"link": link, "label": label, "url": url})
+    return rows
+
+
+def recent_incidents(limit: int = 50) -> list:
+    """Incidents a report can be attached to, newest first."""
+    from django.apps import apps
+
+    return list(apps.get_model("incidents", "Incident").objects.order_by("-created_at")[:limit])

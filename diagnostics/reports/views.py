@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.permissions import can, permission_required
 from diagnostics.behaviour.answers import AnswerFileError, read_answers
 from diagnostics.behaviour.export import report_csv, report_markdown
-from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
+from diagnostics.models import BehaviourReport, DiagnosisLayer, GenerationEndpoint, PromptSet, PromptSetVersion
 from diagnostics.reports import selectors, services
 from diagnostics.reports.compare import compare_files, pattern_hits
 from diagnostics.reports.forms import (
@@ -193,7 +193,10 @@ def _render_preview(request, template: str, context: dict, preview: dict):
 @require_http_methods(["GET", "POST"])
 @permission_required("report.create")
 def report_new(request):
-    form = ReportRequestForm(request.POST or None, request.FILES or None)
+    # Prefilled from the incident page ("start a diff" for the feature's last two releases).
+    initial = {k: request.GET[k] for k in ("release_a", "release_b", "title") if request.GET.get(k)}
+    incident_id = request.POST.get("incident") or request.GET.get("incident") or ""
+    form = ReportRequestForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and "preview" in request.POST:
 
         def outputs(side: str):
@@ -219,8 +222,10 @@ def report_new(request):
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            return redirect("diagnostics:report_detail", pk=report.pk)
-    return render(request, "diagnostics/report_new.html", {"form": form}, status=400 if form.errors else 200)
+            url = report.get_absolute_url() + (f"?incident={int(incident_id)}" if incident_id.isdigit() else "")
+            return redirect(url)
+    ctx = {"form": form, "incident_id": incident_id if incident_id.isdigit() else ""}
+    return render(request, "diagnostics/report_new.html", ctx, status=400 if form.errors else 200)
 
 
 def _change_sides(change: dict) -> dict:
@@ -274,7 +279,10 @@ def report_detail(request, pk: int):
         "verdict_badge": selectors.VERDICT_BADGE,
         "can_cancel": can(request.user, "report.cancel") and not report.is_finished,
         "can_link": can(request.user, "report.link"),
-        "links": list(report.links.all()),
+        "links": selectors.report_link_targets(report.links.all()),
+        "incident_choices": selectors.recent_incidents(),
+        "for_incident": request.GET.get("incident", ""),
+        "layer_choices": DiagnosisLayer.choices,
         "link_form": ReportLinkForm(),
         "gate_passes": services.report_gate_passes(report),
     }

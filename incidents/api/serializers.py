@@ -205,6 +205,9 @@ class ActionItemCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.P2)
     kind = serializers.ChoiceField(choices=ActionKind.choices, default=ActionKind.CORRECTIVE)
     tracker_url = serializers.URLField(required=False, allow_blank=True, default="")
+    confirm_duplicate = serializers.BooleanField(
+        required=False, default=False, help_text="Add it even when the incident has an item with the same title"
+    )
 
 
 class ActionItemUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -217,6 +220,7 @@ class ActionItemUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
     wont_do_reason = serializers.CharField(required=False, allow_blank=True)
     tracker_url = serializers.URLField(required=False, allow_blank=True)
+    reason = serializers.CharField(required=False, allow_blank=True, help_text="Why; required when due_date moves")
 
 
 class ChangeEventSerializer(StrictFieldsMixin, serializers.ModelSerializer):

@@ -249,6 +249,8 @@ class ActionItemViewSet(
     queryset = ActionItem.objects.select_related("owner").order_by("due_date", "id")
     filterset_class = ActionItemFilter
     write_action = "action_item.edit"
+    # The service decides updates: a viewer who owns the item may update it (core.permissions.OWNER_RULES).
+    action_permissions = {"partial_update": "view"}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.display import version_label
 from core.permissions import can
 from rollouts.registry.models import (
     AdapterVersion,
@@ -12,6 +13,7 @@ from rollouts.registry.models import (
     Feature,
     IndexVersion,
     ModelVersion,
+    Precision,
     PromptVersion,
     Release,
 )
@@ -70,16 +72,44 @@ class OverrideMixin:
             del self.fields["override_reason"]
 
 
+def model_label(version: ModelVersion) -> str:
+    """Tells two model versions apart in a list: alias → snapshot, precision by name, decoding, short hash."""
+    precision = (
+        "precision managed by the provider"
+        if version.precision == Precision.UNKNOWN
+        else f"{version.get_precision_display()}{' ' + version.quantization if version.quantization else ''}"
+    )
+    decoding = ", ".join(f"{k}={v}" for k, v in sorted((version.decoding_params or {}).items()))
+    parts = [f"{version.provider}: {version.requested_alias} → {version.resolved_snapshot}", precision]
+    if decoding:
+        parts.append(decoding)
+    return " · ".join(parts) + f" · {version.content_hash[:7]}"
+
+
+def prompts_by_name_and_version():
+    """Prompt versions newest first, each numbered within its name (v1 is the first 'support' prompt)."""
+    prompts = list(PromptVersion.objects.order_by("name", "created_at", "id"))
+    seen: dict[str, int] = {}
+    for prompt in prompts:
+        seen[prompt.name] = seen.get(prompt.name, 0) + 1
+        prompt.version_number = seen[prompt.name]
+    return {p.pk: p for p in prompts}
+
+
 class ReleaseForm(OverrideMixin, forms.Form):
     model = forms.ModelChoiceField(queryset=ModelVersion.objects.order_by("-created_at"))
-    prompt = forms.ModelChoiceField(queryset=PromptVersion.objects.order_by("-created_at"))
+    prompt = forms.ModelChoiceField(queryset=PromptVersion.objects.order_by("name", "-created_at"))
     adapters = forms.ModelMultipleChoiceField(
         queryset=AdapterVersion.objects.order_by("name", "-created_at"),
         required=False,
         help_text="Applied in the order listed",
     )
     index = forms.ModelChoiceField(queryset=IndexVersion.objects.order_by("-created_at"), required=False)
-    query_encoder = forms.CharField(required=False, help_text="Must equal the index's embedding model, e.g. bge@1.5")
+    query_encoder = forms.CharField(
+        required=False,
+        help_text="Leave empty to use the index's embedding model (the two must match); set it only to record a "
+        "different one, which the compatibility check will refuse without an approver's override.",
+    )
     notes = forms.CharField(widget=forms.Textarea, required=False)
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -90,6 +120,17 @@ class ReleaseForm(OverrideMixin, forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self._drop_override_unless_approver(user)
+        self.fields["model"].label_from_instance = model_label
+        numbered = prompts_by_name_and_version()
+        self.fields["prompt"].label_from_instance = lambda p: version_label(numbered.get(p.pk, p))
+        self.fields["index"].label_from_instance = lambda i: f"{i.name} · {i.encoder} · corpus {i.corpus_snapshot}"
+
+    def clean(self):
+        data = super().clean()
+        index = data.get("index")
+        if index is not None and not (data.get("query_encoder") or "").strip():
+            data["query_encoder"] = index.encoder  # queries must be encoded like the index was
+        return data
 
     def clean_adapters(self):
         chosen = {a.pk: a for a in self.cleaned_data["adapters"]}

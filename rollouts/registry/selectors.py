@@ -10,6 +10,7 @@ from functools import cache
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from core.display import scalar
 from rollouts.registry.models import DeploymentEvent, Environment, Feature, Release, ReleaseAdapter
 
 
@@ -165,7 +166,7 @@ def _field_changes(old_obj, new_obj, fields) -> list[str]:
     for name in fields:
         a, b = getattr(old_obj, name), getattr(new_obj, name)
         if a != b:
-            changes.append(f"{name}: {a!r} → {b!r}")
+            changes.append(f"{name}: {scalar(a)} → {scalar(b)}")  # read as values, never as Python reprs
     return changes
 
 
@@ -219,7 +220,7 @@ def release_diff(old: Release, new: Release) -> ReleaseDiff:
         if old.index and new.index:
             details = _field_changes(old.index, new.index, list(old.index.CONTENT_FIELDS))
         if old.query_encoder != new.query_encoder:
-            details.append(f"query_encoder: {old.query_encoder!r} → {new.query_encoder!r}")
+            details.append(f"query_encoder: {scalar(old.query_encoder)} → {scalar(new.query_encoder)}")
         summary = "index rebuilt"
         if old.index and new.index and old.index.encoder != new.index.encoder:
             summary = "embedding model changed (index rebuilt)"

@@ -316,8 +316,10 @@ def rollback_request(
     override_reason: str = "",
     incident_id: int | None = None,
     config: dict | None = None,
+    steps: list | None = None,
 ) -> tuple[RolloutRun, bool]:
-    """Roll an environment back. Returns (run, created). A rollout in flight is rolled back in place (traffic
+    """Roll an environment back. Returns (run, created). ``steps`` (staged mode only) replaces the full canary
+    steps, e.g. a fast preset (rollouts.runs.presets). A rollout in flight is rolled back in place (traffic
     returns to its stable release); a rollback already in flight is returned as is, so repeated or concurrent
     requests make one run."""
     require(actor, rollback_permission(environment))
@@ -352,7 +354,10 @@ def rollback_request(
         raise ValidationError({"to_release": [f"Release #{target.number} is already live in {environment}."]})
     rollback_require(actor=actor, environment=environment, current=current, target=target)
     _check_target(target, actor=actor, override_reason=override_reason)
-    steps = [{"type": "weight", "weight": 100}] if mode == RunMode.IMMEDIATE else default_steps()
+    if mode == RunMode.IMMEDIATE:
+        steps = [{"type": "weight", "weight": 100}]
+    else:  # a staged rollback takes the caller's steps (a preset) or the full canary steps
+        steps = validate_steps(steps) if steps is not None else default_steps()
     try:
         run = _create_run(
             environment=environment,

@@ -1,11 +1,12 @@
 """Headless Chromium opens the manager dashboard over half a year of demo-like history, checks the charts are
-drawn by the locally served plotly.js, filters by team through htmx, and saves var/screenshots/dashboard.png."""
+drawn by the locally served plotly.js into containers that keep their size (on load and when the window is
+resized), filters by team through htmx (a team that owns no feature included), shows empty states, and saves
+docs/screenshots/dashboard*.png."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -16,9 +17,15 @@ from diagnostics.services import layer_set_verdict, ownership_map_set
 from incidents.models import ActionItem, ActionStatus, Incident
 from incidents.services import action_item_create, action_item_update, incident_open
 from rollouts.models import Environment, Feature
-from tests.support.browser import external_requests, launch, log_in, requires_chromium
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+from tests.support.browser import (
+    assert_charts_fit,
+    assert_charts_keep_their_size_on_resize,
+    external_requests,
+    launch,
+    log_in,
+    requires_chromium,
+    screenshot,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,6 +59,10 @@ def _history(admin: User) -> None:
     docs = Team.objects.create(slug="documents", name="Documents")
     assist.members.add(people["leo"], people["priya"], people["sam"])
     docs.members.add(people["maya"], people["omar"], people["ines"])
+    # A team that owns no feature: its people fix what other teams' incidents found.
+    insights = Team.objects.create(slug="product-insights", name="Product Insights")
+    people["nora"] = User.objects.create_user(username="nora", password="pw", first_name="Nora", role=Role.RESPONDER)
+    insights.members.add(people["nora"])
     envs = []
     for slug, team, owners in (
         ("support-assistant", assist, ("leo", "priya", "sam", "maya")),
@@ -83,7 +94,7 @@ def _history(admin: User) -> None:
             layer_set_verdict(actor=admin, diagnosis=diagnosis, status="root_cause", evidence_note="confirmed")
         for j in range(3):
             due = start.date() + dt.timedelta(days=rng.randint(7, 45))
-            owner = rng.choice(list(people.values()))
+            owner = rng.choice([p for name, p in people.items() if name != "nora"])
             item = action_item_create(
                 actor=admin,
                 incident=incident,
@@ -97,6 +108,15 @@ def _history(admin: User) -> None:
                 completed = dt.datetime.combine(due, dt.time(12), tzinfo=dt.UTC) + dt.timedelta(days=rng.randint(-5, 3))
                 ActionItem.objects.filter(pk=item.pk).update(completed_at=completed)
             ActionItem.objects.filter(pk=item.pk).update(created_at=start + dt.timedelta(days=1))
+        if i >= 17:
+            action_item_create(
+                actor=admin,
+                incident=incident,
+                title=f"Insight dashboard {i}",
+                owner=people["nora"],
+                due_date=today + dt.timedelta(days=i - 20),
+                layer="product",
+            )
 
 
 def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, admin_user, viewer, monkeypatch):
@@ -104,10 +124,9 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     _history(admin_user)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         external = external_requests(page, live_server)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -119,7 +138,9 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         assert page.locator("#unowned .kpi").inner_text().strip() == "0"
         assert "allclear" in page.locator("#unowned").get_attribute("class")
         assert page.locator("#by-owner tbody tr").count() >= 3
-        page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+        screenshot(page, "dashboard")
+
+        assert_charts_keep_their_size_on_resize(page)
 
         # Filtering swaps the results region in place (htmx), charts redrawn, URL kept shareable.
         all_open = int(page.locator(".kpi").nth(1).inner_text())
@@ -129,7 +150,25 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         team_open = int(page.locator(".kpi").nth(1).inner_text())
         assert team_open < all_open
         assert page.locator("h1").count() == 1  # a fragment, not a page inside the page
-        page.screenshot(path=str(SCREENSHOTS / "dashboard-team.png"), full_page=True)
+        screenshot(page, "dashboard-team")
+
+        # A team that owns no feature: the KPI counts the items its people own, as its "By team" row does.
+        page.select_option("select[name=team]", "product-insights")
+        page.wait_for_url("**team=product-insights**")
+        page.wait_for_selector("#by-team td:has-text('Product Insights')")
+        row = page.locator("#by-team tr:has-text('Product Insights') td.num").first.inner_text()
+        assert int(page.locator(".kpi").nth(1).inner_text()) == int(row) == 7
+        screenshot(page, "dashboard-product-insights")
+
+        # A range with no incidents: empty states, not bare axes.
+        page.select_option("select[name=team]", "")
+        page.fill("input[name=date_from]", "2020-01-01")
+        page.fill("input[name=date_to]", "2020-01-31")
+        page.wait_for_url("**date_to=2020-01-31**")
+        page.wait_for_selector(".chart .empty-chart:has-text('No incidents in range.')")
+        assert page.locator(".chart .main-svg").count() == 0
+        assert_charts_fit(page)
+        screenshot(page, "dashboard-empty")
 
         # A date range ending before it starts: the 400 answer's message is swapped in, not dropped.
         page.fill("input[name=date_from]", "2026-10-10")

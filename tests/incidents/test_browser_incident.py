@@ -1,5 +1,6 @@
-"""Headless Chromium walks an incident end to end: file → owners filled → evidence → action item →
-postmortem published → Markdown export. Saves var/screenshots/incident.png."""
+"""Headless Chromium walks a responder's incident end to end: file → owners filled → evidence → action item (added,
+then its due date moved in place) → postmortem written and sent to review → an approver publishes → Markdown
+export. Saves docs/screenshots/incident.png, action-item-edit.png and postmortem.png."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import pytest
 from django.utils import timezone
 
 from incidents.models import ActionItem, Incident, PostmortemRevision
-from tests.support.browser import external_requests, launch, log_in, requires_chromium
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,8 +20,8 @@ pytestmark = [
 ]
 
 
-def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
-    live_server, approver, production, deployed, monkeypatch
+def test_a_responder_takes_an_incident_to_a_published_postmortem_in_the_browser(
+    live_server, responder, approver, production, deployed, monkeypatch
 ):
     from playwright.sync_api import sync_playwright
 
@@ -31,9 +30,11 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
 
     with sync_playwright() as pw:
         browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         external = external_requests(page, live_server)
-        log_in(page, live_server, approver)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        log_in(page, live_server, responder)
 
         # File the incident.
         page.goto(f"{live_server.url}/incidents/new/")
@@ -77,8 +78,24 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
         form.locator("select[name=owner]").select_option(label="Dee")
         form.locator("input[name=due_date]").fill((timezone.localdate() + dt.timedelta(days=7)).isoformat())
         form.locator("button[type=submit]").click()
-        page.wait_for_selector("#action-items td:has-text('Refuse deploys')")
-        assert ActionItem.objects.get().owner.username == "dee"
+        page.wait_for_selector("#action-added:has-text('Added “Refuse deploys whose index and query encoder differ”')")
+        item = ActionItem.objects.get()
+        assert item.owner.username == "dee"
+
+        # Edit in place: moving the due date asks why; the row is swapped back with the new date.
+        row = page.locator(f"#action-item-{item.pk}")
+        row.locator("a:has-text('Edit')").click()
+        row.locator("input[name=due_date]").wait_for()
+        later = (timezone.localdate() + dt.timedelta(days=14)).isoformat()
+        row.locator("input[name=due_date]").fill(later)
+        row.locator("button:has-text('Save')").click()
+        page.wait_for_selector(f"#action-item-{item.pk} .errorlist:has-text('Say why the due date moves.')")
+        screenshot(page, "action-item-edit", element="#action-items")
+        row.locator("input[name=reason]").fill("needs the encoder pin from the platform team first")
+        row.locator("button:has-text('Save')").click()
+        page.wait_for_selector(f"#action-item-{item.pk} td:has-text('{later}')")
+        item.refresh_from_db()
+        assert item.due_date.isoformat() == later
 
         # A note through htmx lands in the live timeline without a reload.
         page.fill("#timeline textarea[name=text]", "Rolled production back to release #1")
@@ -89,8 +106,7 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
 
         incident_add_note(actor=approver, incident=incident, text="Pinned from Slack: canary judge disagrees")
         page.wait_for_selector("#timeline-entries li:has-text('canary judge disagrees')", timeout=15_000)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "incident.png"), full_page=True)
+        screenshot(page, "incident")
 
         # Postmortem: write, review, publish, export.
         page.goto(f"{live_server.url}/incidents/{incident.pk}/postmortem/")
@@ -98,6 +114,13 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
         page.fill("textarea[name=root_cause]", "Index rebuilt with bge-m3 while queries used e5-large.")
         page.click("#postmortem-form button[type=submit]")
         page.click("button:has-text('Send to review')")
+        page.wait_for_selector("text=In review")
+        # The responder may not publish: the button is disabled and says why; an approver publishes.
+        disabled = page.locator("#publish-disabled")
+        assert disabled.is_disabled()
+        assert disabled.get_attribute("title") == "This needs the approver role (postmortem.publish)."
+        page.context.clear_cookies()
+        log_in(page, live_server, approver, next_path=f"/incidents/{incident.pk}/postmortem/")
         page.click("button:has-text('Publish revision 1')")
         page.wait_for_selector("text=Revision 1 published.")
         assert PostmortemRevision.objects.filter(postmortem__incident=incident, number=1).exists()
@@ -107,6 +130,6 @@ def test_filing_diagnosing_and_publishing_an_incident_in_the_browser(
         assert markdown.startswith(f"# Postmortem: INC-{incident.pk} Support assistant cites the wrong articles")
         assert "| Data / retrieval | Dee | Root cause |" in markdown
         assert "Refuse deploys whose index and query encoder differ" in markdown
-        page.screenshot(path=str(SCREENSHOTS / "postmortem.png"), full_page=True)
+        screenshot(page, "postmortem")
         browser.close()
-    assert external == []
+    assert external == [] and errors == []

@@ -396,3 +396,38 @@ def test_truncating_action_items_empties_the_completion_rollup(world):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's open transaction holds deferred FK checks
         cursor.execute("TRUNCATE incidents_actionitem")
     assert dashboard_compute(DashboardFilters()).totals["on_time_judged"] == 0
+
+
+def test_a_team_without_features_counts_the_items_its_people_own(world, responder):
+    """A team that owns no feature (an insights team fixing what others' incidents found): the team filter shows
+    the same open items as its row in "By team", not zeros."""
+    from tests.support.incident_world import make_person
+
+    insights = Team.objects.create(slug="product-insights", name="Product Insights")
+    ines = make_person("ines")
+    insights.members.add(ines)
+    for i in range(3):
+        action_item_create(
+            actor=responder,
+            incident=world["incidents"]["d"],
+            title=f"Dashboard for refusals {i}",
+            owner=ines,
+            due_date=timezone.localdate() + dt.timedelta(days=i - 1),
+            layer="product",
+        )
+    everyone = dashboard_compute(DashboardFilters())
+    row = {r["team"]: (r["open"], r["overdue"]) for r in everyone.open_by_team.to_dict("records")}["Product Insights"]
+    assert row == (3, 1)
+    board = dashboard_compute(DashboardFilters(team=insights))
+    assert (board.totals["open_action_items"], board.totals["overdue_action_items"]) == row
+    assert board.totals["incidents"] == 0  # incidents stay those of the team's features
+    by_team = {r["team"]: r["open"] for r in board.open_by_team.to_dict("records")}
+    assert by_team == {"Product Insights": 3}
+
+
+def test_charts_without_data_carry_an_empty_state_instead_of_an_axis(world):
+    board = dashboard_compute(DashboardFilters(date_from=dt.date(2020, 1, 1), date_to=dt.date(2020, 1, 31)))
+    assert board.figures["detect_restore"]["empty"] == "No incidents in range."
+    assert board.figures["open_by_layer"]["empty"] == "No open action items for these filters."
+    full = dashboard_compute(DashboardFilters())
+    assert "empty" not in full.figures["open_by_layer"] and "empty" not in full.figures["detect_restore"]

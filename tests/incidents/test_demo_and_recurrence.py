@@ -46,13 +46,15 @@ def test_token_set_similarity():
 
 
 def test_similar_past_incidents_show_reasons_and_the_interval(responder, production, incident):
-
-    Incident.objects.filter(pk=incident.pk).update(created_at=timezone.now() - dt.timedelta(days=30))
+    # Filed today, but its impact started 30 days ago: the interval is the impact's.
+    Incident.objects.filter(pk=incident.pk).update(
+        impact_started_at=timezone.now() - dt.timedelta(days=30), status="closed"
+    )
     LayerDiagnosis.objects.filter(incident=incident, layer="data").update(status="root_cause")
     unrelated = incident_open(
         actor=responder, title="Dashboard login slow", severity="sev4", feature_environments=[production]
     )
-    Incident.objects.filter(pk=unrelated.pk).update(created_at=timezone.now() - dt.timedelta(days=10))
+    Incident.objects.filter(pk=unrelated.pk).update(impact_started_at=timezone.now() - dt.timedelta(days=10))
     new = incident_open(
         actor=responder,
         title="Support answers worse again after embedding refresh",
@@ -63,10 +65,39 @@ def test_similar_past_incidents_show_reasons_and_the_interval(responder, product
     found = similar_incidents(new)
     assert found[0].incident.pk == incident.pk
     assert found[0].interval.days == 30 or found[0].interval.days == 29
+    assert found[0].when in ("30 days earlier", "29 days earlier") and not found[0].open_duplicate
     reasons = " ".join(found[0].reasons)
     assert "same feature: support-assistant" in reasons and "same root-cause layer: Data / retrieval" in reasons
     assert "similar text" in reasons
     assert unrelated.pk not in [s.incident.pk for s in found]
+
+
+def test_an_open_near_duplicate_stays_listed_first_once_a_root_cause_is_set(responder, production, incident):
+    past = []
+    for i in range(6):  # closed past incidents of the same feature and root-cause layer: they rank high
+        old = incident_open(
+            actor=responder, title=f"Retrieval regression {i}", severity="sev3", feature_environments=[production]
+        )
+        LayerDiagnosis.objects.filter(incident=old, layer="data").update(status="root_cause")
+        Incident.objects.filter(pk=old.pk).update(
+            impact_started_at=timezone.now() - dt.timedelta(days=40 + i), status="closed"
+        )
+        past.append(old)
+    duplicate = incident_open(
+        actor=responder,
+        title="Support assistant answers worse after the embedding change",
+        severity="sev2",
+        feature_environments=[production],
+    )
+    # Filed a little later than ours, impact started an hour later: still the same incident, maybe.
+    Incident.objects.filter(pk=duplicate.pk).update(
+        impact_started_at=incident.impact_started_at + dt.timedelta(hours=1)
+    )
+    LayerDiagnosis.objects.filter(incident=incident, layer="data").update(status="root_cause")
+    found = similar_incidents(incident)
+    assert found[0].incident.pk == duplicate.pk and found[0].open_duplicate
+    assert found[0].when == "same day" and "still open: possibly the same incident" in found[0].reasons
+    assert len(found) == 5 and {s.incident.pk for s in found[1:]} <= {p.pk for p in past}
 
 
 def test_timeline_record_is_idempotent_with_an_external_ref(incident):

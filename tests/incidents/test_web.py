@@ -45,7 +45,8 @@ def test_a_viewer_cannot_file_or_change_anything(web_as, viewer, incident):
     assert client.post(f"/diagnoses/{d.pk}/verdict/", {"status": "ruled_out"}).status_code == 403
     assert Incident.objects.get(pk=incident.pk).status == "reported"
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
-    assert "Add action item" not in page and 'name="to_status"' not in page
+    assert 'id="action-item-form"' not in page and 'name="to_status"' not in page
+    assert "This needs the responder role (action_item.edit)." in page  # the disabled control says why
 
 
 def test_filing_an_incident_through_the_form(web_as, responder, production):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,54 @@ def external_requests(page, live_server) -> list[str]:
     seen: list[str] = []
     page.on("request", lambda req: seen.append(req.url) if not req.url.startswith(live_server.url) else None)
     return seen
+
+
+# Journey screenshots are part of the docs (docs/screenshots/, linked from docs/web-journeys.md): kept to the top of
+# the page at a laptop width so each PNG stays small.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot(page, name: str, *, max_height: int = 1800, element: str = "") -> Path:
+    """The top of the page, or just ``element`` (a selector) when the journey's point is one region."""
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOCS_SCREENSHOTS / f"{name}.png"
+    if element:
+        page.locator(element).screenshot(path=str(path))
+        return path
+    width = page.viewport_size["width"]
+    height = min(page.evaluate("document.documentElement.scrollHeight"), max_height)
+    page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
+    return path
+
+
+# Each chart's container: its box, the card around it, and plotly's drawing inside it.
+CHART_BOXES = """() => Array.from(document.querySelectorAll('.chart')).map(el => {
+  const box = el.getBoundingClientRect(), card = el.parentElement.getBoundingClientRect();
+  const svg = el.querySelector('.main-svg');
+  return {height: box.height, width: box.width, right: box.right, cardRight: card.right - 1,
+          bottom: box.bottom, cardBottom: card.bottom - 1, svgHeight: svg ? svg.getBoundingClientRect().height : null};
+})"""
+
+
+def assert_charts_fit(page) -> list[dict]:
+    """Every chart container sits inside its card and plotly's drawing fills it (no spill, no collapse)."""
+    boxes = page.evaluate(CHART_BOXES)
+    assert boxes
+    for box in boxes:
+        assert box["right"] <= box["cardRight"] and box["bottom"] <= box["cardBottom"], box  # nothing spills
+        assert box["svgHeight"] is None or abs(box["svgHeight"] - box["height"]) <= 1, box  # the drawing fills it
+    return boxes
+
+
+def assert_charts_keep_their_size_on_resize(page, *, narrow: int = 900) -> None:
+    """Resizing the window: every container keeps its height and stays inside its card; plotly follows the width."""
+    wide = page.viewport_size
+    before = assert_charts_fit(page)
+    page.set_viewport_size({"width": narrow, "height": wide["height"]})
+    page.wait_for_timeout(400)  # plotly's responsive resize is debounced
+    after = assert_charts_fit(page)
+    assert [b["height"] for b in after] == [b["height"] for b in before]
+    assert all(a["width"] < b["width"] for a, b in zip(after, before, strict=True))
+    page.set_viewport_size(wide)
+    page.wait_for_timeout(400)
+    assert [b["height"] for b in assert_charts_fit(page)] == [b["height"] for b in before]

@@ -1,10 +1,18 @@
-"""Headless Chromium on the report page: plotly draws from the local file, the segment filter swaps via htmx."""
+"""Headless Chromium on the report page: plotly draws from the local file into containers that keep their size when
+the window is resized, the segment filter swaps via htmx. Saves docs/screenshots/report.png."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import external_requests, launch, log_in, requires_chromium
+from tests.support.browser import (
+    assert_charts_keep_their_size_on_resize,
+    external_requests,
+    launch,
+    log_in,
+    requires_chromium,
+    screenshot,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,6 +33,8 @@ def test_the_report_page_draws_its_charts_and_filters_by_segment(live_server, vi
         page.goto(f"{live_server.url}/reports/{report.pk}/")
         page.wait_for_selector("#segment-heatmap .main-svg", timeout=15000)
         page.wait_for_selector("#dist-1 .main-svg", timeout=15000)
+        assert_charts_keep_their_size_on_resize(page)
+        screenshot(page, "report")
         assert page.locator("#overall-verdict").inner_text() == "regression"
         assert "Gern helfe ich" in page.locator("#segment-view").inner_text()
         page.select_option("#segment-filter", "locale=en")

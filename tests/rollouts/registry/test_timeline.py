@@ -102,7 +102,7 @@ def test_release_diff_per_layer_through_the_api(api_as, viewer, responder, relea
     body = response.json()
     assert body["changed_layers"] == ["model", "prompt"]
     assert body["layers"][0]["summary"] == "precision/quantization changed"
-    assert "precision: 'bf16' → 'int4'" in body["layers"][0]["details"]
+    assert "precision: bf16 → int4" in body["layers"][0]["details"]
     assert "-Cite sources." in body["layers"][1]["prompt_diff"]
 
 

@@ -135,7 +135,7 @@ def test_the_planner_form_starts_a_rollback_and_bad_input_is_explained(live_thre
 def test_a_viewer_cannot_roll_back_from_the_planner(live_three, web_as, viewer):
     client = web_as(viewer)
     assert (
-        "You need the responder role"
+        "This needs the responder role (rollback.staging)."
         in client.get("/features/support-assistant/staging/rollback/plan").content.decode()
     )
     response = client.post("/features/support-assistant/staging/rollback/", {"to_release": "1", "reason": "r"})
@@ -148,6 +148,6 @@ def test_a_responder_cannot_roll_back_production_from_the_planner(team, approver
     deploy(approver, production, release(approver, feature, prompt="v2"))
     client = web_as(responder)
     page = client.get("/features/support-assistant/production/rollback/plan").content.decode()
-    assert "You need the approver role" in page
+    assert "This needs the approver role (rollback.production)." in page
     response = client.post("/features/support-assistant/production/rollback/", {"to_release": "1", "reason": "r"})
     assert response.status_code == 403 and not RolloutRun.objects.exists()
