@@ -43,7 +43,12 @@ def _state(production) -> tuple:
 def _doors(production, r1):
     """Every way to move production to release #1: (name, how to ask as a client)."""
     body_run = {"environment": production.pk, "candidate_release": r1.pk, "steps": [{"type": "weight", "weight": 100}]}
-    body_rollback = {"feature": "support-assistant", "environment": "production", "to_release": r1.number, "reason": "x"}
+    body_rollback = {
+        "feature": "support-assistant",
+        "environment": "production",
+        "to_release": r1.number,
+        "reason": "x",
+    }
     body_deploy = {"feature": "support-assistant", "environment": "production", "release": r1.pk}
     return {
         "api-runs": lambda api: api.post("/api/v1/runs/", body_run, format="json"),
@@ -144,9 +149,7 @@ def test_a_responder_cannot_steer_a_production_rollback_from_the_web(production_
 
 
 @pytest.mark.parametrize("action", ["pause", "resume", "promote", "abort"])
-def test_a_responder_cannot_steer_a_production_rollback_through_the_api(
-    production_rollback, api_as, responder, action
-):
+def test_a_responder_cannot_steer_a_production_rollback_through_the_api(production_rollback, api_as, responder, action):
     before = _run_state(production_rollback)
     response = api_as(responder).post(f"/api/v1/runs/{production_rollback.pk}/{action}/", {}, format="json")
     assert response.status_code == 403
