@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.outbox import outbox_enqueue
 from core.permissions import require
 from rollouts import analysis
 from rollouts.compatibility import check_manifest
@@ -149,7 +150,7 @@ def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: s
 def _enqueue(run_id: int) -> None:
     from rollouts.tasks import run_advance_task
 
-    transaction.on_commit(lambda: run_advance_task.delay(run_id))
+    outbox_enqueue(run_advance_task, run_id)
 
 
 # --- starting runs --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.http import HttpResponse, JsonResponse
 from slack_sdk.errors import SlackApiError
 
 from core.models import User
+from core.outbox import outbox_enqueue
 from core.permissions import require
 from incidents import services as incident_services
 from incidents.models import Incident
@@ -110,7 +111,7 @@ def handle_command(form) -> JsonResponse:
         return ephemeral(str(exc))
     except (PermissionDenied, ValidationError) as exc:
         return ephemeral(f"Not done: {error_text(exc)}")
-    transaction.on_commit(lambda: tasks.incident_board.delay(incident.pk))
+    outbox_enqueue(tasks.incident_board, incident.pk)
     return in_channel(reply)
 
 
@@ -271,7 +272,7 @@ def handle_view_submission(payload: dict) -> HttpResponse:
     except (PermissionDenied, ValidationError) as exc:
         return JsonResponse({"response_action": "errors", "errors": {"title": error_text(exc)}})
     incident_id = incident.pk
-    transaction.on_commit(lambda: tasks.incident_announce.delay(incident_id, create_channel))
+    outbox_enqueue(tasks.incident_announce, incident_id, create_channel)
     return HttpResponse(status=200)
 
 
@@ -319,5 +320,5 @@ def handle_message_shortcut(payload: dict) -> HttpResponse:
     except (SlackUserProblem, PermissionDenied, ValidationError) as exc:
         reply = f"Not added: {error_text(exc)}"
     if response_url:
-        transaction.on_commit(lambda: tasks.respond.delay(response_url, {"response_type": "ephemeral", "text": reply}))
+        outbox_enqueue(tasks.respond, response_url, {"response_type": "ephemeral", "text": reply})
     return HttpResponse(status=200)

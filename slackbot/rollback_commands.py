@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
+from core.outbox import outbox_enqueue
 from core.permissions import require
 from rollouts.compatibility import check_manifest
 from rollouts.models import Environment, Feature, Release
@@ -137,7 +138,7 @@ def handle_command(form) -> JsonResponse:
     response_url = form.get("response_url", "")
     if not response_url:
         return ephemeral("Slack sent no response_url, so the plan has nowhere to go; try again.")
-    transaction.on_commit(lambda: tasks.rollback_plan.delay(text, response_url))
+    outbox_enqueue(tasks.rollback_plan, text, response_url)
     return ephemeral(f"Building the rollback plan for `{text}`…")
 
 
@@ -207,7 +208,7 @@ def handle_block_actions(payload: dict) -> HttpResponse:
                 f"<@{slack_user}> (run #{run_id}); progress follows in a thread.",
             }
             if channel:
-                transaction.on_commit(lambda: tasks.rollback_progress.delay(run_id, channel))
+                outbox_enqueue(tasks.rollback_progress, run_id, channel)
         except (SlackUserProblem, PermissionDenied, ValidationError, *orchestration.REFUSALS) as exc:
             reply = {
                 "response_type": "ephemeral",
@@ -215,5 +216,5 @@ def handle_block_actions(payload: dict) -> HttpResponse:
                 "text": f"Not rolled back: {error_text(exc)}",
             }
     if response_url:
-        transaction.on_commit(lambda: tasks.respond.delay(response_url, reply))
+        outbox_enqueue(tasks.respond, response_url, reply)
     return HttpResponse(status=200)

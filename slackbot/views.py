@@ -9,6 +9,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 
+from core.outbox import outbox_enqueue
 from slackbot import tasks
 from slackbot.models import SlackEventReceipt
 from slackbot.replies import ephemeral
@@ -79,7 +80,7 @@ def events(request):
                 item = event.get("item") or {}
                 if item.get("type") == "message" and item.get("channel") and item.get("ts"):
                     channel, ts, user = item["channel"], item["ts"], event.get("user", "")
-                    transaction.on_commit(lambda: tasks.pin_reaction.delay(channel, ts, user))
+                    outbox_enqueue(tasks.pin_reaction, channel, ts, user)
     except IntegrityError:
         log.info(
             "Slack event %s delivered again (retry %s); ignored", event_id, request.headers.get("X-Slack-Retry-Num")

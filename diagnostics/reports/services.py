@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.outbox import outbox_enqueue
 from core.permissions import require
 from diagnostics.models import (
     BehaviourReport,
@@ -254,7 +255,7 @@ def report_request(
     if enqueue:
         from diagnostics.tasks import report_run_task
 
-        transaction.on_commit(lambda: report_run_task.delay(report.pk))
+        outbox_enqueue(report_run_task, report.pk)
     return report
 
 
