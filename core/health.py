@@ -30,6 +30,8 @@ def worker_status() -> WorkerStatus:
     age = max(0.0, (timezone.now() - beat.seen_at).total_seconds())
     if age > allowed:
         return WorkerStatus(
-            False, age, f"no worker has run the heartbeat for {age:.0f} s (allowed {allowed:.0f} s): worker or beat down"
+            False,
+            age,
+            f"no worker has run the heartbeat for {age:.0f} s (allowed {allowed:.0f} s): worker or beat down",
         )
     return WorkerStatus(True, age, "")
