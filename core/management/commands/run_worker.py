@@ -29,26 +29,26 @@ class Command(BaseCommand):
             "--concurrency", str(concurrency),
             "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
         ]  # fmt: skip
-        stopping = False
+        stopping_since: float | None = None
         child: subprocess.Popen | None = None
 
         def stop(signum, _frame):
-            nonlocal stopping
-            stopping = True
+            nonlocal stopping_since
+            stopping_since = time.monotonic()
             if child and child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         starts = 0
-        while not stopping:
+        while stopping_since is None:
             starts += 1
             with open(log, "ab") as out:
                 child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - fixed argv
                 self.stdout.write(f"Celery worker + beat running (pid {child.pid}, log {log})", ending="\n")
                 self.stdout.flush()
-                code = child.wait()
-            if stopping:
+                code = self._wait(child, lambda: stopping_since)
+            if stopping_since is not None:
                 break
             self.stderr.write(
                 f"WORKER DIED: the Celery worker exited with code {code} (start #{starts}); restarting in "
@@ -56,8 +56,13 @@ class Command(BaseCommand):
             )
             self.stderr.flush()
             time.sleep(restart_delay)
-        if child and child.poll() is None:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+
+    @staticmethod
+    def _wait(child: subprocess.Popen, stopping_since, grace: float = 15.0) -> int:
+        """The child's exit code; a child still there ``grace`` seconds after the stop signal is killed."""
+        while (code := child.poll()) is None:
+            since = stopping_since()
+            if since is not None and time.monotonic() - since > grace:
                 child.kill()
+            time.sleep(0.2)
+        return code
