@@ -9,7 +9,10 @@ Content-Length here refuses every oversized body the same way, with a JSON messa
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import JsonResponse
+
+from core.outbox import QUEUED_NOTICE, outbox_refused_since, outbox_watch
 
 
 class BodySizeLimitMiddleware:
@@ -34,3 +37,23 @@ class BodySizeLimitMiddleware:
                 status=400,
             )
         return self.get_response(request)
+
+
+class OutboxNoticeMiddleware:
+    """A committed change whose task the broker refused still succeeds; the answer says its work is queued:
+    an ``X-Rewind-Queued`` header on every answer, and a message on the next page for people in the browser."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = outbox_watch()
+        try:
+            response = self.get_response(request)
+        finally:
+            refused = outbox_refused_since(token)
+        if refused:
+            response["X-Rewind-Queued"] = f"{len(refused)} task(s) queued; {QUEUED_NOTICE}"
+            if hasattr(request, "_messages") and not request.path.startswith("/api/"):
+                messages.warning(request, QUEUED_NOTICE)
+        return response

@@ -9,6 +9,7 @@ a task lost in flight (worker killed, message dropped) is sent again after ``REW
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import timedelta
 
 from celery import current_app, signals
@@ -22,6 +23,21 @@ from core.models import OutboxTask
 log = logging.getLogger(__name__)
 
 HEADER = "rewind_outbox_id"
+QUEUED_NOTICE = "Saved. The work it starts is queued: the task broker does not answer right now, and it is sent as soon as it does."
+
+# Rows the broker refused during the current request, so the answer can say the work is queued (core.middleware).
+_refused: ContextVar[list[int] | None] = ContextVar("outbox_refused", default=None)
+
+
+def outbox_watch() -> object:
+    """Start collecting refused sends for this request; returns a token for ``outbox_refused_since``."""
+    return _refused.set([])
+
+
+def outbox_refused_since(token) -> list[int]:
+    refused = _refused.get() or []
+    _refused.reset(token)
+    return refused
 
 
 def outbox_enqueue(task, *args, **kwargs) -> OutboxTask:
@@ -48,6 +64,8 @@ def outbox_dispatch(row_id: int) -> bool:
         )
     except Exception as exc:  # any broker failure: the sweep tries again; the committed change stands
         log.warning("outbox: broker did not take %s: %s", row, exc)
+        if (refused := _refused.get()) is not None:
+            refused.append(row.pk)
         OutboxTask.objects.filter(pk=row.pk).update(
             dispatch_attempts=F("dispatch_attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
