@@ -50,7 +50,7 @@ MIDDLEWARE = [
     "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "core.middleware.SlashHintCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -120,15 +120,21 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 BODY_SIZE_LIMITS_BY_PATH = {
     "/api/v1/observations": env_int("REWIND_OBSERVATIONS_MAX_BODY_BYTES", 16 * 1024 * 1024),
 }
+# The setting a refusal names, so whoever hits a limit knows which one to raise.
+BODY_SIZE_LIMIT_SETTINGS = {"/api/v1/observations": "REWIND_OBSERVATIONS_MAX_BODY_BYTES"}
+
+# core.limits: the longest text any one field may hold (API and web), unless the field declares its own limit.
+REWIND_MAX_TEXT_CHARS = env_int("REWIND_MAX_TEXT_CHARS", 50_000)
 
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser", "core.parsers.MultiPartParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.BoundedLimitOffsetPagination",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -238,6 +244,9 @@ BODY_SIZE_LIMITS_BY_PATH.update(
     dict.fromkeys(
         ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/"), REWIND_MAX_UPLOAD_BYTES
     )
+)
+BODY_SIZE_LIMIT_SETTINGS.update(
+    dict.fromkeys(BODY_SIZE_LIMITS_BY_PATH.keys() - {"/api/v1/observations"}, "REWIND_MAX_UPLOAD_BYTES")
 )
 # Optional semantic similarity for reports: dotted path of a class whose instances have encode(texts) -> 2-D array.
 REWIND_EMBEDDING_BACKEND = env_str("REWIND_EMBEDDING_BACKEND", "")

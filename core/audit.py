@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from core.models import AuditEntry
@@ -24,6 +26,7 @@ def audit_record(
 ) -> AuditEntry:
     """Append an audit entry. ``actor`` is a user, or None for the system (workers, beat)."""
     user = actor if getattr(actor, "pk", None) else None
+    before, after = json_safe(before), json_safe(after)
     label = user.get_username() if user else (str(actor) if actor else "system")
     return AuditEntry.objects.create(
         actor=user,
@@ -36,6 +39,11 @@ def audit_record(
         after=after,
         reason=reason,
     )
+
+
+def json_safe(state: dict | None) -> dict | None:
+    """Dates, times, decimals and UUIDs as Django writes them in JSON (ISO 8601), so any field can be audited."""
+    return None if state is None else json.loads(json.dumps(state, cls=DjangoJSONEncoder))
 
 
 def audit_trail(obj: models.Model):

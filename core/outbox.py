@@ -23,7 +23,9 @@ from core.models import OutboxTask
 log = logging.getLogger(__name__)
 
 HEADER = "rewind_outbox_id"
-QUEUED_NOTICE = "Saved. The work it starts is queued: the task broker does not answer right now, and it is sent as soon as it does."
+QUEUED_NOTICE = (
+    "Saved. The work it starts is queued: the task broker does not answer right now, and it is sent as soon as it does."
+)
 
 # Rows the broker refused during the current request, so the answer can say the work is queued (core.middleware).
 _refused: ContextVar[list[int] | None] = ContextVar("outbox_refused", default=None)
