@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.forms import LimitedTextMixin
 from core.permissions import can
 from rollouts.registry.models import (
     AdapterVersion,
@@ -17,7 +18,7 @@ from rollouts.registry.models import (
 )
 
 
-class ModelVersionForm(forms.ModelForm):
+class ModelVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = ModelVersion
         fields = list(ModelVersion.CONTENT_FIELDS)
@@ -29,7 +30,7 @@ class ModelVersionForm(forms.ModelForm):
         return value
 
 
-class PromptVersionForm(forms.ModelForm):
+class PromptVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = PromptVersion
         fields = [*PromptVersion.CONTENT_FIELDS, "author", "message"]
@@ -41,13 +42,13 @@ class PromptVersionForm(forms.ModelForm):
         return value
 
 
-class AdapterVersionForm(forms.ModelForm):
+class AdapterVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = AdapterVersion
         fields = list(AdapterVersion.CONTENT_FIELDS)
 
 
-class IndexVersionForm(forms.ModelForm):
+class IndexVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = IndexVersion
         fields = list(IndexVersion.CONTENT_FIELDS)
@@ -70,7 +71,7 @@ class OverrideMixin:
             del self.fields["override_reason"]
 
 
-class ReleaseForm(OverrideMixin, forms.Form):
+class ReleaseForm(LimitedTextMixin, OverrideMixin, forms.Form):
     model = forms.ModelChoiceField(queryset=ModelVersion.objects.order_by("-created_at"))
     prompt = forms.ModelChoiceField(queryset=PromptVersion.objects.order_by("-created_at"))
     adapters = forms.ModelMultipleChoiceField(
@@ -97,7 +98,7 @@ class ReleaseForm(OverrideMixin, forms.Form):
         return [chosen[pk] for pk in order if pk in chosen]
 
 
-class DeploymentForm(OverrideMixin, forms.Form):
+class DeploymentForm(LimitedTextMixin, OverrideMixin, forms.Form):
     environment = forms.ModelChoiceField(queryset=Environment.objects.none())
     release = forms.ModelChoiceField(queryset=Release.objects.none())
     live_at = forms.DateTimeField(

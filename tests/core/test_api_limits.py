@@ -53,3 +53,16 @@ def test_the_observations_body_limit_names_its_own_setting(api_as, admin_user, s
     assert "REWIND_OBSERVATIONS_MAX_BODY_BYTES" in response.json()["detail"]
     other = api_as(admin_user).post("/api/v1/change-events/", {"title": "y" * 3_000_000}, format="json")
     assert other.status_code == 400 and "(REWIND_MAX_BODY_BYTES)" in other.json()["detail"]
+
+
+def test_json_nested_100000_deep_sent_to_observations_is_a_400(api_as, admin_user):
+    body = '{"records": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api_as(admin_user).generic("POST", "/api/v1/observations", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper than 32 levels" in response.json()["detail"]
+
+
+def test_nan_in_an_observation_is_a_400(api_as, admin_user):
+    body = '{"records": [{"latency_ms": NaN}]}'
+    response = api_as(admin_user).generic("POST", "/api/v1/observations", body, content_type="application/json")
+    assert response.status_code == 400 and "NaN" in response.json()["detail"]
