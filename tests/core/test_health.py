@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.models import WorkerHeartbeat
 from core.tasks import worker_heartbeat
-from rollouts import runs
+from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
 from tests.support.worker import free_port
 

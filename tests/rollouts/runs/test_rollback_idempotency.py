@@ -107,4 +107,3 @@ def test_the_web_plan_names_the_release_it_expects_and_a_second_submit_is_refuse
     page = client.post(f"/features/{feature.slug}/staging/rollback/", form, follow=True).content.decode()
     assert f"already rolled back to #{r2.number} by ana at " in page
     assert RolloutRun.objects.count() == 1 and _live(staging) == r2
-
