@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -131,6 +132,8 @@ def run() -> dict:
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
                 break
+            except urllib.error.HTTPError:
+                break  # the server answers (503 while no worker runs is fine here)
             except OSError:
                 if time.monotonic() > deadline:
                     raise

@@ -52,10 +52,11 @@ MIDDLEWARE = [
     "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "core.middleware.SlashHintCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.OutboxNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -121,15 +122,21 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 BODY_SIZE_LIMITS_BY_PATH = {
     "/api/v1/observations": env_int("REWIND_OBSERVATIONS_MAX_BODY_BYTES", 16 * 1024 * 1024),
 }
+# The setting a refusal names, so whoever hits a limit knows which one to raise.
+BODY_SIZE_LIMIT_SETTINGS = {"/api/v1/observations": "REWIND_OBSERVATIONS_MAX_BODY_BYTES"}
+
+# core.limits: the longest text any one field may hold (API and web), unless the field declares its own limit.
+REWIND_MAX_TEXT_CHARS = env_int("REWIND_MAX_TEXT_CHARS", 50_000)
 
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser", "core.parsers.MultiPartParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.BoundedLimitOffsetPagination",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -169,24 +176,24 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server needed).
+# Celery: Redis when REDIS_URL is set, otherwise kombu's SQLAlchemy transport on a SQLite file (no server needed;
+# SQLite's locking serialises producers and consumers, where the filesystem transport let a reader see half a file).
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
-else:
-    _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        # The filesystem transport polls its folder; the default 1 s would make every rollout step a second late.
-        "polling_interval": 0.1,
-        "store_processed": False,
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+        # A stopped Redis must fail a send quickly (the outbox sends it again), not hold the request.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+else:
+    from core.broker import embedded_broker_url
+
+    CELERY_BROKER_URL = embedded_broker_url(VAR_DIR / "broker.sqlite3")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Wait for SQLite's write lock instead of failing when producers and consumers meet.
+        "connect_args": {"timeout": 30},
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
@@ -198,13 +205,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "rewind")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
-    "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": env_float("REWIND_HEARTBEAT_SECONDS", 10.0)},
+    "outbox-sweep": {"task": "core.outbox_sweep", "schedule": env_float("REWIND_OUTBOX_SWEEP_SECONDS", 15.0)},
     "rollouts-tick": {"task": "rollouts.tick", "schedule": env_float("REWIND_ROLLOUT_TICK_SECONDS", 2.0)},
     "observations-prune": {"task": "rollouts.observations_prune", "schedule": 3600.0},
     # Hourly is fine: each reminder is sent at most once per day (keyed by date).
     "slack-reminders": {"task": "slackbot.send_reminders", "schedule": 3600.0},
     "slack-rollback-threads": {"task": "slackbot.rollback_threads_follow", "schedule": 5.0},
 }
+# Transactional outbox (core.outbox) and health (core.health). Seconds unless named otherwise.
+REWIND_OUTBOX = {
+    "grace_seconds": env_float("REWIND_OUTBOX_GRACE_SECONDS", 10.0),
+    "redeliver_seconds": env_float("REWIND_OUTBOX_REDELIVER_SECONDS", 900.0),
+    "keep_done_days": env_int("REWIND_OUTBOX_KEEP_DONE_DAYS", 7),
+    # Sending happens in the request after commit: a broker that does not answer costs at most about a second.
+    "publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+}
+# /healthz answers 503 when no worker has run the heartbeat for this many heartbeat periods.
+REWIND_HEALTH_MISSED_HEARTBEATS = env_int("REWIND_HEALTH_MISSED_HEARTBEATS", 3)
 # Rollout timings in seconds; a run's ``config`` overrides any of them (tests use fractions of a second).
 REWIND_ROLLOUT = {
     "analysis_seconds": env_float("REWIND_ROLLOUT_ANALYSIS_SECONDS", 300.0),
@@ -231,6 +249,9 @@ BODY_SIZE_LIMITS_BY_PATH.update(
     dict.fromkeys(
         ("/prompt-sets/", "/reports/new/", "/api/v1/prompt-sets/import/", "/api/v1/reports/"), REWIND_MAX_UPLOAD_BYTES
     )
+)
+BODY_SIZE_LIMIT_SETTINGS.update(
+    dict.fromkeys(BODY_SIZE_LIMITS_BY_PATH.keys() - {"/api/v1/observations"}, "REWIND_MAX_UPLOAD_BYTES")
 )
 # Optional semantic similarity for reports: dotted path of a class whose instances have encode(texts) -> 2-D array.
 REWIND_EMBEDDING_BACKEND = env_str("REWIND_EMBEDDING_BACKEND", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.immutable import ImmutableRecordError
@@ -36,3 +37,16 @@ class StrictFieldsMixin:
             if unknown:
                 raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """``limit`` is capped at ``max_limit``; an ``offset`` beyond any real table is a 400, not a database error."""
+
+    max_limit = 500
+    max_offset = 10**9
+
+    def get_offset(self, request):
+        offset = super().get_offset(request)
+        if offset > self.max_offset:
+            raise exceptions.ValidationError({self.offset_query_param: [f"Must be at most {self.max_offset:,}."]})
+        return offset

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from core.models import AuditEntry
@@ -26,6 +28,7 @@ def audit_record(
     if actor is None:
         raise ValueError("Every audited change names its actor; workers and beat pass a SystemActor.")
     user = actor if getattr(actor, "pk", None) else None
+    before, after = json_safe(before), json_safe(after)
     label = actor.get_username()
     return AuditEntry.objects.create(
         actor=user,
@@ -38,6 +41,11 @@ def audit_record(
         after=after,
         reason=reason,
     )
+
+
+def json_safe(state: dict | None) -> dict | None:
+    """Dates, times, decimals and UUIDs as Django writes them in JSON (ISO 8601), so any field can be audited."""
+    return None if state is None else json.loads(json.dumps(state, cls=DjangoJSONEncoder))
 
 
 def audit_trail(obj: models.Model):

@@ -82,3 +82,27 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} @ {self.seen_at:%H:%M:%S}"
+
+
+class OutboxTask(models.Model):
+    """A task that a committed change needs, written in the same transaction as the change.
+
+    Dispatched to the broker after commit; the beat sweep re-dispatches rows the broker did not take, and rows
+    whose task never reported back (a worker killed mid-task, a broker that dropped the message). Tasks are
+    idempotent, so a second delivery does nothing twice.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["done_at", "dispatched_at"], name="outbox_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)} #{self.pk}"

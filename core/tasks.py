@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from celery import current_app, shared_task
-from django.db import transaction
 from django.utils import timezone
 
+from core.broker import embedded_broker_prune
 from core.models import WorkerHeartbeat
+from core.outbox import outbox_enqueue, outbox_sweep
 
 
 def enqueue(task_name: str, *args, **kwargs) -> None:
@@ -22,11 +23,19 @@ def enqueue(task_name: str, *args, **kwargs) -> None:
 
 
 def enqueue_on_commit(task_name: str, *args, **kwargs) -> None:
-    """Queue a task once the current transaction commits, so the worker sees what the caller wrote."""
-    transaction.on_commit(lambda: enqueue(task_name, *args, **kwargs))
+    """Queue a task that a change needs: recorded in the current transaction (core.outbox) and sent once it
+    commits, so the worker sees what the caller wrote and a broker outage loses nothing."""
+    outbox_enqueue(task_name, *args, **kwargs)
 
 
 @shared_task(name="core.worker_heartbeat", ignore_result=True)
 def worker_heartbeat() -> None:
     hostname = worker_heartbeat.request.hostname or "unknown"
     WorkerHeartbeat.objects.update_or_create(worker=hostname, defaults={"seen_at": timezone.now()})
+
+
+@shared_task(name="core.outbox_sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
+def outbox_sweep_task() -> dict:
+    result = outbox_sweep()
+    result["broker_pruned"] = embedded_broker_prune()
+    return result

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
-from core.models import WorkerHeartbeat
+from core.broker import broker_answers
+from core.health import worker_status
 
 
 @require_GET
@@ -21,12 +21,22 @@ def home(request):
 
 @require_GET
 def healthz(request):
-    """Liveness for load balancers: the database answers; the newest worker heartbeat, if any."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    beat = WorkerHeartbeat.objects.order_by("-seen_at").first()
-    age = (timezone.now() - beat.seen_at).total_seconds() if beat else None
-    return JsonResponse({"ok": True, "worker_seen_seconds_ago": age})
+    """For load balancers and people: 200 when the database and broker answer and a worker ran lately; 503 with
+    the reasons otherwise (the web alone cannot move a rollout or finish a report)."""
+    reasons = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return JsonResponse({"ok": False, "reasons": [f"database does not answer: {exc}"]}, status=503)
+    worker = worker_status()
+    if not worker.alive:
+        reasons.append(worker.reason)
+    broker_problem = broker_answers()
+    if broker_problem:
+        reasons.append(broker_problem)
+    body = {"ok": not reasons, "reasons": reasons, "worker_seen_seconds_ago": worker.seen_seconds_ago}
+    return JsonResponse(body, status=503 if reasons else 200)
 
 
 def _back_url(request) -> str:

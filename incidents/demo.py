@@ -130,6 +130,7 @@ def _embedding_incident(people, feature) -> None:
         due_date=today - dt.timedelta(days=2),
         layer="product",
         kind="detective",
+        backdate_reason="demo: an item that is already overdue",
     )
     action_item_create(
         actor=maya,

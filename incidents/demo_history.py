@@ -657,6 +657,7 @@ def _action_items(people, lead, incident, past: Past, detected_on: dt.date, now)
             layer=spec.layer,
             priority="p1" if past.severity in ("sev1", "sev2") else "p2",
             kind="detective" if spec.layer == "product" else "preventive",
+            backdate_reason="demo history: recorded after the fact",
         )
         created = incident.detected_at + dt.timedelta(hours=8)
         completed = None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from core.forms import LimitedTextMixin
 from core.models import User
 from diagnostics.models import DiagnosisLayer
 from incidents.models import (
@@ -22,7 +23,7 @@ def people():
     return User.objects.filter(is_active=True).order_by("username")
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(LimitedTextMixin, forms.Form):
     title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 70}))
     severity = forms.ChoiceField(
         choices=Severity.choices,
@@ -40,18 +41,18 @@ class IncidentForm(forms.Form):
     commander = forms.ModelChoiceField(queryset=people(), required=False)
 
 
-class IncidentEditForm(forms.Form):
+class IncidentEditForm(LimitedTextMixin, forms.Form):
     title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 50}))
     severity = forms.ChoiceField(choices=Severity.choices)
     commander = forms.ModelChoiceField(queryset=people(), required=False, empty_label="— none —")
     summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class NoteForm(forms.Form):
+class NoteForm(LimitedTextMixin, forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What did you find or do?"}))
 
 
-class ActionItemForm(forms.Form):
+class ActionItemForm(LimitedTextMixin, forms.Form):
     title = forms.CharField(
         max_length=200,
         widget=forms.TextInput(attrs={"size": 40, "placeholder": "e.g. add the failing case to the eval set"}),
@@ -62,13 +63,16 @@ class ActionItemForm(forms.Form):
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.P2)
     kind = forms.ChoiceField(choices=ActionKind.choices, initial=ActionKind.CORRECTIVE, label="Type")
     tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+    backdate_reason = forms.CharField(
+        required=False, max_length=500, label="Why in the past?", help_text="Only for a due date before today"
+    )
 
 
 class ActionItemCreateForm(ActionItemForm):
     confirm_duplicate = forms.BooleanField(required=False, label="Add it anyway")
 
 
-class ActionItemEditForm(forms.Form):
+class ActionItemEditForm(LimitedTextMixin, forms.Form):
     """Edit in place: the fields people change after the meeting (owner, due date with a reason, status)."""
 
     title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 30}))
@@ -86,12 +90,12 @@ class ActionItemEditForm(forms.Form):
     )
 
 
-class ActionStatusForm(forms.Form):
+class ActionStatusForm(LimitedTextMixin, forms.Form):
     status = forms.ChoiceField(choices=ActionStatus.choices)
     wont_do_reason = forms.CharField(required=False)
 
 
-class PostmortemForm(forms.ModelForm):
+class PostmortemForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = Postmortem
         fields = list(POSTMORTEM_TEXT_FIELDS)

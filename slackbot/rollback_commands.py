@@ -8,13 +8,11 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
 
 from core.permissions import require
 from core.tasks import enqueue_on_commit
 from incidents.models import Incident
 from rollouts.models import Environment, Feature, Release
-from rollouts.registry.selectors import live_release_at
 from rollouts.runs.plan import RollbackPlan, rollback_plan
 from slackbot import blocks
 from slackbot import rollout_bridge as orchestration
@@ -118,11 +116,7 @@ def _load_plan(value: str) -> RollbackPlan:
         target = Release.objects.get(pk=int(ids["t"]), feature_id=environment.feature_id)
     except (ValueError, KeyError, TypeError, Environment.DoesNotExist, Release.DoesNotExist) as exc:
         raise SlackUserProblem("This rollback plan is no longer valid; run /rollback again.") from exc
-    live = live_release_at(environment, timezone.now())
-    if live is None or live.pk != current.pk:
-        raise SlackUserProblem(
-            f"What is live in {environment} changed since this plan was made; run /rollback again for a fresh plan."
-        )
+    # Whether ``current`` is still live is decided by the rollback service under a lock (from_release below).
     return RollbackPlan(environment=environment, current=current, target=target)
 
 
@@ -153,6 +147,7 @@ def handle_block_actions(payload: dict) -> HttpResponse:
                     actor=actor,
                     environment=plan.environment,
                     target=plan.target,
+                    from_release=plan.current,
                     slack_user_id=slack_user,
                     incident_id=_incident_id_for_channel(channel),
                 )

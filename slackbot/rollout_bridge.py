@@ -25,14 +25,16 @@ def run_line(run: RolloutRun) -> str:
 
 
 def rollback_start(
-    *, actor, environment, target, slack_user_id: str = "", incident_id: int | None = None
+    *, actor, environment, target, from_release=None, slack_user_id: str = "", incident_id: int | None = None
 ) -> RolloutRun:
     """Start the rollback; confirmed in an incident's channel, the run is linked to that incident (its
-    transitions go on the incident timeline)."""
+    transitions go on the incident timeline). ``from_release`` is the release the plan showed live: a second
+    confirmation after the first one finished is refused, never a rollback in the other direction."""
     run, _created = runs.rollback_request(
         actor=actor,
         environment=environment,
         to_release=target,
+        from_release=from_release,
         incident_id=incident_id,
         reason=f"Confirmed in Slack by {actor.get_username()}" + (f" (<@{slack_user_id}>)" if slack_user_id else ""),
     )

@@ -6,6 +6,7 @@ from core import display
 from core.audit import audit_trail
 from core.permissions import can as _can
 from core.permissions import refusal as _refusal
+from core.health import worker_status
 
 register = template.Library()
 
@@ -74,3 +75,10 @@ def action_link(user, action: str, href: str, label: str, css: str = "", obj=Non
         "label": label,
         "css": css,
     }
+
+
+@register.inclusion_tag("core/_worker_banner.html")
+def worker_banner(waiting_for: str = "this page"):
+    """A warning on pages that wait on a worker, shown while no worker is alive (core.health)."""
+    status = worker_status()
+    return {"status": status, "waiting_for": waiting_for}

@@ -33,7 +33,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class OwnerAssignmentSerializer(serializers.ModelSerializer):
-    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     to_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 from django.core.exceptions import ValidationError
+
+from core import limits
 
 MAX_PROBLEMS = 20
 CASE_ID_MAX = 200
@@ -70,6 +73,8 @@ def _decoded_lines(raw_lines: Iterable[bytes], field_name: str) -> Iterator[str]
             ) from None
         if number == 1:
             text = text.removeprefix("\ufeff")
+        if "\x00" in text:
+            raise FileProblems(field_name, [f"Line {number} contains a NUL character; the file is binary or damaged."])
         yield text
 
 
@@ -82,7 +87,9 @@ def read_rows(raw_lines: Iterable[bytes], *, filename: str, field_name: str) -> 
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = limits.loads(line, limit_text=False)
+            except limits.InputRejected as exc:
+                raise FileProblems(field_name, [f"Line {number}: {exc}."]) from None
             except json.JSONDecodeError as exc:
                 raise FileProblems(
                     field_name, [f"Line {number} is not valid JSON: {exc.msg} (at character {exc.pos + 1})."]
@@ -212,6 +219,9 @@ def _number(value: Any, name: str, number: int, problems: Problems, *, integer: 
         parsed = int(value) if integer else float(value)
     except (TypeError, ValueError):
         problems.add(f"Line {number}: {name} must be a {'whole ' if integer else ''}number, got {value!r}.")
+        return None
+    if not math.isfinite(parsed):
+        problems.add(f"Line {number}: {name} must be a finite number, got {value!r}.")
         return None
     if parsed < 0:
         problems.add(f"Line {number}: {name} must not be negative.")

@@ -41,7 +41,7 @@ class LayerDiagnosisBriefSerializer(serializers.Serializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
     features = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     feature_environments = serializers.StringRelatedField(many=True, read_only=True)
@@ -78,7 +78,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 
 class IncidentListSerializer(serializers.ModelSerializer):
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     features = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
 
     class Meta:
@@ -94,6 +94,17 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "detected_at",
             "created_at",
         ]
+
+
+class SimilarIncidentSerializer(serializers.Serializer):
+    """An earlier incident like this one, and why (read-only)."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    title = serializers.CharField()
+    score = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    days_since = serializers.IntegerField()
 
 
 class IncidentOpenSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -208,6 +219,9 @@ class ActionItemCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     confirm_duplicate = serializers.BooleanField(
         required=False, default=False, help_text="Add it even when the incident has an item with the same title"
     )
+    backdate_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Needed for a due date in the past"
+    )
 
 
 class ActionItemUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -221,6 +235,9 @@ class ActionItemUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     wont_do_reason = serializers.CharField(required=False, allow_blank=True)
     tracker_url = serializers.URLField(required=False, allow_blank=True)
     reason = serializers.CharField(required=False, allow_blank=True, help_text="Why; required when due_date moves")
+    backdate_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="Needed to move the due date into the past"
+    )
 
 
 class ChangeEventSerializer(StrictFieldsMixin, serializers.ModelSerializer):

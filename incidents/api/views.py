@@ -27,6 +27,7 @@ from incidents.api.serializers import (
     PostmortemEditSerializer,
     PostmortemRevisionSerializer,
     PostmortemSerializer,
+    SimilarIncidentSerializer,
     TimelineEntrySerializer,
     TimelineEventSerializer,
     TransitionSerializer,
@@ -127,7 +128,7 @@ class IncidentViewSet(
         parameters=[OpenApiParameter("kind", str, many=True, description="Filter by kind (repeatable)")],
         responses=TimelineEntrySerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request, pk=None):
         incident = self.get_object()
         entries = selectors.incident_timeline(incident, kinds=request.query_params.getlist("kind"))
@@ -169,8 +170,8 @@ class IncidentViewSet(
             }
         )
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=SimilarIncidentSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request, pk=None):
         incident = self.get_object()
         return Response(
@@ -188,7 +189,7 @@ class IncidentViewSet(
         )
 
     @extend_schema(responses=LayerSuggestionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="layer-suggestions")
+    @action(detail=True, methods=["get"], pagination_class=None, url_path="layer-suggestions")
     def layer_suggestions(self, request, pk=None):
         incident = self.get_object()
         ranked = suggest_layers(incident, selectors.what_changed(incident), list(incident.layer_diagnoses.all()))
@@ -333,7 +334,7 @@ class PostmortemViewSet(
         return Response(PostmortemRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=PostmortemRevisionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def revisions(self, request, pk=None):
         return Response(PostmortemRevisionSerializer(self.get_object().revisions.all(), many=True).data)
 

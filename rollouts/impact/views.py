@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.forms import LimitedTextMixin
 from core.models import Team
 from core.permissions import can, permission_required
 from rollouts.impact.models import Behaviour, DependentWorkflow, ImpactFollowup, ImpactStatus
@@ -28,7 +29,7 @@ from rollouts.registry.models import DeploymentEvent, Environment, Release
 from rollouts.registry.selectors import live_release_at
 
 
-class DependentWorkflowForm(forms.Form):
+class DependentWorkflowForm(LimitedTextMixin, forms.Form):
     release = forms.ModelChoiceField(queryset=Release.objects.none(), help_text="The release it depends on")
     workflow_id = forms.CharField(max_length=120, label="Workflow id")
     name = forms.CharField(max_length=200, required=False)
@@ -45,7 +46,7 @@ class DependentWorkflowForm(forms.Form):
         self.fields["release"].queryset = Release.objects.filter(feature=environment.feature_id).order_by("-number")
 
 
-class WaiveForm(forms.Form):
+class WaiveForm(LimitedTextMixin, forms.Form):
     from_release = forms.ModelChoiceField(queryset=Release.objects.none(), label="Release being rolled back")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Why reviews cannot wait")
 

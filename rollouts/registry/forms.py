@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from core.display import version_label
+from core.forms import LimitedTextMixin
 from core.permissions import can
 from rollouts.registry.models import (
     AdapterVersion,
@@ -19,7 +20,7 @@ from rollouts.registry.models import (
 )
 
 
-class ModelVersionForm(forms.ModelForm):
+class ModelVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = ModelVersion
         fields = list(ModelVersion.CONTENT_FIELDS)
@@ -31,7 +32,7 @@ class ModelVersionForm(forms.ModelForm):
         return value
 
 
-class PromptVersionForm(forms.ModelForm):
+class PromptVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = PromptVersion
         fields = [*PromptVersion.CONTENT_FIELDS, "author", "message"]
@@ -43,13 +44,13 @@ class PromptVersionForm(forms.ModelForm):
         return value
 
 
-class AdapterVersionForm(forms.ModelForm):
+class AdapterVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = AdapterVersion
         fields = list(AdapterVersion.CONTENT_FIELDS)
 
 
-class IndexVersionForm(forms.ModelForm):
+class IndexVersionForm(LimitedTextMixin, forms.ModelForm):
     class Meta:
         model = IndexVersion
         fields = list(IndexVersion.CONTENT_FIELDS)
@@ -96,7 +97,7 @@ def prompts_by_name_and_version():
     return {p.pk: p for p in prompts}
 
 
-class ReleaseForm(OverrideMixin, forms.Form):
+class ReleaseForm(LimitedTextMixin, OverrideMixin, forms.Form):
     model = forms.ModelChoiceField(queryset=ModelVersion.objects.order_by("-created_at"))
     prompt = forms.ModelChoiceField(queryset=PromptVersion.objects.order_by("name", "-created_at"))
     adapters = forms.ModelMultipleChoiceField(
@@ -138,7 +139,7 @@ class ReleaseForm(OverrideMixin, forms.Form):
         return [chosen[pk] for pk in order if pk in chosen]
 
 
-class DeploymentForm(OverrideMixin, forms.Form):
+class DeploymentForm(LimitedTextMixin, OverrideMixin, forms.Form):
     environment = forms.ModelChoiceField(queryset=Environment.objects.none())
     release = forms.ModelChoiceField(queryset=Release.objects.none())
     live_at = forms.DateTimeField(

@@ -46,6 +46,10 @@ class RunConflict(Exception):
         self.run = run
 
 
+class RollbackAlreadyDone(RunConflict):
+    """The release the request expected to be live is no longer live: someone else rolled back first."""
+
+
 def default_steps() -> list[dict]:
     steps: list[dict] = []
     for weight in DEFAULT_WEIGHTS:
@@ -317,12 +321,27 @@ def rollback_request(
     incident_id: int | None = None,
     config: dict | None = None,
     steps: list | None = None,
+    from_release: Release | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[RolloutRun, bool]:
     """Roll an environment back. Returns (run, created). ``steps`` (staged mode only) replaces the full canary
     steps, e.g. a fast preset (rollouts.runs.presets). A rollout in flight is rolled back in place (traffic
     returns to its stable release); a rollback already in flight is returned as is, so repeated or concurrent
-    requests make one run."""
+    requests make one run.
+
+    ``from_release`` is the release the requester saw live (the web and Slack plans fill it in): once it is no
+    longer live the request is refused with who rolled back to what and when, instead of rolling back further or
+    toggling back. ``idempotency_key`` returns the run an earlier request with the same key made."""
     require(actor, rollback_permission(environment))
+    # One request at a time per feature environment: concurrent double clicks queue here and then see the
+    # first one's run (SQLite serialises writers anyway; PostgreSQL needs the row lock).
+    Environment.objects.select_for_update().filter(pk=environment.pk).first()
+    if idempotency_key:
+        earlier = RolloutRun.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.environment_id != environment.pk or earlier.kind != RunKind.ROLLBACK:
+                raise RunConflict("This Idempotency-Key was used for another request.", earlier)
+            return earlier, False
     if not reason.strip():
         raise ValidationError({"reason": ["Say why you roll back."]})
     if mode not in RunMode.values:
@@ -331,16 +350,20 @@ def rollback_request(
         raise ValidationError({"layer": [f"Layer must be one of {', '.join(Layer.values)}."]})
     active = RolloutRun.objects.filter(environment=environment, state__in=ACTIVE_RUN_STATES).first()
     if active is not None:
+        if from_release is not None and active.kind == RunKind.ROLLBACK and active.stable_release_id != from_release.pk:
+            raise _already_done(environment, from_release, active)
         return _rollback_active(active, actor=actor, reason=reason), False
     current_event = (
         DeploymentEvent.objects.filter(environment=environment)
-        .select_related("release__model", "release__index")
+        .select_related("release__model", "release__index", "actor")
         .order_by("-live_at", "-id")
         .first()
     )
     if current_event is None:
         raise ValidationError({"environment": [f"Nothing is live in {environment}; there is nothing to roll back."]})
     current = current_event.release
+    if from_release is not None and from_release.pk != current.pk:
+        raise _already_done(environment, from_release, current_event)
     if to_release is not None and to_release.feature_id != environment.feature_id:
         raise ValidationError({"to_release": [f"Release {to_release} belongs to another feature."]})
     target = to_release or last_known_good(environment, exclude=current)
@@ -372,6 +395,7 @@ def rollback_request(
             incident_id=incident_id,
             override_reason=override_reason.strip(),
             rollback_started_at=timezone.now(),
+            idempotency_key=idempotency_key or None,
             # Traffic moves when this request commits, not when a worker gets to it: gateways see an immediate
             # rollback at once even if every worker is busy or down. The worker then delivers the webhooks
             # (created in this transaction) and records the deployment; re-applying the step is a no-op.
@@ -385,6 +409,26 @@ def rollback_request(
     if mode == RunMode.IMMEDIATE:
         _deliveries_for_weight(run, "step0", table=run._routing_table)
     return run, True
+
+
+def _already_done(environment: Environment, expected: Release, since) -> RollbackAlreadyDone:
+    """Who moved the environment off ``expected``, to what and when: a deployment event or a run in flight."""
+    if isinstance(since, RolloutRun):
+        who = since.requested_by.get_username() if since.requested_by else "system"
+        number, when, what = since.candidate_release.number, since.rollback_started_at or since.created_at, "rolling"
+    else:
+        run = RolloutRun.objects.filter(pk=since.rollout_run_id).select_related("requested_by").first()
+        person = (run.requested_by if run and run.requested_by else None) or since.actor
+        who = person.get_username() if person else since.get_via_display()
+        number, when, what = since.release.number, since.live_at, "rolled" if since.is_rollback else "moved"
+    return RollbackAlreadyDone(
+        f"Not rolled back: release #{expected.number} is no longer live in {environment}; already {what} back to "
+        f"#{number} by {who} at {when:%Y-%m-%d %H:%M:%S} UTC."
+        if what != "moved"
+        else f"Not rolled back: release #{expected.number} is no longer live in {environment}; #{number} is, "
+        f"deployed by {who} at {when:%Y-%m-%d %H:%M:%S} UTC.",
+        since if isinstance(since, RolloutRun) else None,
+    )
 
 
 def _rollback_active(run: RolloutRun, *, actor, reason: str) -> RolloutRun:

@@ -151,6 +151,14 @@ def rollback_submit(request, slug: str, env: str):
             ).first()
             if to_release is None:
                 raise ValidationError({"to_release": [f"No release #{number}."]})
+        expected = request.POST.get("from_release", "").strip()
+        from_release = None
+        if expected:
+            from_release = Release.objects.filter(
+                feature=environment.feature, number=int(expected) if expected.isdigit() else 0
+            ).first()
+            if from_release is None:
+                raise ValidationError({"from_release": [f"No release #{expected}."]})
         run, _ = runs.rollback_request(
             actor=request.user,
             environment=environment,
@@ -160,6 +168,7 @@ def rollback_submit(request, slug: str, env: str):
             layer=layer or None,
             reason=form.cleaned_data["reason"],
             override_reason=form.cleaned_data["override_reason"],
+            from_release=from_release,
         )
     except (ValidationError, runs.RunConflict, ImpactBlocked) as exc:
         text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)

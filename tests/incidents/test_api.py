@@ -205,6 +205,7 @@ def test_overdue_is_derived_and_filterable(api_as, responder, incident):
         title="late",
         owner=owner,
         due_date=timezone.localdate() - dt.timedelta(days=1),
+        backdate_reason="an item that is already overdue",
         layer="data",
     )
     action_item_create(

@@ -101,6 +101,7 @@ def _history(admin: User) -> None:
                 title=f"Follow-up {i}.{j}",
                 owner=owner,
                 due_date=due,
+                backdate_reason="history",
                 layer=rng.choice(["model", "data", "prompt", "product"]),
             )
             if due < today and rng.random() < 0.75:

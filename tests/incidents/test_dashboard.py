@@ -85,6 +85,7 @@ def world(db, feature, production, layer_owners, responder, admin_user):
             title=title,
             owner=owner,
             due_date=today + dt.timedelta(days=due_in_days),
+            backdate_reason="history",
             layer=layer,
         )
         if status:
@@ -323,6 +324,7 @@ def test_dashboard_query_count_does_not_grow_with_data(web_as, viewer, world, re
             title=f"Follow-up {n}",
             owner=owner,
             due_date=timezone.localdate() - dt.timedelta(days=n),
+            backdate_reason="an item that is already overdue",
             layer="model",
         )
     with CaptureQueriesContext(connection) as after:

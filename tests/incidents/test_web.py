@@ -266,6 +266,7 @@ def test_the_action_item_board_has_a_constant_number_of_queries(
             title=f"item {i}",
             owner=layer_owners["data"],
             due_date=timezone.localdate() + dt.timedelta(days=i - 5),
+            backdate_reason="some are already overdue",
             layer="data",
         )
     client = web_as(viewer)

@@ -28,6 +28,7 @@ def test_an_overdue_action_item_reminds_its_owner_once_a_day(slack, fake_slack, 
         title="Pin the model snapshot",
         owner=owners["model"],
         due_date=yesterday,
+        backdate_reason="an item that is already overdue",
         layer="model",
     )
     action_item_create(
@@ -86,6 +87,7 @@ def test_a_person_slack_cannot_reach_does_not_stop_the_other_reminders(
             title=f"fix {layer}",
             owner=owners[layer],
             due_date=yesterday,
+            backdate_reason="an item that is already overdue",
             layer=layer,
         )
     fake_slack.errors["conversations.open"] = "cannot_dm_bot"

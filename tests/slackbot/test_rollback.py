@@ -209,7 +209,23 @@ def test_a_stale_plan_is_refused(slack, fake_slack, approver, world):
     deployment_record(actor=approver, environment=world.production, release=world.r1)
     slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
     assert RolloutRun.objects.count() == 0
-    assert "changed since this plan was made" in fake_slack.hooks()[-1]["text"]
+    assert "is no longer live" in fake_slack.hooks()[-1]["text"]
+
+
+@pytest.mark.django_db
+def test_confirming_the_same_plan_twice_rolls_back_once(slack, fake_slack, approver, world):
+    """A nervous second click, after the first rollback finished, is refused instead of toggling back."""
+    from rollouts.runs.services import run_advance
+
+    _link(approver, "UANA")
+    plan = _plan(slack, "UANA")
+    slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
+    run = RolloutRun.objects.get()
+    run_advance(run_id=run.pk)  # what the worker does
+    slack.interact(_confirm_payload(plan, "UANA", fake_slack.url))
+    assert RolloutRun.objects.count() == 1
+    text = fake_slack.hooks()[-1]["text"]
+    assert "already rolled back to #" in text and " by ana at " in text
 
 
 @pytest.mark.django_db

@@ -8,8 +8,8 @@ from tests.support.worker import CeleryProcess
 class CeleryBeat(CeleryProcess):
     kind = "beat"
 
-    def __init__(self, *, tick_seconds: float = 0.3):
-        super().__init__()
+    def __init__(self, *, tick_seconds: float = 0.3, extra_env: dict | None = None):
+        super().__init__(extra_env=extra_env)
         self.tick_seconds = tick_seconds
 
     def celery_args(self) -> list[str]:

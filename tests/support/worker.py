@@ -108,3 +108,12 @@ class CeleryWorker(CeleryProcess):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Celery worker did not start; log:\n{self.log()}")
             time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

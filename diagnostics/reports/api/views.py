@@ -4,9 +4,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
 from diagnostics.reports import selectors, services
 from diagnostics.reports.api import serializers as s

@@ -29,7 +29,7 @@ class DependentWorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer
     feature = serializers.CharField(source="environment.feature.slug", read_only=True)
     environment_name = serializers.CharField(source="environment.name", read_only=True)
     release_number = serializers.IntegerField(source="release.number", read_only=True)
-    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = DependentWorkflow
@@ -196,7 +196,7 @@ class DependentWorkflowViewSet(
         return Response(DependentWorkflowSerializer(self.get_queryset().get(pk=workflow.pk)).data)
 
     @extend_schema(request=PlanSerializer, responses=DependentWorkflowSerializer(many=True))
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)
     def plan(self, request):
         """Detect dependent workflows of a release about to be rolled back and return the whole plan."""
         body = PlanSerializer(data=request.data)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import limits
 from rollouts.judging.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
-
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _refuse(message: str, code: int) -> Response:
@@ -87,7 +82,9 @@ class ObservationIngestView(APIView):
         if request.content_type.split(";")[0].strip() != "application/json":
             return _refuse("Send the batch as application/json.", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
         try:
-            data = json.loads(request._request.read(), parse_constant=_no_constants)
+            data = limits.loads(request._request.read(), limit_text=True)
+        except limits.InputRejected as exc:
+            return _refuse(f"Refused JSON: {exc}.", status.HTTP_400_BAD_REQUEST)
         except (ValueError, UnicodeDecodeError) as exc:
             return _refuse(f"Malformed JSON: {exc}", status.HTTP_400_BAD_REQUEST)
         if not isinstance(data, dict) or set(data) != {"records"}:

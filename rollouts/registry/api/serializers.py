@@ -109,7 +109,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
     model = ModelVersionSerializer(read_only=True)
     prompt = PromptVersionSerializer(read_only=True)
     adapters = serializers.SerializerMethodField()
-    index = IndexVersionSerializer(read_only=True)
+    index = IndexVersionSerializer(read_only=True, allow_null=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

@@ -103,6 +103,12 @@ class RollbackSerializer(StrictFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     incident_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    from_release = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Release number you expect to be live; refused if someone already rolled it back",
+    )
 
     def validate(self, attrs):
         environment = (
@@ -121,6 +127,12 @@ class RollbackSerializer(StrictFieldsMixin, serializers.Serializer):
             if release is None:
                 raise serializers.ValidationError({"to_release": [f"{attrs['feature']} has no release #{number}."]})
             attrs["to_release_obj"] = release
+        expected = attrs.get("from_release")
+        if expected is not None:
+            release = Release.objects.filter(feature=environment.feature, number=expected).first()
+            if release is None:
+                raise serializers.ValidationError({"from_release": [f"{attrs['feature']} has no release #{expected}."]})
+            attrs["from_release_obj"] = release
         return attrs
 
 

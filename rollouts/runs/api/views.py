@@ -5,7 +5,7 @@ import time
 
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action, api_view
@@ -126,6 +126,15 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 @extend_schema(
     request=RollbackSerializer,
+    parameters=[
+        OpenApiParameter(
+            "Idempotency-Key",
+            str,
+            location=OpenApiParameter.HEADER,
+            required=False,
+            description="Repeating a request with the same key returns the run the first one made",
+        )
+    ],
     responses={
         201: RunSerializer,
         200: RunSerializer,
@@ -135,7 +144,12 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 @api_view(["POST"])
 def rollback(request):
     """Roll a feature environment back: to the last known good release by default, or to ``to_release``
-    (a release number); ``layer`` reverts only that layer. Repeated requests return the run in flight."""
+    (a release number); ``layer`` reverts only that layer. Repeated requests return the run in flight; with
+    ``from_release`` a request made after someone else already rolled back is refused (409), and an
+    ``Idempotency-Key`` header returns the run an earlier request with the same key made."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 100:
+        return Response({"Idempotency-Key": ["At most 100 characters."]}, status=status.HTTP_400_BAD_REQUEST)
     data = RollbackSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     v = data.validated_data
@@ -150,6 +164,8 @@ def rollback(request):
             reason=v["reason"],
             override_reason=v.get("override_reason", ""),
             incident_id=v.get("incident_id"),
+            from_release=v.get("from_release_obj"),
+            idempotency_key=f"rollback:{request.user.pk}:{key}" if key else None,
         )
     except runs.RunConflict as exc:
         return _conflict(exc)
