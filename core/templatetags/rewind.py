@@ -4,9 +4,9 @@ from django import template
 
 from core import display
 from core.audit import audit_trail
+from core.health import worker_status
 from core.permissions import can as _can
 from core.permissions import refusal as _refusal
-from core.health import worker_status
 
 register = template.Library()
 
