@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.permissions import can, permission_required
+from core.redirects import next_url
 from diagnostics.checklists import checklist_for
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
 from diagnostics.suggestions import suggest_layers
@@ -272,7 +273,7 @@ def action_item_status(request, pk: int):
             messages.error(request, _error_text(exc))
     else:
         messages.error(request, "Choose a valid status.")
-    return redirect(request.POST.get("next") or reverse("incidents:action_item_board"))
+    return redirect(next_url(request, reverse("incidents:action_item_board")))
 
 
 @require_GET
@@ -382,25 +383,19 @@ def postmortem_markdown(request, pk: int):
 @permission_required("view")
 def postmortem_print(request, pk: int):
     """Print-friendly: the latest published revision, or the live draft marked as such."""
-    import markdown as md
+    from incidents.postmortems import postmortem_markdown as render_md
+    from incidents.postmortems import postmortem_snapshot
 
     postmortem = _postmortem(pk)
     revision = postmortem.revisions.first()
-    if revision:
-        text = revision.markdown
-    else:
-        from incidents.postmortems import postmortem_markdown as render_md
-        from incidents.postmortems import postmortem_snapshot
-
-        text = render_md(postmortem_snapshot(postmortem))
-    html = md.markdown(text, extensions=["tables"], output_format="html")
+    text = revision.markdown if revision else render_md(postmortem_snapshot(postmortem))
     return render(
         request,
         "incidents/postmortem_print.html",
         {
             "postmortem": postmortem,
             "revision": revision,
-            "html": html,
+            "document": text,
             "draft": revision is None or postmortem.status != PostmortemStatus.PUBLISHED,
         },
     )

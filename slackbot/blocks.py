@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from slackbot.mrkdwn import escape
+
 INCIDENT_MODAL = "incident_open"
 PIN_SHORTCUT = "incident_pin_message"
 ROLLBACK_CONFIRM = "rollback_confirm"
@@ -63,22 +65,23 @@ def incident_modal(*, features, environment_names, channel_id: str, severities=N
 def _mention(user) -> str:
     if user is None:
         return "*unowned*"
-    return f"<@{user.slack_user_id}>" if user.slack_user_id else str(user)
+    return f"<@{user.slack_user_id}>" if user.slack_user_id else escape(user)
 
 
 def incident_board(incident, diagnoses) -> tuple[str, list]:
-    text = f"Incident #{incident.pk} [{incident.severity}] {incident.title} — {incident.status}"
+    text = f"Incident #{incident.pk} [{incident.severity}] {escape(incident.title)} — {incident.status}"
     from slackbot.posting import incident_url
 
     lines = [
-        f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{incident.title}* — _{incident.status}_"
+        f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{escape(incident.title)}* "
+        f"— _{incident.status}_"
     ]
     lines.append(f"Commander: {_mention(incident.commander)}")
     fields = []
     for d in diagnoses:
         label = d.get_layer_display() if hasattr(d, "get_layer_display") else d.layer
         status = getattr(d, "status", "")
-        fields.append({"type": "mrkdwn", "text": f"*{label}*\n{_mention(d.owner)}\n_{status}_"})
+        fields.append({"type": "mrkdwn", "text": f"*{escape(label)}*\n{_mention(d.owner)}\n_{escape(status)}_"})
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
@@ -86,28 +89,29 @@ def incident_board(incident, diagnoses) -> tuple[str, list]:
 
 
 def rollback_plan(*, plan, value: str) -> tuple[str, list]:
-    """plan: slackbot.rollback_commands.RollbackPlan."""
+    """plan: slackbot.rollback_commands.RollbackPlan. Its lines are plain text from releases, workflows and
+    checks (names people typed), escaped here; the formatting around them is the bot's."""
     lines = [
-        f"*Rollback plan for {plan.environment}*",
+        f"*Rollback plan for {escape(plan.environment)}*",
         f"Current: release #{plan.current.number}  →  target: release #{plan.target.number}",
     ]
     if plan.diff_lines:
         lines.append("*What changes back:*")
-        lines += [f"• {line}" for line in plan.diff_lines]
+        lines += [f"• {escape(line)}" for line in plan.diff_lines]
     else:
         lines.append("The two releases have the same manifest.")
     if plan.violations:
-        lines.append("*Compatibility: refused* — " + "; ".join(plan.violations))
+        lines.append("*Compatibility: refused* — " + "; ".join(escape(v) for v in plan.violations))
     else:
         lines.append("*Compatibility:* ok")
     if plan.workflows:
         lines.append("*Dependent workflows:*")
-        lines += [f"• {w}" for w in plan.workflows[:15]]
+        lines += [f"• {escape(w)}" for w in plan.workflows[:15]]
     else:
         lines.append("*Dependent workflows:* none known")
     if plan.gate_note:
-        lines.append(plan.gate_note)
-    text = f"Rollback plan: {plan.environment} #{plan.current.number} → #{plan.target.number}"
+        lines.append(escape(plan.gate_note))
+    text = f"Rollback plan: {escape(plan.environment)} #{plan.current.number} → #{plan.target.number}"
     body = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}]
     buttons = []
     if not plan.violations:

@@ -11,3 +11,11 @@ register = template.Library()
 def audit_trail_for(obj, limit: int = 50):
     """Renders the append-only audit entries of any object: `{% load rewind %}{% audit_trail_for release %}`."""
     return {"entries": list(audit_trail(obj).select_related("actor")[:limit])}
+
+
+@register.filter(name="markdown")
+def markdown_filter(text):
+    """User Markdown as sanitised HTML: `{{ postmortem.summary|markdown }}`. The one way to show it as HTML."""
+    from core.markup import render_markdown
+
+    return render_markdown(text)

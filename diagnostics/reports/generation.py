@@ -61,7 +61,37 @@ class Answer:
     completion_tokens: int | None
 
 
+SECRET_PREFIX = "REWIND_SECRET_"  # noqa: S105 - a name prefix, not a secret
+
+
+def secret_allowed(variable: str) -> bool:
+    """Whether an endpoint may send this environment variable to a model provider: only variables meant for
+    it (REWIND_SECRET_*, or listed in REWIND_GENERATION_SECRETS), never the worker's own secrets
+    (SECRET_KEY, DATABASE_URL, SLACK_BOT_TOKEN, ...)."""
+    from django.conf import settings
+
+    if variable.startswith(SECRET_PREFIX) and len(variable) > len(SECRET_PREFIX):
+        return True
+    return variable in getattr(settings, "REWIND_GENERATION_SECRETS", ())
+
+
+def secrets_refused(header_env: dict[str, str]) -> list[str]:
+    return sorted({variable for variable in header_env.values() if not secret_allowed(variable)})
+
+
+def secrets_refused_message(refused: list[str]) -> str:
+    return (
+        f"Headers may only read environment variables named {SECRET_PREFIX}* or listed in "
+        f"REWIND_GENERATION_SECRETS; not allowed: {', '.join(refused)}."
+    )
+
+
 def resolve_headers(header_env: dict[str, str], environ: dict[str, str] | None = None) -> dict[str, str]:
+    # Checked again here, in the worker, in case an endpoint stored before the rule (or written around the
+    # service) names a variable outside the allow-list.
+    refused = secrets_refused(header_env)
+    if refused:
+        raise GenerationError(secrets_refused_message(refused))
     environ = os.environ if environ is None else environ
     headers, missing = {}, []
     for name, variable in header_env.items():

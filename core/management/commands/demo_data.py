@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.demo import load_people
@@ -13,6 +14,11 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.REWIND_PRODUCTION:
+            # The demo logins share a password printed in the README: never on a production database.
+            raise CommandError(
+                "demo_data refuses to run with REWIND_PRODUCTION=1 (its logins have a published password)"
+            )
         people = load_people()
         loaders = []
         for module in ("rollouts.demo", "incidents.demo", "diagnostics.demo"):

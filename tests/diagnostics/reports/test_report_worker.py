@@ -19,7 +19,7 @@ def module_worker(django_db_setup, django_db_blocker):
     """One real worker for this module (starting one costs ~10 s); its environment holds the endpoint secret,
     as a deployment's would. Each test still gets its own transactional database state."""
     with django_db_blocker.unblock():
-        process = CeleryWorker(name="reports", extra_env={"REWIND_TEST_LLM_AUTH": "Bearer local"})
+        process = CeleryWorker(name="reports", extra_env={"REWIND_SECRET_TEST_LLM_AUTH": "Bearer local"})
         process.start()
     try:
         yield process
@@ -50,7 +50,7 @@ def configure_endpoints(client, releases, server):
                 "release": release.pk,
                 "base_url": server.base_url,
                 "model": model,
-                "header_env": {"Authorization": "REWIND_TEST_LLM_AUTH"},
+                "header_env": {"Authorization": "REWIND_SECRET_TEST_LLM_AUTH"},
                 "timeout_seconds": 5,
                 "concurrency": 1,
             },
