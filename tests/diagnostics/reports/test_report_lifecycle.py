@@ -93,7 +93,9 @@ def test_endpoints_store_environment_variable_names_never_secret_values(api_as, 
     refused = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "Bearer sk-123"}})
     assert refused.status_code == 400 and "header_env" in refused.json()
     assert not GenerationEndpoint.objects.exists()
-    created = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "REWIND_SECRET_LLM_AUTH"}})
+    created = client.post(
+        "/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "REWIND_SECRET_LLM_AUTH"}}
+    )
     assert created.status_code == 201, created.json()
     endpoint_id = created.json()["id"]
     changed = client.patch(f"/api/v1/generation-endpoints/{endpoint_id}/", {"concurrency": 8})
