@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.markup import markdown_text
 from core.permissions import can, permission_required
 from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
@@ -235,8 +236,8 @@ def report_export(request, pk: int, fmt: str):
         response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
     else:
         header = (
-            f"# {report}\n\n- A: {report.release_a}\n- B: {report.release_b}\n"
-            f"- Prompt set: {report.prompt_set_version}\n\n"
+            f"# {markdown_text(report)}\n\n- A: {markdown_text(report.release_a)}\n- B: {markdown_text(report.release_b)}\n"
+            f"- Prompt set: {markdown_text(report.prompt_set_version)}\n\n"
         )
         body = header + report_markdown(report.result)
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
