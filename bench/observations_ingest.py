@@ -16,6 +16,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench._stats import percentile
+
 BATCHES = 20
 BATCH_SIZE = 5_000
 SPREAD_S = 60  # a gateway flushing a busy feature: one batch ~ one minute of traffic
@@ -49,7 +51,7 @@ def _setup():
 
     from core.models import Role, Team, User
     from rollouts.models import Environment, Feature, Observation, ObservationRollup
-    from rollouts.services import model_version_register, prompt_version_register, release_create
+    from rollouts.registry.services import model_version_register, prompt_version_register, release_create
 
     Observation.objects.all().delete()
     ObservationRollup.objects.all().delete()
@@ -100,7 +102,7 @@ def run() -> dict:
     from django.db import connection
     from rest_framework.test import APIRequestFactory, force_authenticate
 
-    from rollouts.api.observation_views import ObservationIngestView
+    from rollouts.judging.api.views import ObservationIngestView
     from rollouts.models import Observation, ObservationRollup, WorkflowRollup
 
     view = ObservationIngestView.as_view()
@@ -132,7 +134,7 @@ def run() -> dict:
     workflow_rollups = WorkflowRollup.objects.count()
     total = sum(seconds)
     p50 = statistics.median(seconds)
-    p95 = sorted(seconds)[int(0.95 * (len(seconds) - 1))]
+    p95 = percentile(seconds, 95)
     rate = BATCHES * BATCH_SIZE / total
     return {
         "name": "observations_ingest",

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.permissions import can, permission_required
+from core.models import User
+from core.permissions import can, permission_required, require
 from core.redirects import next_url
 from diagnostics.checklists import checklist_for
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
@@ -30,6 +31,9 @@ from incidents.models import (
     TimelineEvent,
     TimelineKind,
 )
+from incidents.postmortems import postmortem_markdown as render_md
+from incidents.postmortems import postmortem_snapshot
+from incidents.services import postmortem_publish_problems
 from rollouts.models import Feature
 
 PAGE_SIZE = 25
@@ -170,8 +174,6 @@ def incident_detail(request, pk: int):
 
 
 def _people():
-    from core.models import User
-
     return list(User.objects.filter(is_active=True).order_by("username"))
 
 
@@ -320,8 +322,6 @@ def postmortem_edit(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if request.method == "POST":
-        from core.permissions import require
-
         require(request.user, "postmortem.edit")
         if postmortem is None:
             postmortem = services.postmortem_start(actor=request.user, incident=incident)
@@ -332,8 +332,6 @@ def postmortem_edit(request, pk: int):
             return redirect("incidents:postmortem", pk=pk)
     else:
         form = PostmortemForm(instance=postmortem)
-    from incidents.services import postmortem_publish_problems
-
     ctx = {
         "incident": incident,
         "postmortem": postmortem,
@@ -383,9 +381,6 @@ def postmortem_markdown(request, pk: int):
 @permission_required("view")
 def postmortem_print(request, pk: int):
     """Print-friendly: the latest published revision, or the live draft marked as such."""
-    from incidents.postmortems import postmortem_markdown as render_md
-    from incidents.postmortems import postmortem_snapshot
-
     postmortem = _postmortem(pk)
     revision = postmortem.revisions.first()
     text = revision.markdown if revision else render_md(postmortem_snapshot(postmortem))
