@@ -216,7 +216,7 @@ class GenerationEndpoint(models.Model):
                     'e.g. {"Authorization": "REWIND_SECRET_LLM_AUTH"}.'
                 }
             )
-        from diagnostics.reports.generation import secrets_refused, secrets_refused_message
+        from diagnostics.endpoint_secrets import secrets_refused, secrets_refused_message
 
         refused = secrets_refused(self.header_env)
         if refused:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from core.markup import markdown_text as esc
+from core.markdown_text import markdown_text as esc
 from diagnostics.checklists import checklist_for
 from diagnostics.models import LayerDiagnosis
 from incidents.models import POSTMORTEM_TEXT_FIELDS, ActionItem, Postmortem

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from core.markup import markdown_text as esc
+from core.markdown_text import markdown_text as esc
 
 _CSV_COLUMNS = [
     "scope", "field", "value", "metric", "kind", "direction", "n", "mean_a", "mean_b", "effect", "ci_low",

@@ -18,6 +18,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from diagnostics.endpoint_secrets import secrets_refused, secrets_refused_message
+
 MAX_BACKOFF_SECONDS = 30.0
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -59,31 +61,6 @@ class Answer:
     latency_ms: float
     prompt_tokens: int | None
     completion_tokens: int | None
-
-
-SECRET_PREFIX = "REWIND_SECRET_"  # noqa: S105 - a name prefix, not a secret
-
-
-def secret_allowed(variable: str) -> bool:
-    """Whether an endpoint may send this environment variable to a model provider: only variables meant for
-    it (REWIND_SECRET_*, or listed in REWIND_GENERATION_SECRETS), never the worker's own secrets
-    (SECRET_KEY, DATABASE_URL, SLACK_BOT_TOKEN, ...)."""
-    from django.conf import settings
-
-    if variable.startswith(SECRET_PREFIX) and len(variable) > len(SECRET_PREFIX):
-        return True
-    return variable in getattr(settings, "REWIND_GENERATION_SECRETS", ())
-
-
-def secrets_refused(header_env: dict[str, str]) -> list[str]:
-    return sorted({variable for variable in header_env.values() if not secret_allowed(variable)})
-
-
-def secrets_refused_message(refused: list[str]) -> str:
-    return (
-        f"Headers may only read environment variables named {SECRET_PREFIX}* or listed in "
-        f"REWIND_GENERATION_SECRETS; not allowed: {', '.join(refused)}."
-    )
 
 
 def resolve_headers(header_env: dict[str, str], environ: dict[str, str] | None = None) -> dict[str, str]:

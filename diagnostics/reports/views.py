@@ -8,7 +8,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from core.markup import markdown_text
+from core.markdown_text import markdown_text
 from core.permissions import can, permission_required
 from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
