@@ -67,6 +67,10 @@ def slack_signed(view):
         if not signature_is_valid(request.body, request.headers):
             return HttpResponse("Invalid Slack signature", status=401, content_type="text/plain")
         if not request_first_seen(request.headers):
+            if request.headers.get("X-Slack-Retry-Num"):
+                # Slack redelivering an Events API request we were slow to answer: acknowledge it so Slack
+                # stops retrying; the first delivery is the one that ran.
+                return HttpResponse(status=200)
             log.warning("Slack request replayed (timestamp %s); refused", request.headers["X-Slack-Request-Timestamp"])
             return HttpResponse("This Slack request was already received", status=401, content_type="text/plain")
         return view(request, *args, **kwargs)

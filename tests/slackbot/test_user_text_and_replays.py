@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from core.models import AuditEntry
 from incidents.models import Incident, TimelineEvent
-from rollouts import impact
-from rollouts import services as rollouts
+from rollouts.impact import services as impact
 from rollouts.models import Environment, RolloutRun
+from rollouts.registry import services as rollouts
 from slackbot.reminders import reminders_send
 from tests.slackbot.conftest import reply_text
 from tests.slackbot.test_incident_modal import _submission
@@ -145,3 +145,28 @@ def test_the_same_words_sent_again_by_slack_later_are_a_new_request(slack, fake_
     slack.command("note checking the index", user_id="URAFA", channel_id="CINC")
     slack.command("note checking the index", user_id="URAFA", channel_id="CINC")
     assert TimelineEvent.objects.filter(incident=incident_in_channel, kind="note").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_redelivered_event_is_acknowledged_and_runs_once(slack, fake_slack, incident_in_channel, responder):
+    """Slack retries an Events API delivery it thinks we missed (X-Slack-Retry-Num): answered 200, run once."""
+    from slackbot.models import SlackEventReceipt
+
+    fake_slack.history[("CINC", "1700000100.000300")] = {
+        "type": "message",
+        "user": "UMO",
+        "text": "look",
+        "ts": "1700000100.000300",
+    }
+    event = {
+        "type": "event_callback",
+        "event_id": "Ev0PIN",
+        "event": {"type": "reaction_added", "user": "URAFA", "reaction": "pushpin",
+                  "item": {"type": "message", "channel": "CINC", "ts": "1700000100.000300"}},
+    }  # fmt: skip
+    assert slack.event(event).status_code == 200
+    path, body, content_type, signed = slack.last
+    assert slack._send(path, body, content_type, {**signed, "HTTP_X_SLACK_RETRY_NUM": "1"}).status_code == 200
+    assert slack.replay().status_code == 401  # without the retry header it is a plain replay
+    assert SlackEventReceipt.objects.filter(event_id="Ev0PIN").count() == 1
+    assert TimelineEvent.objects.filter(incident=incident_in_channel, kind="note", text__contains="look").count() == 1
