@@ -25,7 +25,7 @@ from incidents.models import ActionItem, Incident, Postmortem
 from rollouts.models import Release
 from tests.conftest import api_client_for
 from tests.diagnostics.reports.conftest import contract_result, jsonl
-from tests.support.browser import launch, log_in, requires_chromium
+from tests.support.browser import launch, log_in, requires_chromium, wait_until
 
 pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -235,9 +235,9 @@ def test_no_payload_runs_on_any_page_and_every_page_carries_the_csp(
                 problems[path] = {"executed": executed, "violations": violations, "dom": dom}
         # The dashboard and the report draw their plotly charts under the policy.
         page.goto(f"{live_server.url}/dashboard/")
-        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 5")
+        wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 5")
         page.goto(f"{live_server.url}/reports/{report_id}/")
-        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 1")
+        wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 1")
         assert page.evaluate("window.__violations") == []
         browser.close()
     assert dialogs == []

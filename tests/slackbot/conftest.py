@@ -51,14 +51,16 @@ class SlackSender:
         self.client = client
         self.fake = fake
         self.capture_on_commit = capture_on_commit
+        self.started = int(time.time())
         self.sent = 0
         self.last: tuple | None = None
 
     def post(self, path: str, body: bytes, content_type: str, **headers):
         # Slack signs each delivery at its own moment: a second click is a new request with its own timestamp
-        # (one second earlier per request sent here, well inside the signing window), never a replay.
+        # (here one second apart per request, counted back from the sender's start so no two coincide, well
+        # inside the signing window), never a replay.
         self.sent += 1
-        signed = signed_headers(body, timestamp=int(time.time()) - self.sent)
+        signed = signed_headers(body, timestamp=self.started - self.sent)
         signed.update(headers)
         self.last = (path, body, content_type, signed)
         return self._send(*self.last)

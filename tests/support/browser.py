@@ -40,3 +40,16 @@ def external_requests(page, live_server) -> list[str]:
     seen: list[str] = []
     page.on("request", lambda req: seen.append(req.url) if not req.url.startswith(live_server.url) else None)
     return seen
+
+
+def wait_until(page, expression: str, *, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is true. Playwright's wait_for_function re-evaluates its predicate with
+    eval inside the page, which the app's Content-Security-Policy forbids; page.evaluate goes through the
+    browser's debugging protocol instead, which the policy does not govern."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(50)

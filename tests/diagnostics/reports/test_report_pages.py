@@ -18,7 +18,7 @@ def test_the_report_page_shows_verdict_metrics_flips_segments_and_word_diffs(web
     assert 'id="overall-verdict">regression<' in html
     assert "3 answers became refusals, none stopped" in html
     assert '<td class="diff-add">3</td>' in html  # B-only refusals in the flip matrix
-    assert "locale=de" in html and 'id="segment-heatmap"' in html and 'id="heatmap-data"' in html
+    assert "locale=de" in html and 'id="segment-heatmap"' in html and 'id="fig-heatmap"' in html
     assert '<span class="diff-add">I cannot help with that</span>' in html
     assert '<span class="diff-del">Gern helfe ich</span>' in html
     # Plotly is served by us, never from a CDN.
