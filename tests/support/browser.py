@@ -48,8 +48,16 @@ def wait_until(page, expression: str, *, timeout: float = 30_000) -> None:
     browser's debugging protocol instead, which the policy does not govern."""
     import time
 
+    from playwright.sync_api import Error
+
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as exc:  # a navigation (e.g. htmx's client redirect) replaced the page: look at the new one
+            if "Execution context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for: {expression}")
         page.wait_for_timeout(50)
