@@ -237,7 +237,7 @@ def test_no_payload_runs_on_any_page_and_every_page_carries_the_csp(
         page.goto(f"{live_server.url}/dashboard/")
         wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 5")
         page.goto(f"{live_server.url}/reports/{report_id}/")
-        wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 1")
+        wait_until(page, "document.querySelectorAll('.main-svg').length >= 1")
         assert page.evaluate("window.__violations") == []
         browser.close()
     assert dialogs == []

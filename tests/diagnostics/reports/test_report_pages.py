@@ -18,7 +18,7 @@ def test_the_report_page_shows_verdict_metrics_flips_segments_and_word_diffs(web
     assert 'id="overall-verdict">regression<' in html
     assert "3 answers became refusals, none stopped" in html
     assert '<td class="diff-add">3</td>' in html  # B-only refusals in the flip matrix
-    assert "locale=de" in html and 'id="segment-heatmap"' in html and 'id="fig-heatmap"' in html
+    assert "locale=de" in html and 'id="segment-heatmap"' in html and 'id="heatmap-data"' in html
     assert '<span class="diff-add">I cannot help with that</span>' in html
     assert '<span class="diff-del">Gern helfe ich</span>' in html
     # Plotly is served by us, never from a CDN.
@@ -68,7 +68,9 @@ def test_exports_in_json_csv_and_markdown(web_as, viewer, finished_report):
     assert rows[0]["scope"] == "overall" and rows[0]["metric"] == "refusal" and rows[0]["ci_low"] == "0.2"
     assert any(r["scope"] == "segment" and r["value"] == "de" and r["verdict"] == "regression" for r in rows)
     markdown = client.get(f"/reports/{report.pk}/export.md").content.decode()
-    assert markdown.startswith("# 0314 vs 0613\n\n- A: support-assistant #1\n- B: support-assistant #2")
+    assert markdown.startswith(
+        "# 0314 vs 0613\n\n- A: support-assistant #1 (gpt-4-0314)\n- B: support-assistant #2 (gpt-4-0613)"
+    )
     assert (
         "**Verdict: regression** over 6 cases" in markdown and "- locale=de (n=3): refusal +100 pp: worse" in markdown
     )
