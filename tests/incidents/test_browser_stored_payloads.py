@@ -165,11 +165,11 @@ def _fill_every_field(admin_user, responder, approver, layer_owners, production,
     result = contract_result()
     for change in result["top_changes"]:
         change.update(output_a=TEXT, output_b=TEXT)
-    from diagnostics.reports.runner import summarise
+    from diagnostics.reports.runner import RUNNER, summarise
 
-    report_services.report_transition(actor=None, report=report, old="queued", new="running")
+    report_services.report_transition(actor=RUNNER, report=report, old="queued", new="running")
     report_services.report_transition(
-        actor=None, report=report, old="running", new="succeeded", result=result, summary=summarise(result),
+        actor=RUNNER, report=report, old="running", new="succeeded", result=result, summary=summarise(result),
         verdict=result["verdict"], progress=1.0,
     )  # fmt: skip
     link = {"purpose": "evidence", "object_type": "incidents.incident", "object_id": incident.pk, "layer": "prompt",
