@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def _seed() -> None:
 def _send(base: str, command: str, text: str, user: str) -> float:
     from tests.slackbot.signing import command_body, signature
 
-    body = command_body(command, text, user_id=user, fake_url="http://127.0.0.1:9")
+    # Slack gives every invocation its own trigger_id, so no two deliveries are the same signed bytes (which the
+    # app would refuse as a replay).
+    body = command_body(command, text, user_id=user, fake_url="http://127.0.0.1:9", trigger_id=uuid.uuid4().hex)
     ts = str(int(time.time()))
     request = urllib.request.Request(
         f"{base}/slack/commands",

@@ -18,7 +18,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REWIND_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-change-me" if DEBUG or not env_bool("REWIND_PRODUCTION") else None)
+REWIND_PRODUCTION = env_bool("REWIND_PRODUCTION", default=False)
+# Published in this file, so it signs nothing outside development: with DEBUG off it is refused, and so is no key.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG and not REWIND_PRODUCTION else None)
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY and (not DEBUG or REWIND_PRODUCTION):
+    raise ImproperlyConfigured("SECRET_KEY is the published development key; set a secret one (or SECRET_KEY_FILE)")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
@@ -38,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "csp",
     "core",
     "rollouts",
     "incidents",
@@ -47,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Token polls of the routing table skip the rest of the stack (see the module for why).
     "rollouts.runs.api.fast_poll.RoutingPollMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
@@ -255,6 +262,8 @@ BODY_SIZE_LIMIT_SETTINGS.update(
 )
 # Optional semantic similarity for reports: dotted path of a class whose instances have encode(texts) -> 2-D array.
 REWIND_EMBEDDING_BACKEND = env_str("REWIND_EMBEDDING_BACKEND", "")
+# Environment variables a generation endpoint's headers may read besides REWIND_SECRET_* (comma-separated).
+REWIND_GENERATION_SECRETS = env_list("REWIND_GENERATION_SECRETS", [])
 CELERY_BEAT_SCHEDULE["diagnostics-reports-resume-stale"] = {"task": "diagnostics.reports_resume_stale", "schedule": 120}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
@@ -280,9 +289,40 @@ LOGGING = {
 }
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# Browser-facing posture. The Content-Security-Policy allows scripts only from this origin (static files: no
+# inline script, no handler attributes, no eval; htmx is configured for it in _base.html). Styles also allow
+# 'unsafe-inline' because plotly.js injects <style> elements and style attributes when it draws a chart; a
+# style cannot run script, and scripts stay locked down.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# Behind HTTPS (on by default with REWIND_PRODUCTION=1): cookies only over TLS, HSTS, plain HTTP redirected.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=REWIND_PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=REWIND_PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=REWIND_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if REWIND_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=REWIND_PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=REWIND_PRODUCTION)
+# The header a TLS-terminating proxy sets to "https" (and strips from clients' requests); "none": no proxy.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if REWIND_PRODUCTION else "none")
+SECURE_PROXY_SSL_HEADER = (
+    None if _proxy_ssl_header.lower() == "none" else ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+)
 
 # Integrations (docs/integrations.md). A bearer token Prometheus may scrape /metrics with (or use an admin's token).
 REWIND_METRICS_TOKEN = env_str("REWIND_METRICS_TOKEN", "")

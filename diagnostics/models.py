@@ -224,8 +224,16 @@ class GenerationEndpoint(models.Model):
             for k, v in self.header_env.items()
         ):
             raise ValidationError(
-                {"header_env": 'Map header names to environment variable names, e.g. {"Authorization": "LLM_AUTH"}.'}
+                {
+                    "header_env": "Map header names to environment variable names, "
+                    'e.g. {"Authorization": "REWIND_SECRET_LLM_AUTH"}.'
+                }
             )
+        from diagnostics.endpoint_secrets import secrets_refused, secrets_refused_message
+
+        refused = secrets_refused(self.header_env)
+        if refused:
+            raise ValidationError({"header_env": secrets_refused_message(refused)})
 
 
 class ReportStatus(models.TextChoices):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from core.display import timestamp
+from core.markdown_text import markdown_text as esc
 from diagnostics.checklists import checklist_for
 from diagnostics.models import LayerDiagnosis, layer_sorted
 from incidents.models import POSTMORTEM_TEXT_FIELDS, ActionItem, Postmortem
@@ -95,21 +96,26 @@ def postmortem_snapshot(postmortem: Postmortem) -> dict:
 
 
 def _block(text: str) -> str:
-    return text.strip() if text and text.strip() else "_Not written._"
+    return esc(text.strip()) if text and text.strip() else "_Not written._"
+
+
+def _cell(text: str | None) -> str:
+    """User text inside a table cell: escaped, on one line, no column breaks."""
+    return esc(text).replace("|", "\\|").replace("\n", " ")
 
 
 def postmortem_markdown(snapshot: dict) -> str:
     inc = snapshot["incident"]
     revision = snapshot.get("revision")
     lines = [
-        f"# Postmortem: {inc['reference']} {inc['title']}",
+        f"# Postmortem: {inc['reference']} {esc(inc['title']).replace(chr(10), ' ')}",
         "",
         f"- Severity: {inc['severity']}",
         f"- Impact: {timestamp(inc['impact_started_at'])} → "
         f"{timestamp(inc['mitigated_at'] or inc['resolved_at']) or 'ongoing'}"
         f" ({inc['impact_duration']}); detected after {inc['time_to_detect']}",
-        f"- Affected: {', '.join(inc['environments']) or '—'}",
-        f"- Commander: {inc['commander'] or '—'}",
+        f"- Affected: {esc(', '.join(inc['environments'])) or '—'}",
+        f"- Commander: {esc(inc['commander']) or '—'}",
     ]
     if revision:
         lines.append(f"- Revision: {revision}")
@@ -117,23 +123,25 @@ def postmortem_markdown(snapshot: dict) -> str:
         lines += ["", f"## {title}", "", _block(snapshot["fields"].get(name, ""))]
     lines += ["", "## Four-layer diagnosis", "", "| Layer | Owner | Verdict | Evidence |", "|---|---|---|---|"]
     for d in snapshot["diagnosis"]:
-        evidence = "; ".join(e.replace("|", "\\|").replace("\n", " ") for e in d["evidence"]) or "—"
-        lines.append(f"| {d['label']} | {d['owner'] or '**unowned**'} | {d['verdict']} | {evidence} |")
+        evidence = "; ".join(_cell(e) for e in d["evidence"]) or "—"
+        lines.append(f"| {d['label']} | {_cell(d['owner']) or '**unowned**'} | {d['verdict']} | {evidence} |")
     for d in snapshot["diagnosis"]:
         if d["checklist"]:
             lines += ["", f"### {d['label']} checklist", ""]
-            lines += [f"- {c['question']} — {c['answer']}" for c in d["checklist"]]
+            lines += [f"- {c['question']} — {esc(c['answer']).replace(chr(10), ' ')}" for c in d["checklist"]]
     lines += ["", "## Action items", ""]
     if snapshot["action_items"]:
         lines += ["| Action | Layer | Owner | Due | Priority | Type | Status |", "|---|---|---|---|---|---|---|"]
         for a in snapshot["action_items"]:
-            title = f"[{a['title']}]({a['tracker_url']})" if a["tracker_url"] else a["title"]
+            title = _cell(f"[{a['title']}]({a['tracker_url']})" if a["tracker_url"] else a["title"])
             lines.append(
-                f"| {title} | {a['layer']} | {a['owner']} | {a['due_date']} | {a['priority']} | {a['kind']} | "
+                f"| {title} | {a['layer']} | {_cell(a['owner'])} | {a['due_date']} | {a['priority']} | {a['kind']} | "
                 f"{a['status']} |"
             )
     else:
         lines.append("_None._")
     lines += ["", "## Timeline", ""]
-    lines += [f"- {timestamp(e['at'])} · {e['kind']} · {e['text']}" for e in snapshot["timeline"]]
+    lines += [
+        f"- {timestamp(e['at'])} · {e['kind']} · {esc(e['text']).replace(chr(10), ' ')}" for e in snapshot["timeline"]
+    ]
     return "\n".join(lines) + "\n"

@@ -8,11 +8,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import User
 from core.permissions import can, permission_required, require
+from core.redirects import next_url
 from diagnostics.checklists import checklist_for
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
 from diagnostics.reports.incident_views import evidence_reports_ctx
@@ -374,10 +374,7 @@ def action_item_status(request, pk: int):
             messages.error(request, _error_text(exc))
     else:
         messages.error(request, "Choose a valid status.")
-    nxt = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        nxt = reverse("incidents:action_item_board")
-    return redirect(nxt)
+    return redirect(next_url(request, reverse("incidents:action_item_board")))
 
 
 @require_GET
@@ -480,19 +477,16 @@ def postmortem_markdown(request, pk: int):
 @permission_required("view")
 def postmortem_print(request, pk: int):
     """Print-friendly: the latest published revision, or the live draft marked as such."""
-    import markdown as md
-
     postmortem = _postmortem(pk)
     revision = postmortem.revisions.first()
     text = revision.markdown if revision else render_md(postmortem_snapshot(postmortem))
-    html = md.markdown(text, extensions=["tables"], output_format="html")
     return render(
         request,
         "incidents/postmortem_print.html",
         {
             "postmortem": postmortem,
             "revision": revision,
-            "html": html,
+            "document": text,
             "draft": revision is None or postmortem.status != PostmortemStatus.PUBLISHED,
         },
     )

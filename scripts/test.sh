@@ -35,6 +35,8 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/
     || echo "${missing[*]} could not be installed; the tests that need them will be skipped" >&2
 fi
 export CELERY_QUEUE="rewind-test-$$"
+# Tests run with DEBUG off, where the development key is refused: a fresh random key per run (workers inherit it).
+export SECRET_KEY="${SECRET_KEY:-$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')}"
 export REWIND_VAR_DIR="${REWIND_VAR_DIR:-$PWD/var/test}"
 mkdir -p "$REWIND_VAR_DIR"
 echo "database: ${DATABASE_URL:-sqlite (embedded)}  broker: ${REDIS_URL:-filesystem (embedded)}"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from incidents.models import Incident
+from slackbot.mrkdwn import escape
 
 INCIDENT_MODAL = "incident_open"
 PIN_SHORTCUT = "incident_pin_message"
@@ -70,20 +71,21 @@ def incident_modal(*, features, environment_names, channel_id: str, severities=N
 def _mention(user) -> str:
     if user is None:
         return "*unowned*"
-    return f"<@{user.slack_user_id}>" if user.slack_user_id else str(user)
+    return f"<@{user.slack_user_id}>" if user.slack_user_id else escape(user)
 
 
 def incident_board(incident, diagnoses) -> tuple[str, list]:
-    text = f"Incident #{incident.pk} [{incident.severity}] {incident.title} — {incident.status}"
+    text = f"Incident #{incident.pk} [{incident.severity}] {escape(incident.title)} — {incident.status}"
     lines = [
-        f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{incident.title}* — _{incident.status}_"
+        f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{escape(incident.title)}* "
+        f"— _{incident.status}_"
     ]
     lines.append(f"Commander: {_mention(incident.commander)}")
     fields = []
     for d in diagnoses:
         label = d.get_layer_display() if hasattr(d, "get_layer_display") else d.layer
         status = getattr(d, "status", "")
-        fields.append({"type": "mrkdwn", "text": f"*{label}*\n{_mention(d.owner)}\n_{status}_"})
+        fields.append({"type": "mrkdwn", "text": f"*{escape(label)}*\n{_mention(d.owner)}\n_{escape(status)}_"})
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
@@ -109,31 +111,32 @@ def _gate_note(gate) -> str:
 
 
 def rollback_plan(*, plan, value: str) -> tuple[str, list]:
-    """plan: rollouts.runs.plan.RollbackPlan (the same plan the web planner shows)."""
+    """plan: rollouts.runs.plan.RollbackPlan (the same plan the web planner shows). What people typed (names,
+    summaries, workflow fields, reasons) is escaped here; the formatting around it is the bot's."""
     lines = [
-        f"*Rollback plan for {plan.environment}*",
+        f"*Rollback plan for {escape(plan.environment)}*",
         f"Current: release #{plan.current.number}  →  target: release #{plan.target.number}",
     ]
     changes = plan.diff.layers if plan.diff else []
     if changes:
         lines.append("*What changes back:*")
-        lines += [f"• {c.layer}: {c.summary} ({c.before} → {c.after})" for c in changes]
+        lines += [f"• {escape(f'{c.layer}: {c.summary} ({c.before} → {c.after})')}" for c in changes]
     else:
         lines.append("The two releases have the same manifest.")
     if plan.violations:
-        lines.append("*Compatibility: refused* — " + "; ".join(v.message for v in plan.violations))
+        lines.append("*Compatibility: refused* — " + "; ".join(escape(v.message) for v in plan.violations))
     else:
         lines.append("*Compatibility:* ok")
     workflows = [_workflow_line(w) for w in plan.workflows] if plan.environment.is_production else []
     if workflows:
         lines.append("*Dependent workflows:*")
-        lines += [f"• {w}" for w in workflows[:15]]
+        lines += [f"• {escape(w)}" for w in workflows[:15]]
     else:
         lines.append("*Dependent workflows:* none known")
     note = _gate_note(plan.gate) if plan.environment.is_production else ""
     if note:
-        lines.append(note)
-    text = f"Rollback plan: {plan.environment} #{plan.current.number} → #{plan.target.number}"
+        lines.append(escape(note))
+    text = f"Rollback plan: {escape(plan.environment)} #{plan.current.number} → #{plan.target.number}"
     body = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}]
     buttons = []
     if not plan.violations:

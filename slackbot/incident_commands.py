@@ -27,6 +27,7 @@ from slackbot import blocks
 from slackbot.client import slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
 from slackbot.models import SlackTimelinePin
+from slackbot.mrkdwn import escape
 from slackbot.replies import ephemeral, error_text, in_channel
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def handle_command(form) -> JsonResponse:
     try:
         actor = slack_user_resolve(form.get("user_id", ""))
     except SlackUserProblem as exc:
-        return ephemeral(str(exc))
+        return ephemeral(escape(exc))
     if not sub:
         return open_modal(actor, form)
     handlers = {
@@ -100,7 +101,7 @@ def handle_command(form) -> JsonResponse:
     }
     handler = handlers.get(sub)
     if handler is None:
-        return ephemeral(f"Unknown sub-command {sub!r}.\n\n{HELP}")
+        return ephemeral(f"Unknown sub-command {escape(repr(sub))}.\n\n{HELP}")
     incident = incident_for_channel(form.get("channel_id", ""))
     if incident is None:
         return ephemeral(f"`/incident {sub}` works in an incident channel; this channel belongs to no incident.")
@@ -108,7 +109,7 @@ def handle_command(form) -> JsonResponse:
         with transaction.atomic():
             reply = handler(actor=actor, incident=incident, rest=rest)
     except SlackUserProblem as exc:
-        return ephemeral(str(exc))
+        return ephemeral(escape(exc))
     except (PermissionDenied, ValidationError) as exc:
         return ephemeral(f"Not done: {error_text(exc)}")
     enqueue_on_commit("slackbot.incident_board", incident.pk)
@@ -152,7 +153,7 @@ def cmd_owner(*, actor, incident, rest) -> str:
     diagnostics_services.layer_assign_owner(
         actor=actor, diagnosis=diagnosis, owner=owner, reason=f"assigned from Slack by {actor.get_username()}"
     )
-    return f"<@{actor.slack_user_id}> made {owner} owner of the *{layer}* layer of incident #{incident.pk}."
+    return f"<@{actor.slack_user_id}> made {escape(owner)} owner of the *{layer}* layer of incident #{incident.pk}."
 
 
 def cmd_action(*, actor, incident, rest) -> str:
@@ -176,7 +177,7 @@ def cmd_action(*, actor, incident, rest) -> str:
     item = incident_services.action_item_create(
         actor=actor, incident=incident, title=match.group("title").strip(), owner=owner, due_date=due, layer=layer
     )
-    return f"Action item #{item.pk} “{item.title}” for {owner}, due {due:%Y-%m-%d} ({layer})."
+    return f"Action item #{item.pk} “{escape(item.title)}” for {escape(owner)}, due {due:%Y-%m-%d} ({layer})."
 
 
 def cmd_note(*, actor, incident, rest) -> str:
@@ -194,7 +195,7 @@ def open_modal(actor: User, form) -> JsonResponse:
     try:
         require(actor, "incident.create")
     except PermissionDenied as exc:
-        return ephemeral(f"You cannot declare incidents: {exc}")
+        return ephemeral(f"You cannot declare incidents: {escape(exc)}")
     trigger_id = form.get("trigger_id", "")
     if not trigger_id:
         return ephemeral("Slack sent no trigger_id, so the form cannot open; try again.")

@@ -49,3 +49,18 @@ class SlackTimelinePin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}/{self.message_ts}"
+
+
+class SlackRequestSeen(models.Model):
+    """A signed Slack request already accepted, by its timestamp and signature, kept while that signature could
+    still pass the signing window. A second delivery of the same bytes (a replay) finds the row and is refused.
+
+    Kept in the database, the one store every web process shares in every deployment (embedded SQLite as
+    much as PostgreSQL behind many gunicorn workers); Slack requests come at human speed, so one insert each
+    costs nothing, and in tests the rows roll back with each test like the rest of its data."""
+
+    key = models.CharField(max_length=120, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -24,6 +24,7 @@ from slackbot.client import post_once, slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
 from slackbot.incident_commands import incident_for_channel, pin_message
 from slackbot.models import SlackMessage
+from slackbot.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def incident_announce(incident_id: int, *, create_channel: bool) -> None:
             channel=settings.SLACK_ANNOUNCE_CHANNEL,
             text=(
                 f":rotating_light: <{blocks.incident_url(incident)}|Incident #{incident.pk}> `{incident.severity}` "
-                f"*{incident.title}* declared by {incident.reporter or 'someone'}{where}."
+                f"*{escape(incident.title)}* declared by {escape(incident.reporter or 'someone')}{where}."
             ),
         )
     incident_board_post(incident.pk)
@@ -164,7 +165,7 @@ def rollback_progress(run_id: int, *, channel: str) -> bool:
     status, finished, line = progress
     # The head message tracks the run (edited in place); each state reached gets one reply in its thread.
     head = post_once(
-        purpose_key=f"rollback:{run_id}:head", channel=channel, text=f":rewind: {line}", update_if_changed=True
+        purpose_key=f"rollback:{run_id}:head", channel=channel, text=f":rewind: {escape(line)}", update_if_changed=True
     )
     post_once(
         purpose_key=f"rollback:{run_id}:state:{status}",

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from incidents.models import OPEN_STATUSES, ActionItem, Incident
 from slackbot.client import SlackPostInProgress, dm_channel, post_once
 from slackbot.models import SlackMessage
+from slackbot.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def reminders_send(today=None) -> int:
         sent += _send(
             f"reminder:action_item:{item.pk}:{today.isoformat()}",
             item.owner.slack_user_id,
-            f":alarm_clock: Action item #{item.pk} “{item.title}” (incident #{item.incident_id}) was due "
+            f":alarm_clock: Action item #{item.pk} “{escape(item.title)}” (incident #{item.incident_id}) was due "
             f"{item.due_date:%Y-%m-%d}, {days} day{'s' if days != 1 else ''} ago.",
         )
     for incident in incidents_with_unowned_layers():
@@ -63,7 +64,8 @@ def reminders_send(today=None) -> int:
         sent += _send(
             f"reminder:unowned_layers:{incident.pk}:{today.isoformat()}",
             incident.commander.slack_user_id,
-            f":busts_in_silhouette: Incident #{incident.pk} “{incident.title}” has no owner for: {', '.join(layers)}. "
+            f":busts_in_silhouette: Incident #{incident.pk} “{escape(incident.title)}” has no owner for: "
+            f"{escape(', '.join(layers))}. "
             "Assign them with `/incident owner <layer> @user` in the incident channel.",
         )
     return sent

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
+from slackbot.mrkdwn import escape
+
 
 def ephemeral(text: str, blocks: list | None = None) -> JsonResponse:
     body: dict = {"response_type": "ephemeral", "text": text}
@@ -22,8 +24,8 @@ def mrkdwn(text: str) -> dict:
 
 def error_text(exc: Exception) -> str:
     """A readable sentence from a PermissionDenied or a (model) ValidationError (field names left out: the
-    services' messages already say what is wrong)."""
+    services' messages already say what is wrong), escaped for mrkdwn: messages often quote what was typed."""
     messages = getattr(exc, "messages", None)
     if messages:
-        return " ".join(messages)
-    return str(exc) or exc.__class__.__name__
+        return escape(" ".join(messages))
+    return escape(str(exc) or exc.__class__.__name__)

@@ -17,6 +17,7 @@ from rollouts.runs.plan import RollbackPlan, rollback_plan
 from slackbot import blocks
 from slackbot import rollout_bridge as orchestration
 from slackbot.identity import SlackUserProblem, slack_user_resolve
+from slackbot.mrkdwn import escape
 from slackbot.replies import ephemeral, error_text
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def runs_in_flight_text() -> str:
     runs = orchestration.runs_in_flight()
     if not runs:
         return "No rollout or rollback runs are in flight."
-    return "*Runs in flight:*\n" + "\n".join(f"• {orchestration.run_line(run)}" for run in runs)
+    return "*Runs in flight:*\n" + "\n".join(f"• {escape(orchestration.run_line(run))}" for run in runs)
 
 
 def handle_command(form) -> JsonResponse:
@@ -90,12 +91,12 @@ def handle_command(form) -> JsonResponse:
             return ephemeral(USAGE)
         parse_rollback_text(text)
     except (SlackUserProblem, PermissionDenied) as exc:
-        return ephemeral(str(exc))
+        return ephemeral(escape(exc))
     response_url = form.get("response_url", "")
     if not response_url:
         return ephemeral("Slack sent no response_url, so the plan has nowhere to go; try again.")
     enqueue_on_commit("slackbot.rollback_plan", text, response_url)
-    return ephemeral(f"Building the rollback plan for `{text}`…")
+    return ephemeral(f"Building the rollback plan for `{escape(text)}`…")
 
 
 def plan_message(text: str) -> dict:
@@ -103,7 +104,7 @@ def plan_message(text: str) -> dict:
     try:
         plan = plan_build(text)
     except SlackUserProblem as exc:
-        return {"response_type": "ephemeral", "replace_original": True, "text": str(exc)}
+        return {"response_type": "ephemeral", "replace_original": True, "text": escape(exc)}
     summary, body = blocks.rollback_plan(plan=plan, value=button_value(plan))
     return {"response_type": "ephemeral", "replace_original": True, "text": summary, "blocks": body}
 
@@ -154,7 +155,7 @@ def handle_block_actions(payload: dict) -> HttpResponse:
             run_id = run.pk
             reply = {
                 "replace_original": True,
-                "text": f"Rollback of {plan.environment} to release #{plan.target.number} started by "
+                "text": f"Rollback of {escape(plan.environment)} to release #{plan.target.number} started by "
                 f"<@{slack_user}> (run #{run_id}); progress follows in a thread.",
             }
             if channel:

@@ -82,3 +82,11 @@ def worker_banner(waiting_for: str = "this page"):
     """A warning on pages that wait on a worker, shown while no worker is alive (core.health)."""
     status = worker_status()
     return {"status": status, "waiting_for": waiting_for}
+
+
+@register.filter(name="markdown")
+def markdown_filter(text):
+    """User Markdown as sanitised HTML: `{{ postmortem.summary|markdown }}`. The one way to show it as HTML."""
+    from core.markup import render_markdown
+
+    return render_markdown(text)

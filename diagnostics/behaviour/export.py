@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+from core.markdown_text import markdown_text as esc
+
 _CSV_COLUMNS = [
     "scope", "field", "value", "metric", "kind", "direction", "n", "mean_a", "mean_b", "effect", "ci_low",
     "ci_high", "p_value", "p_adjusted", "verdict", "reason",
@@ -82,14 +84,15 @@ def report_markdown(report: dict, *, label_a: str | None = None, label_b: str | 
     notable = [s for s in report["segments"] if s["verdict"] not in ("no_significant_change", "inconclusive")]
     testable = [s for s in report["segments"] if s["verdict"] != "inconclusive"]
     lines += ["", f"Segments: {len(testable)} testable segment x metric cells, {len(notable)} significant after BH."]
-    lines += [f"- {s['field']}={s['value']} (n={s['n']}): {s['reason']}" for s in notable]
+    lines += [f"- {esc(s['field'])}={esc(s['value'])} (n={s['n']}): {esc(s['reason'])}" for s in notable]
     if report["top_changes"]:
         lines += ["", "Most changed cases:"]
     for c in report["top_changes"][:top]:
         segment = ", ".join(f"{k}={v}" for k, v in c["segment"].items())
         lines.append(
-            f"- {c['case_id']}{f' ({segment})' if segment else ''}: similarity {_num(c['similarity'], '.2f')}, "
-            f"{len(c['output_a'])} -> {len(c['output_b'])} chars; {label_b} starts: {c['output_b'][:90]!r}"
+            f"- {esc(c['case_id'])}{f' ({esc(segment)})' if segment else ''}: similarity "
+            f"{_num(c['similarity'], '.2f')}, {len(c['output_a'])} -> {len(c['output_b'])} chars; "
+            f"{label_b} starts: {esc(repr(c['output_b'][:90]))}"
         )
     return "\n".join(lines) + "\n"
 

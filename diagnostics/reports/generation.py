@@ -18,6 +18,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from diagnostics.endpoint_secrets import secrets_refused, secrets_refused_message
+
 MAX_BACKOFF_SECONDS = 30.0
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -62,6 +64,11 @@ class Answer:
 
 
 def resolve_headers(header_env: dict[str, str], environ: dict[str, str] | None = None) -> dict[str, str]:
+    # Checked again here, in the worker, in case an endpoint stored before the rule (or written around the
+    # service) names a variable outside the allow-list.
+    refused = secrets_refused(header_env)
+    if refused:
+        raise GenerationError(secrets_refused_message(refused))
     environ = os.environ if environ is None else environ
     headers, missing = {}, []
     for name, variable in header_env.items():

@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.markdown_text import markdown_text
 from core.permissions import can, permission_required
 from diagnostics.behaviour.answers import AnswerFileError, read_answers
 from diagnostics.behaviour.export import report_csv, report_markdown
@@ -350,7 +351,10 @@ def report_export(request, pk: int, fmt: str):
         response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
     else:
         label_a, label_b = selectors.report_side_labels(report)
-        header = f"# {report}\n\n- A: {label_a}\n- B: {label_b}\n- Prompt set: {report.prompt_set_version}\n\n"
+        header = (
+            f"# {markdown_text(report)}\n\n- A: {markdown_text(label_a)}\n- B: {markdown_text(label_b)}\n"
+            f"- Prompt set: {markdown_text(report.prompt_set_version)}\n\n"
+        )
         body = header + report_markdown(report.result, label_a=label_a, label_b=label_b)
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'

@@ -1,5 +1,6 @@
 // Draws every plotly chart on the page from the JSON the server rendered next to it (json_script), so pages need
-// no inline script. Markup: <div class="chart" data-figure="ID-OF-JSON" [data-figure-index="2"]></div>.
+// no inline script. Markup: <div class="chart" data-figure="ID-OF-JSON" [data-figure-index="2"]></div>, where the
+// JSON's element id is ID-OF-JSON or fig-ID-OF-JSON.
 //
 // The container's size is the page's (CSS height, the card's width); the figure fills it and follows it on
 // resize ("responsive": true), instead of the figure sizing the page. A figure that carries its own height (a heat
@@ -8,7 +9,7 @@
   "use strict";
 
   function figureFor(el) {
-    var source = document.getElementById(el.dataset.figure);
+    var source = document.getElementById(el.dataset.figure) || document.getElementById("fig-" + el.dataset.figure);
     if (!source) { return null; }
     var fig = JSON.parse(source.textContent);
     if (el.dataset.figureIndex !== undefined) {
@@ -51,7 +52,7 @@
 
   function drawAll(root) {
     if (!window.Plotly) { return; }
-    (root || document).querySelectorAll(".chart[data-figure]").forEach(draw);
+    (root || document).querySelectorAll("[data-figure]").forEach(draw);
   }
 
   // "load": plotly.min.js (included by the pages that chart) has run by then, deferred or not.

@@ -5,7 +5,8 @@
 
   // <a data-print>: the browser's print dialog. <button data-confirm="…">: asks before the form is sent.
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-print], [data-confirm]");
+    if (!(event.target instanceof Element)) { return; }
+    var target = event.target.closest("[data-print], button[data-confirm], a[data-confirm], input[data-confirm]");
     if (!target) { return; }
     if (target.hasAttribute("data-print")) {
       event.preventDefault();
@@ -15,10 +16,20 @@
     }
   });
 
+  // <form data-confirm="Question?">: asks before the form is sent, whichever control sends it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
   // Forms marked data-swap-errors answer 400 with the form and its messages: show them rather than ignore them.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;  // the form that asked
-    if (event.detail.xhr.status === 400 && source && source.closest("[data-swap-errors]")) {
+    var target = event.detail.target;
+    var marked = (source && source.closest("[data-swap-errors]")) || (target && target.closest("[data-swap-errors]"));
+    if (event.detail.xhr.status === 400 && marked) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -25,6 +25,7 @@ from tests.support.browser import (
     log_in,
     requires_chromium,
     screenshot,
+    wait_until,
 )
 
 pytestmark = [
@@ -135,7 +136,7 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         page.wait_for_url("**/dashboard/")
 
         # Every chart drawn by plotly.js (an SVG inside each figure), the unowned count shown and zero.
-        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 5")
+        wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 5")
         assert page.locator("#unowned .kpi").inner_text().strip() == "0"
         assert "allclear" in page.locator("#unowned").get_attribute("class")
         assert page.locator("#by-owner tbody tr").count() >= 3
@@ -147,7 +148,7 @@ def test_the_dashboard_draws_its_charts_and_filters_in_the_browser(live_server, 
         all_open = int(page.locator(".kpi").nth(1).inner_text())
         page.select_option("select[name=team]", "documents")
         page.wait_for_url("**team=documents**")
-        page.wait_for_function("document.querySelectorAll('[data-figure] .main-svg').length >= 5")
+        wait_until(page, "document.querySelectorAll('[data-figure] .main-svg').length >= 5")
         team_open = int(page.locator(".kpi").nth(1).inner_text())
         assert team_open < all_open
         assert page.locator("h1").count() == 1  # a fragment, not a page inside the page

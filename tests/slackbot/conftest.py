@@ -4,6 +4,7 @@ signed requests in Slack's wire format."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -50,10 +51,26 @@ class SlackSender:
         self.client = client
         self.fake = fake
         self.capture_on_commit = capture_on_commit
+        self.started = int(time.time())
+        self.sent = 0
+        self.last: tuple | None = None
 
     def post(self, path: str, body: bytes, content_type: str, **headers):
-        signed = signed_headers(body)
+        # Slack signs each delivery at its own moment: a second click is a new request with its own timestamp
+        # (here one second apart per request, counted back from the sender's start so no two coincide, well
+        # inside the signing window), never a replay.
+        self.sent += 1
+        signed = signed_headers(body, timestamp=self.started - self.sent)
         signed.update(headers)
+        self.last = (path, body, content_type, signed)
+        return self._send(*self.last)
+
+    def replay(self):
+        """The last request again, byte for byte with its signature, as someone who captured it would send it."""
+        assert self.last is not None
+        return self._send(*self.last)
+
+    def _send(self, path: str, body: bytes, content_type: str, signed: dict):
         # Tests run inside a transaction; run what the view enqueued on commit, as production would.
         with self.capture_on_commit(execute=True):
             return self.client.generic("POST", path, body, content_type=content_type, **signed)

@@ -21,7 +21,15 @@ def signed_headers(body: bytes, *, timestamp: int | None = None, secret: str = S
     return {"HTTP_X_SLACK_REQUEST_TIMESTAMP": ts, "HTTP_X_SLACK_SIGNATURE": signature(body, ts, secret)}
 
 
-def command_body(command: str, text: str, *, user_id: str, channel_id: str = "CGENERAL", fake_url: str = "") -> bytes:
+def command_body(
+    command: str,
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str = "CGENERAL",
+    fake_url: str = "",
+    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
+) -> bytes:
     """A slash-command body, field for field as Slack sends it (application/x-www-form-urlencoded)."""
     return urlencode(
         {
@@ -38,7 +46,7 @@ def command_body(command: str, text: str, *, user_id: str, channel_id: str = "CG
             "api_app_id": "A123456",
             "is_enterprise_install": "false",
             "response_url": f"{fake_url}/hooks/commands/T0001/1/abc",
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "trigger_id": trigger_id,
         }
     ).encode()
 

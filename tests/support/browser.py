@@ -92,3 +92,24 @@ def assert_charts_keep_their_size_on_resize(page, *, narrow: int = 900) -> None:
     page.set_viewport_size(wide)
     page.wait_for_timeout(400)
     assert [b["height"] for b in assert_charts_fit(page)] == [b["height"] for b in before]
+
+
+def wait_until(page, expression: str, *, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is true. Playwright's wait_for_function re-evaluates its predicate with
+    eval inside the page, which the app's Content-Security-Policy forbids; page.evaluate goes through the
+    browser's debugging protocol instead, which the policy does not govern."""
+    import time
+
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as exc:  # a navigation (e.g. htmx's client redirect) replaced the page: look at the new one
+            if "Execution context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(50)

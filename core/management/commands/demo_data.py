@@ -5,7 +5,8 @@ apps above it."""
 from __future__ import annotations
 
 from django.apps import apps
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.module_loading import import_string
 
@@ -17,6 +18,11 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.REWIND_PRODUCTION:
+            # The demo logins share a password printed in the README: never on a production database.
+            raise CommandError(
+                "demo_data refuses to run with REWIND_PRODUCTION=1 (its logins have a published password)"
+            )
         people = load_people()
         for config in apps.get_app_configs():
             loader = getattr(config, "demo_loader", "")

@@ -12,6 +12,7 @@ from tests.support.browser import (
     log_in,
     requires_chromium,
     screenshot,
+    wait_until,
 )
 
 pytestmark = [
@@ -38,7 +39,7 @@ def test_the_report_page_draws_its_charts_and_filters_by_segment(live_server, vi
         assert page.locator("#overall-verdict").inner_text() == "regression"
         assert "Gern helfe ich" in page.locator("#segment-view").inner_text()
         page.select_option("#segment-filter", "locale=en")
-        page.wait_for_function("!document.querySelector('#segment-view').innerText.includes('Gern helfe ich')")
+        wait_until(page, "!document.querySelector('#segment-view').innerText.includes('Gern helfe ich')")
         assert "answer one" in page.locator("#segment-view").inner_text()
         assert page.url.endswith("segment=locale%3Den")
         browser.close()

@@ -10,7 +10,7 @@ def config(server: OpenAIServer, **extra) -> EndpointConfig:
     return EndpointConfig(
         base_url=server.base_url,
         model="gpt-4-0613",
-        header_env={"Authorization": "REWIND_TEST_LLM_AUTH"},
+        header_env={"Authorization": "REWIND_SECRET_TEST_LLM_AUTH"},
         timeout_seconds=0.5,
         max_retries=2,
         concurrency=3,
@@ -21,7 +21,7 @@ def config(server: OpenAIServer, **extra) -> EndpointConfig:
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch):
-    monkeypatch.setenv("REWIND_TEST_LLM_AUTH", "Bearer sk-local-test")
+    monkeypatch.setenv("REWIND_SECRET_TEST_LLM_AUTH", "Bearer sk-local-test")
 
 
 def test_it_sends_the_chat_completions_wire_format_with_headers_from_the_environment():
@@ -61,10 +61,10 @@ def test_it_gives_up_with_a_clear_error_after_the_last_retry():
 
 
 def test_it_refuses_to_call_without_the_secret_in_the_environment(monkeypatch):
-    monkeypatch.delenv("REWIND_TEST_LLM_AUTH")
+    monkeypatch.delenv("REWIND_SECRET_TEST_LLM_AUTH")
     with (
         OpenAIServer() as server,
-        pytest.raises(GenerationError, match=r"Authorization \(from \$REWIND_TEST_LLM_AUTH\)"),
+        pytest.raises(GenerationError, match=r"Authorization \(from \$REWIND_SECRET_TEST_LLM_AUTH\)"),
     ):
         list(generate(config(server), [Prompt(key=1, text="hello", sample=0)]))
     assert server.requests == []

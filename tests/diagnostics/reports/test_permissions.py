@@ -71,7 +71,7 @@ def test_configuring_a_generation_endpoint_needs_an_approver(request, api_as, ro
             "release": releases[0].pk,
             "base_url": "http://127.0.0.1:9",
             "model": "m",
-            "header_env": {"Authorization": "X"},
+            "header_env": {"Authorization": "REWIND_SECRET_X"},
         },
     )
     assert response.status_code == status

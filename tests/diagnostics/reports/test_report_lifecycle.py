@@ -93,7 +93,9 @@ def test_endpoints_store_environment_variable_names_never_secret_values(api_as, 
     refused = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "Bearer sk-123"}})
     assert refused.status_code == 400 and "header_env" in refused.json()
     assert not GenerationEndpoint.objects.exists()
-    created = client.post("/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "LLM_AUTH"}})
+    created = client.post(
+        "/api/v1/generation-endpoints/", {**body, "header_env": {"Authorization": "REWIND_SECRET_LLM_AUTH"}}
+    )
     assert created.status_code == 201, created.json()
     endpoint_id = created.json()["id"]
     changed = client.patch(f"/api/v1/generation-endpoints/{endpoint_id}/", {"concurrency": 8})
@@ -180,7 +182,7 @@ def test_approvers_configure_endpoints_on_a_page_and_others_only_read_it(web_as,
         "release": releases[0].pk,
         "base_url": "http://127.0.0.1:8081",
         "model": "gpt-4-0613",
-        "header_env": '{"Authorization": "LLM_AUTH"}',
+        "header_env": '{"Authorization": "REWIND_SECRET_LLM_AUTH"}',
         "temperature": 0,
         "timeout_seconds": 30,
         "max_retries": 3,
@@ -191,9 +193,9 @@ def test_approvers_configure_endpoints_on_a_page_and_others_only_read_it(web_as,
     assert page.post("/reports/endpoints/", body).status_code == 302
     assert page.post("/reports/endpoints/", {**body, "concurrency": 5}).status_code == 302
     endpoint = GenerationEndpoint.objects.get()
-    assert endpoint.concurrency == 5 and endpoint.header_env == {"Authorization": "LLM_AUTH"}
+    assert endpoint.concurrency == 5 and endpoint.header_env == {"Authorization": "REWIND_SECRET_LLM_AUTH"}
     html = page.get("/reports/endpoints/").content.decode()
-    assert "$LLM_AUTH" in html and 'id="endpoint-form"' in html
+    assert "$REWIND_SECRET_LLM_AUTH" in html and 'id="endpoint-form"' in html
     client.force_login(responder)
     assert 'id="endpoint-form"' not in client.get("/reports/endpoints/").content.decode()
     assert client.post("/reports/endpoints/", body).status_code == 403

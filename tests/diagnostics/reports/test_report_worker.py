@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from diagnostics.models import BehaviourReport, Output, ReportStatus
+from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, ReportStatus
 from tests.diagnostics.reports.conftest import cases, jsonl, upload
 from tests.support.openai_server import OpenAIServer
 from tests.support.worker import CeleryWorker
@@ -19,7 +19,7 @@ def module_worker(django_db_setup, django_db_blocker):
     """One real worker for this module (starting one costs ~10 s); its environment holds the endpoint secret,
     as a deployment's would. Each test still gets its own transactional database state."""
     with django_db_blocker.unblock():
-        process = CeleryWorker(name="reports", extra_env={"REWIND_TEST_LLM_AUTH": "Bearer local"})
+        process = CeleryWorker(name="reports", extra_env={"REWIND_SECRET_TEST_LLM_AUTH": "Bearer local"})
         process.start()
     try:
         yield process
@@ -50,7 +50,7 @@ def configure_endpoints(client, releases, server):
                 "release": release.pk,
                 "base_url": server.base_url,
                 "model": model,
-                "header_env": {"Authorization": "REWIND_TEST_LLM_AUTH"},
+                "header_env": {"Authorization": "REWIND_SECRET_TEST_LLM_AUTH"},
                 "timeout_seconds": 5,
                 "concurrency": 1,
             },
@@ -214,3 +214,29 @@ def test_a_live_report_whose_endpoint_keeps_failing_ends_failed_with_the_reason(
         report = wait_for(response.json()["id"], lambda r: r.is_finished, worker)
     assert report.status == ReportStatus.FAILED
     assert "gpt-4-0314: request for sample 0 failed: HTTP 500" in report.error
+
+
+def test_the_worker_refuses_to_send_a_secret_outside_the_allow_list(
+    worker, api_as, admin_user, releases, prompt_set_version
+):
+    """An endpoint row that names the worker's own SECRET_KEY (written around the service, or stored before the
+    rule) fails the report in the worker before any request carries it."""
+    client = api_as(admin_user)
+    version = prompt_set_version(cases(3))
+    with OpenAIServer() as server:
+        configure_endpoints(client, releases, server)
+        GenerationEndpoint.objects.filter(release=releases[1]).update(header_env={"Authorization": "SECRET_KEY"})
+        response = client.post(
+            "/api/v1/reports/",
+            {
+                "prompt_set_version": version.pk,
+                "release_a": releases[0].pk,
+                "release_b": releases[1].pk,
+                "source": "live",
+            },
+        )
+        assert response.status_code == 201, response.json()
+        report = wait_for(response.json()["id"], lambda r: r.is_finished, worker)
+    assert report.status == ReportStatus.FAILED
+    assert "not allowed: SECRET_KEY" in report.error
+    assert all(r["headers"].get("Authorization") == "Bearer local" for r in server.requests)

@@ -17,7 +17,7 @@ from tests.support.openai_server import OpenAIServer
 from tests.support.worker import CeleryWorker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-SECRET = {"REWIND_TEST_LLM_AUTH": "Bearer local"}
+SECRET = {"REWIND_SECRET_TEST_LLM_AUTH": "Bearer local"}
 
 
 def wait_until(predicate, timeout: float, *workers) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.rollouts.conftest import index_v, model_v, prompt_v
-from tests.support.browser import external_requests, launch, log_in, requires_chromium
+from tests.support.browser import external_requests, launch, log_in, requires_chromium, wait_until
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 
@@ -42,9 +42,9 @@ def test_choosing_two_releases_swaps_in_their_diff(live_server, responder, viewe
         assert page.locator("#diff").inner_text().startswith("#2 → #3")
 
         page.select_option("#old", str(r1.pk))
-        page.wait_for_function("document.querySelector('#diff p').innerText.startsWith('#1')")
+        wait_until(page, "document.querySelector('#diff p').innerText.startsWith('#1')")
         page.select_option("#new", str(r3.pk))
-        page.wait_for_function("document.querySelector('#diff p').innerText.startsWith('#1 → #3')")
+        wait_until(page, "document.querySelector('#diff p').innerText.startsWith('#1 → #3')")
         layers = page.locator("#diff [data-layer]").evaluate_all("els => els.map(e => e.dataset.layer)")
         assert layers == ["model", "prompt", "index"]
         assert page.locator("#diff .diff-add").filter(has_text="Never promise refunds.").count() == 1

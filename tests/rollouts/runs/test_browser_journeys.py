@@ -11,7 +11,7 @@ from rollouts.models import RolloutRun
 from rollouts.runs import services as runs
 from rollouts.runs.presets import ROLLBACK_PRESETS
 from tests.rollouts.factories import deploy, feature_with_envs, release
-from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot
+from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def test_a_responder_starts_a_canary_and_watches_it(page, live_server, team, app
     assert run.candidate_release == candidate and run.reason == "shorter answers"
     assert page.inner_text("#weight") == "0 %"
     runs.run_advance(run_id=run.pk)  # what a worker does: the first step sends 10 %
-    page.wait_for_function("document.querySelector('#weight').textContent.trim() === '10 %'", timeout=10_000)
+    wait_until(page, "document.querySelector('#weight').textContent.trim() === '10 %'", timeout=10_000)
     screenshot(page, "rollout-watch")
 
 
@@ -77,5 +77,5 @@ def test_an_approver_rolls_production_back_with_the_fast_default(page, live_serv
     run = RolloutRun.objects.get()
     assert run.kind == "rollback" and run.steps == ROLLBACK_PRESETS["fast"].step_list()
     runs.run_advance(run_id=run.pk)  # 50 %, then the one-minute look before 100 %
-    page.wait_for_function("document.querySelector('#weight').textContent.trim() === '50 %'", timeout=10_000)
+    wait_until(page, "document.querySelector('#weight').textContent.trim() === '50 %'", timeout=10_000)
     screenshot(page, "rollback-run")

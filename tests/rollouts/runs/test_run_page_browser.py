@@ -9,7 +9,7 @@ from django.db import connections
 from rollouts.models import RolloutRun, RunState
 from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
-from tests.support.browser import launch, requires_chromium
+from tests.support.browser import launch, requires_chromium, wait_until
 
 pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +45,7 @@ def test_the_run_page_updates_live_and_confirms_controls(live_server, browser_pa
     page.goto(f"{live_server.url}/rollouts/{run.pk}/")
     assert page.inner_text("#weight") == "0 %"
     runs.run_advance(run_id=run.pk)  # what a worker does: 10 %, then the pause step waits for a person
-    page.wait_for_function("document.querySelector('#weight').textContent.trim() === '10 %'", timeout=10_000)
+    wait_until(page, "document.querySelector('#weight').textContent.trim() === '10 %'", timeout=10_000)
     assert "Paused" in page.inner_text("#run-live")
     dialogs: list[str] = []
     answer = {"accept": False}
@@ -61,6 +61,6 @@ def test_the_run_page_updates_live_and_confirms_controls(live_server, browser_pa
     assert RolloutRun.objects.get(pk=run.pk).state == RunState.PAUSED  # dismissed: nothing posted
     answer["accept"] = True
     page.click("#controls form[action$='/resume/'] button")
-    page.wait_for_function("document.body.innerText.includes('Resume: done.')", timeout=10_000)
+    wait_until(page, "document.body.innerText.includes('Resume: done.')", timeout=10_000)
     run.refresh_from_db()
     assert run.state == RunState.RUNNING and run.step_index == 2
