@@ -211,7 +211,7 @@ REWIND_ROLLOUT = {
     "webhook_backoff_seconds": env_float("REWIND_WEBHOOK_BACKOFF_SECONDS", 2.0),
 }
 # Task modules outside the autodiscovered <app>.tasks.
-CELERY_IMPORTS = ["rollouts.observation_tasks"]
+CELERY_IMPORTS = ["rollouts.runs.tasks", "rollouts.judging.tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")

@@ -12,7 +12,7 @@ from django.utils import timezone
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
 from incidents.models import ChangeEvent, Incident, TimelineEvent, TimelineKind
 from rollouts.models import DeploymentEvent, Release
-from rollouts.selectors import release_diff, releases_with_parts
+from rollouts.registry.selectors import release_diff, releases_with_parts
 
 # How far before impact the timeline looks for deployments: the change that caused it usually came first.
 DEPLOY_LEAD = dt.timedelta(hours=24)

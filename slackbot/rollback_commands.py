@@ -12,9 +12,9 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from core.permissions import require
-from rollouts.compatibility import check_manifest
 from rollouts.models import Environment, Feature, Release
-from rollouts.selectors import live_release_at, release_diff, releases_with_parts
+from rollouts.registry.compatibility import check_manifest
+from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
 from slackbot import blocks, tasks
 from slackbot import rollout_bridge as orchestration
 from slackbot.identity import SlackUserProblem, slack_user_resolve

@@ -1,1 +1,1 @@
-"""Statistics behind the canary judge (`rollouts.judge`): pure numpy/scipy, no Django."""
+"""Statistics behind the canary judge (`rollouts.judging.judge`): pure numpy/scipy, no Django."""

@@ -177,7 +177,7 @@ def test_registration_and_release_writes_are_audited(api_as, responder, feature)
 
 
 def test_a_parent_from_another_feature_is_refused(api_as, responder, admin_user, team, release_factory, feature):
-    from rollouts import services
+    from rollouts.registry import services
     from tests.rollouts.conftest import make_release
 
     other = services.feature_create(actor=admin_user, slug="other", name="Other", team=team)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts import services
+from rollouts.registry import services
 from tests.rollouts.conftest import T0, adapter_v, prompt_v
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from core.models import AuditEntry
-from rollouts import services
 from rollouts.models import DeploymentEvent, Release
+from rollouts.registry import services
 from tests.rollouts.conftest import T0, adapter_v, index_v, make_release, model_v, prompt_v
 
 

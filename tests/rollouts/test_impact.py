@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.models import AuditEntry
-from rollouts.impact import (
+from rollouts.impact.services import (
     FIRST_SEEN,
     IMPROVED,
     TRAFFIC,
@@ -18,8 +18,8 @@ from rollouts.impact import (
     impact_waive,
     rollback_gate,
 )
+from rollouts.judging.observations import observations_ingest
 from rollouts.models import DependentWorkflow, ImpactSource, ImpactStatus
-from rollouts.observations import observations_ingest
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 
 R2_LIVE = T0 + timedelta(hours=1)

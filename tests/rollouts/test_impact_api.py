@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from core.models import AuditEntry
-from rollouts.impact import impact_followup_start, impact_plan_build
+from rollouts.impact.services import impact_followup_start, impact_plan_build
 from rollouts.models import DependentWorkflow, ImpactWaiver
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 
@@ -15,7 +15,7 @@ LIST = "/api/v1/dependent-workflows/"
 @pytest.fixture
 def planned(db, responder, team):
     """Release 2 is live in production with two workflows detected from observations; a rollback to 1 is planned."""
-    from rollouts.observations import observations_ingest
+    from rollouts.judging.observations import observations_ingest
 
     feature, prod, staging, (r1, r2, _r3) = feature_with_releases(actor=responder, team=team)
     go_live(actor=responder, environment=prod, release=r1, at=T0)

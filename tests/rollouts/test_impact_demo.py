@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from rollouts.impact import rollback_gate
+from rollouts.impact.services import rollback_gate
 from rollouts.models import DependentWorkflow, Environment, Observation
 
 

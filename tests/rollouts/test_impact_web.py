@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts.impact import impact_plan_build
+from rollouts.impact.services import impact_plan_build
+from rollouts.judging.observations import observations_ingest
 from rollouts.models import DependentWorkflow, ImpactWaiver
-from rollouts.observations import observations_ingest
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 from tests.support.browser import launch, log_in, requires_chromium
 
@@ -44,7 +44,7 @@ def test_viewer_sees_the_list_and_gate_without_controls(web_as, viewer, planned,
 def test_page_query_count_does_not_grow_with_workflows(
     web_as, viewer, responder, planned, django_assert_max_num_queries
 ):
-    from rollouts.impact import dependent_workflow_add
+    from rollouts.impact.services import dependent_workflow_add
 
     prod, _, r2 = planned
     for i in range(15):
@@ -144,7 +144,7 @@ def test_a_responder_reviews_a_workflow_in_the_browser(live_server, responder, t
 
 
 def test_page_shows_the_follow_up_after_a_rollback(web_as, viewer, responder, planned):
-    from rollouts.impact import impact_followup_start
+    from rollouts.impact.services import impact_followup_start
 
     prod, r1, r2 = planned
     rolled_back_at = T0 + timedelta(hours=1, minutes=10)  # triage ran error-free on r2 in the half hour before

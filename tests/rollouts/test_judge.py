@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from rollouts.judge import ArmData, JudgeConfig, MetricSpec, judge
+from rollouts.judging.judge import ArmData, JudgeConfig, MetricSpec, judge
 from rollouts.judging.stats import (
     binary_p_value,
     hodges_lehmann,

@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from rollouts.judging.observations import ObservationsInvalid, arm_data, observations_ingest, observations_prune
 from rollouts.models import Observation, ObservationRollup
-from rollouts.observations import ObservationsInvalid, arm_data, observations_ingest, observations_prune
 from tests.rollouts.observation_support import T0, feature_with_releases, record, records_over
 
 URL = "/api/v1/observations"
@@ -272,7 +272,7 @@ def test_prune_deletes_raw_rows_past_retention_but_keeps_rollups(responder, setu
 
 def test_arm_data_feeds_the_canary_judge(responder, setup):
     """End to end through the judge: a canary with 6% errors against a 1% baseline fails; no data is inconclusive."""
-    from rollouts.judge import ArmData, JudgeConfig, MetricSpec, judge
+    from rollouts.judging.judge import ArmData, JudgeConfig, MetricSpec, judge
 
     feature, prod, _, (r1, r2, _) = setup
     records = records_over(feature, prod, r1, start=T0, minutes=10, per_minute=100, error=lambda i: i % 100 == 0)

@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from rollouts.judging.observations import observations_ingest
+from rollouts.judging.tasks import prune_observations
 from rollouts.models import Observation, ObservationRollup
-from rollouts.observation_tasks import prune_observations
-from rollouts.observations import observations_ingest
 from tests.rollouts.observation_support import T0, feature_with_releases, record
 
 

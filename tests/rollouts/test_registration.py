@@ -6,8 +6,8 @@ import pytest
 
 from core.immutable import ImmutableRecordError
 from core.models import AuditEntry
-from rollouts import services
 from rollouts.models import DeploymentEvent, IndexVersion, ModelVersion, Release
+from rollouts.registry import services
 from tests.rollouts.conftest import T0, index_v, model_v, prompt_v
 
 MODEL = {

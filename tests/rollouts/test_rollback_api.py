@@ -4,7 +4,7 @@ import pytest
 
 from core.models import AuditEntry
 from rollouts.models import DeploymentEvent, Release, RolloutRun, RolloutTransition, RunKind, RunState
-from rollouts.runs import last_known_good
+from rollouts.runs.services import last_known_good
 from tests.rollouts.factories import deploy, feature_with_envs, release
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_an_incompatible_rollback_target_is_refused_unless_an_approver_overrides
     feature, staging, _ = feature_with_envs(team)
     bad = release(approver, feature, prompt="old", encoder="e5@1")
     # An index whose encoder no longer matches: register a release with a mismatching query encoder by override.
-    from rollouts import services
+    from rollouts.registry import services
 
     mismatched, _ = services.release_create(
         actor=approver,
@@ -161,7 +161,7 @@ def test_a_staged_rollback_uses_the_default_steps(world, api_as, responder):
 
 
 def test_a_rollback_during_a_rollout_rolls_that_rollout_back_in_place(world, api_as, responder, approver):
-    from rollouts import runs
+    from rollouts.runs import services as runs
 
     feature, staging, _, (_r1, _r2, r3) = world
     r4 = release(approver, feature, prompt="v4")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rollouts import runs
+from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from rollouts import runs
 from rollouts.models import DeploymentEvent, RolloutRun, RunState, WebhookDelivery, WebhookTarget
+from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
 from tests.support.beat import CeleryBeat
 from tests.support.webhook_receiver import WebhookReceiver

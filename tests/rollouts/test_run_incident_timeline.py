@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from incidents.services import incident_open
-from rollouts import runs
+from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import connections
 
-from rollouts import runs
 from rollouts.models import RolloutRun, RunState
+from rollouts.runs import services as runs
 from tests.rollouts.factories import deploy, feature_with_envs, release
 from tests.support.browser import launch, requires_chromium
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.models import AuditEntry
-from rollouts import impact
+from rollouts.impact import services as impact
 from rollouts.models import RolloutRun, RolloutTransition, RunState
 from tests.rollouts.factories import deploy, feature_with_envs, release
 
@@ -92,7 +92,7 @@ def test_starting_the_live_release_is_refused(env, api_as, responder):
 
 
 def test_pause_resume_promote_abort_are_audited_transitions(env, api_as, responder):
-    from rollouts.runs import run_advance
+    from rollouts.runs.services import run_advance
 
     staging, _, _stable, candidate = env
     client = api_as(responder)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts import selectors, services
+from rollouts.registry import selectors, services
 from tests.rollouts.conftest import T0, index_v, model_v, prompt_v
 
 US = timedelta(microseconds=1)

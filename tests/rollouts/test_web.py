@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from core.models import AuditEntry
-from rollouts import services
 from rollouts.models import DeploymentEvent, ModelVersion, Release
+from rollouts.registry import services
 from tests.rollouts.conftest import T0, index_v, model_v, prompt_v
 
 
@@ -159,7 +159,7 @@ def test_the_feature_page_keeps_the_newest_events_of_every_environment(
 ):
     from django.db import connection
 
-    from rollouts.selectors import feature_history
+    from rollouts.registry.selectors import feature_history
 
     # False is the SQLite path (the embedded default), which cannot LIMIT inside a UNION.
     if union and not connection.features.supports_slicing_ordering_in_compound:

@@ -76,8 +76,8 @@ def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admi
     from django.utils import timezone
 
     from diagnostics.reports.services import prompt_set_import
+    from rollouts.judging.observations import observations_ingest
     from rollouts.models import Environment
-    from rollouts.observations import observations_ingest
     from tests.diagnostics.reports.conftest import cases, jsonl
 
     feature = releases[0].feature
