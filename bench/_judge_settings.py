@@ -15,3 +15,17 @@ DATABASES = {
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": True, "root": {"level": "ERROR", "handlers": []}}
+
+
+class _NoMigrations(dict):
+    """Tables straight from the models: the benchmark measures the judge, not the migration history, and a
+    private in-memory database then starts in a second instead of replaying every migration."""
+
+    def __contains__(self, label):
+        return True
+
+    def __getitem__(self, label):
+        return None
+
+
+MIGRATION_MODULES = _NoMigrations()

@@ -55,4 +55,4 @@ def max_wait_looks(step: dict, cfg: dict) -> int:
 
 def holdback_weight(cfg: dict) -> int:
     """The candidate's weight during the bake: 100 minus the stable share kept as the bake's control."""
-    return 100 - int(math.ceil(cfg["bake_holdback_percent"]))
+    return 100 - math.ceil(cfg["bake_holdback_percent"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime
 
 import numpy as np
 from django.db import connection
@@ -33,7 +32,7 @@ _rng = random.Random()
 
 
 def _models():
-    from rollouts.models import ObservationRollup, ObservationSample
+    from rollouts.judging.models import ObservationRollup, ObservationSample
 
     return ObservationRollup, ObservationSample
 
@@ -99,6 +98,7 @@ def samples_upsert(rows: list[tuple]) -> None:
     limit = connection.features.max_query_params or 30000
     per_statement = max(1, min(1000, limit // len(columns)))
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    adapted: dict = {}
     adapt = connection.vendor != "postgresql"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
@@ -107,7 +107,10 @@ def samples_upsert(rows: list[tuple]) -> None:
             for row in chunk:
                 row = list(row)
                 if adapt:
-                    row[2] = connection.ops.adapt_datetimefield_value(row[2])
+                    minute = row[2]
+                    if minute not in adapted:
+                        adapted[minute] = connection.ops.adapt_datetimefield_value(minute)
+                    row[2] = adapted[minute]
                 params.extend(row)
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - names are ours
@@ -117,9 +120,7 @@ def samples_upsert(rows: list[tuple]) -> None:
             )
 
 
-def time_matched(
-    samples: dict[datetime, list[tuple]], counts: dict[datetime, int], seed: int, columns: list[str]
-) -> dict[str, np.ndarray]:
+def time_matched(samples: dict, counts: dict, seed: int, columns: list[str]) -> dict[str, np.ndarray]:
     """Thin each minute's reservoir to the window's common sampling fraction and return the values per metric.
 
     ``samples``: minute -> list of (latency_ms, eval_score, cost); ``counts``: minute -> requests in the minute.
@@ -131,15 +132,18 @@ def time_matched(
     rng = np.random.default_rng(seed)
     picked: list[tuple] = []
     for minute in counts:  # the caller's order (by minute), so the same data gives the same sample
-        rows = samples.get(minute, [])
+        rows = samples.get(minute)
         if not rows:
             continue
         exact = fraction * counts[minute]
         take = min(len(rows), int(exact) + (rng.random() < exact - int(exact)))
-        order = rng.permutation(len(rows))[:take]
-        picked.extend(rows[i] for i in order)
+        if take == len(rows):
+            picked.extend(rows)
+        else:
+            picked.extend(rows[i] for i in rng.permutation(len(rows))[:take])
     out = {}
     for name in columns:
         at = SAMPLE_COLUMNS.index(name)
-        out[name] = np.asarray([r[at] for r in picked if r[at] is not None], dtype=float)
+        values = [r[at] for r in picked]
+        out[name] = np.asarray([v for v in values if v is not None] if None in values else values, dtype=float)
     return out

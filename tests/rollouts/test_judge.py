@@ -172,10 +172,14 @@ def test_marginal_when_worse_but_not_significant_at_the_look():
     assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=wide, look=10).verdict == "pass"
 
 
-def test_early_looks_need_overwhelming_evidence():
-    canary, baseline = arms(270, 200)  # one-sided p about 0.0006: a fail only once enough alpha is spent
-    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 8, 20)]
+def test_obrien_fleming_spending_makes_early_looks_need_overwhelming_evidence_and_pocock_does_not():
+    canary, baseline = arms(270, 200)  # one-sided p about 0.0006
+    obf = JudgeConfig(expected_canary_share=0.5, spending="obrien_fleming")
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=obf, look=k).verdict for k in (1, 8, 20)]
     assert verdicts == ["marginal", "marginal", "fail"]
+    # Pocock (the default) spends about alpha/K at every look, a little more early: a fail at once.
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 20)]
+    assert verdicts == ["fail", "marginal"]
     lenient = JudgeConfig(expected_canary_share=0.5, alpha=0.05)
     assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=lenient, look=8).verdict == "fail"
 

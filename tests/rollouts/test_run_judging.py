@@ -55,8 +55,8 @@ def state_of(run) -> str:
     return RolloutRun.objects.values_list("state", flat=True).get(pk=run.pk)
 
 
-def records(release, *, n: int, error_every: int, start: int = 0) -> list[dict]:
-    now = timezone.now().isoformat()
+def records(release, *, n: int, error_every: int, start: int = 0, at=None) -> list[dict]:
+    now = (at or timezone.now()).isoformat()
     return [
         {
             "feature": "support-assistant",
@@ -75,9 +75,7 @@ def post(client, batch: list[dict]) -> None:
     assert response.status_code in (200, 201, 202), response.content
 
 
-def test_a_paused_then_resumed_run_with_a_regression_rolls_back(
-    staged, responder, api_as, celery_worker_process, beat
-):
+def test_a_paused_then_resumed_run_with_a_regression_rolls_back(staged, responder, api_as, celery_worker_process, beat):
     staging, stable, candidate = staged
     steps = [
         {"type": "weight", "weight": 50},
@@ -85,7 +83,11 @@ def test_a_paused_then_resumed_run_with_a_regression_rolls_back(
         {"type": "weight", "weight": 100},
     ]
     run = runs.run_start(
-        actor=responder, environment=staging, candidate_release=candidate, steps=steps, config={**FAST, "metrics": METRICS}
+        actor=responder,
+        environment=staging,
+        candidate_release=candidate,
+        steps=steps,
+        config={**FAST, "metrics": METRICS},
     )
     # No traffic yet: the step waits its looks for data, then stops for a person (never a pass on no data).
     wait_for(lambda: state_of(run) == RunState.PAUSED, 30, celery_worker_process, beat)
@@ -118,20 +120,21 @@ class Gateway(threading.Thread):
         self.client, self.staging, self.stable, self.candidate = client, staging, stable, candidate
         self.stop_event = threading.Event()
         self.error: Exception | None = None
-        self.sent = 0
+        self.sent = {stable.number: 0, candidate.number: 0}  # per arm, so both arms err on every 50th request
 
     def run(self):
         try:
             while not self.stop_event.is_set():
+                served_at = timezone.now()  # requests are served under the routing read now, and stamped so
                 routing = self.client.get("/api/v1/routing/support-assistant/staging").json()
                 weights = {r["release"]: r["weight"] for r in routing["releases"]}
                 for rel in (self.stable, self.candidate):
                     n = 2 * weights.get(rel.number, 0)  # 200 requests a round, split by the weights
                     if n:
-                        post(self.client, records(rel, n=n, error_every=50, start=self.sent))
-                self.sent += 200
+                        post(self.client, records(rel, n=n, error_every=50, start=self.sent[rel.number], at=served_at))
+                        self.sent[rel.number] += n
                 time.sleep(0.15)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
+        except Exception as exc:
             self.error = exc
         finally:
             connection.close()
@@ -157,7 +160,12 @@ def test_an_aa_run_crosses_every_step_and_promotes(staged, responder, api_as, ce
             steps=steps,
             config={**FAST, "metrics": METRICS, "bake_holdback_percent": 10},
         )
-        wait_for(lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 90, celery_worker_process, beat)
+        wait_for(
+            lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED,
+            90,
+            celery_worker_process,
+            beat,
+        )
     finally:
         gateway.stop_event.set()
         gateway.join(10)
