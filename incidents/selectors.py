@@ -10,8 +10,16 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
-from incidents.models import ChangeEvent, Incident, TimelineEvent, TimelineKind
-from rollouts.models import DeploymentEvent, Release
+from incidents.models import (
+    ACTIVE_ACTION_STATUSES,
+    OPEN_STATUSES,
+    ActionItem,
+    ChangeEvent,
+    Incident,
+    TimelineEvent,
+    TimelineKind,
+)
+from rollouts.models import DeploymentEvent, Feature, Release
 from rollouts.registry.selectors import release_diff, releases_with_parts
 
 # How far before impact the timeline looks for deployments: the change that caused it usually came first.
@@ -36,8 +44,6 @@ def incident_list(
     if status:
         qs = qs.filter(status=status)
     if open_only:
-        from incidents.models import OPEN_STATUSES
-
         qs = qs.filter(status__in=OPEN_STATUSES)
     if severity:
         qs = qs.filter(severity=severity)
@@ -97,8 +103,6 @@ def incident_page(queryset: QuerySet[Incident], *, cursor: str | None, size: int
 
 
 def _feature_qs():
-    from rollouts.models import Feature
-
     return Feature.objects.only("id", "slug", "name")
 
 
@@ -394,8 +398,6 @@ def similar_incidents(incident: Incident, *, limit: int = 5) -> list[SimilarInci
 
 
 def action_item_counts(incident_ids) -> dict[int, int]:
-    from incidents.models import ACTIVE_ACTION_STATUSES, ActionItem
-
     rows = (
         ActionItem.objects.filter(incident_id__in=incident_ids, status__in=ACTIVE_ACTION_STATUSES)
         .values("incident_id")

@@ -27,6 +27,7 @@ from rollouts.registry.models import (
     manifest_hash_of,
 )
 from rollouts.registry.selectors import live_release_at
+from rollouts.registry.signals import deployment_recorded
 
 FEATURE_FIELDS = ("slug", "name", "description", "team")
 
@@ -363,10 +364,7 @@ def deployment_record(
         },
         reason=override_reason if violations else "",
     )
-    # Gateways read the materialised routing table; keep it in step with what is now live.
-    from rollouts.runs.routing import routing_publish
-
-    routing_publish(environment)
+    deployment_recorded.send(sender=DeploymentEvent, event=event)
     return event
 
 

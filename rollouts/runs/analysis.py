@@ -4,9 +4,10 @@ without a judge there is no evidence, and no evidence is Inconclusive (never a p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
+from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arm_data
+from rollouts.judging.judge import JudgeConfig, MetricSpec, judge
 from rollouts.runs.models import RolloutRun
 
 # The metric names are the ones rollouts.judging.arms serves; a run's config["metrics"] overrides. The error
@@ -47,8 +48,6 @@ def validate_config(config: dict) -> list[str]:
         problems.append("bake_holdback_percent must be between 1 and 50 (the stable share kept as the bake's control).")
     judge_args = config.get("judge")
     if judge_args is not None:
-        from rollouts.judging.judge import JudgeConfig
-
         if not isinstance(judge_args, dict):
             problems.append("judge must be an object.")
         elif "max_looks" in judge_args or "expected_canary_share" in judge_args:
@@ -63,9 +62,6 @@ def validate_config(config: dict) -> list[str]:
         return problems
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return [*problems, "metrics must be a non-empty list of metric objects."]
-    from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS
-    from rollouts.judging.judge import MetricSpec
-
     for row in rows:
         try:
             spec = MetricSpec(**row)
@@ -82,9 +78,6 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, tested_look
     """Judge canary (candidate) vs baseline (stable) over exactly [start, end) at the run's ``tested_look``-th
     use of its error budget of ``max_looks``. Returns the judge's ``to_dict()`` plus ``tested`` (whether any
     metric was tested, i.e. alpha was spent), ``window``, ``budget`` and the ``control`` the baseline is."""
-    from rollouts.judging.arms import arm_data
-    from rollouts.judging.judge import JudgeConfig, MetricSpec, judge
-
     window = {"start": start.isoformat(), "end": end.isoformat()}
     budget = {"tested_look": tested_look, "of": max_looks}
     if run.stable_release_id is None:
@@ -117,94 +110,3 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, tested_look
         requests={"canary": canary.requests, "baseline": baseline.requests},
     )
     return result
-
-
-@dataclass
-class GateResult:
-    blocked: bool = False
-    reason: str = ""
-    pending: list = field(default_factory=list)
-
-
-def rollback_gate(*, environment, from_release) -> GateResult:
-    """The user-impact gate before a production rollback: dependent workflows not yet reviewed block it."""
-    try:
-        from rollouts.impact.services import rollback_gate as impact_gate
-    except ImportError:
-        return GateResult()
-    gate = impact_gate(environment=environment, from_release=from_release)
-    return GateResult(blocked=gate.blocked, reason=gate.reason, pending=_jsonable_pending(gate.pending))
-
-
-def _jsonable_pending(pending) -> list:
-    out = []
-    for item in pending or []:
-        if isinstance(item, dict):
-            out.append(item)
-        else:
-            out.append(
-                {
-                    "id": getattr(item, "pk", None),
-                    "workflow_id": getattr(item, "workflow_id", str(item)),
-                    "customer": getattr(item, "customer", ""),
-                    "status": getattr(item, "status", ""),
-                }
-            )
-    return out
-
-
-def impact_followup_start(*, run: RolloutRun) -> None:
-    try:
-        from rollouts.impact.services import impact_followup_start as start
-    except ImportError:
-        return
-    start(run=run)
-
-
-def incident_timeline_record(
-    *, incident_id: int | None, text: str, actor=None, data: dict | None = None, kind: str = "rollout"
-) -> None:
-    """Put a run's transition on its linked incident's timeline (incidents.services lands on another branch)."""
-    if not incident_id:
-        return
-    try:
-        from incidents.models import Incident
-        from incidents.services import timeline_record
-    except ImportError:
-        return
-    incident = Incident.objects.filter(pk=incident_id).first()
-    if incident is not None:
-        timeline_record(incident=incident, kind=kind, text=text, actor=actor, data=data)
-
-
-def report_gate_problem(*, report_id: int, candidate_release) -> str:
-    """Why a behaviour-diff report does not let ``candidate_release`` roll out, or '' when it does.
-
-    A gate report must answer the prompt set with the candidate as side B, have finished and found no regression
-    (diagnostics.reports.services.report_gate_passes is the one rule for "passing")."""
-    from diagnostics.models import BehaviourReport
-    from diagnostics.reports.services import report_gate_passes
-
-    report = BehaviourReport.objects.filter(pk=report_id).select_related("release_a", "release_b").first()
-    if report is None:
-        return f"No behaviour-diff report #{report_id}."
-    if report.release_b_id != candidate_release.pk:
-        return (
-            f"Report #{report.pk} compares {report.release_a} with {report.release_b}; the gate needs the "
-            f"candidate release #{candidate_release.number} as side B."
-        )
-    if not report_gate_passes(report):
-        verdict = report.verdict or "no verdict"
-        return f"Report #{report.pk} does not pass the gate ({report.get_status_display().lower()}, {verdict})."
-    return ""
-
-
-def report_gate_link(*, actor, report_id: int, run: RolloutRun) -> None:
-    """Record on the report that this run was gated by it (a ReportLink with purpose "gate", audited)."""
-    from diagnostics.models import BehaviourReport, LinkPurpose
-    from diagnostics.reports.services import report_link
-
-    report = BehaviourReport.objects.get(pk=report_id)
-    report_link(
-        actor=actor, report=report, object_type="rollouts.rolloutrun", object_id=str(run.pk), purpose=LinkPurpose.GATE
-    )

@@ -17,14 +17,17 @@ from django.db.models import Q
 
 from core.audit import audit_record
 from core.permissions import require
+from core.tasks import enqueue_on_commit
+from rollouts.impact.services import impact_followup_start
 from rollouts.judging import clock, plan
 from rollouts.judging.models import Analysis
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import DeploymentEvent, Environment, Layer, Release, Source
 from rollouts.registry.services import _refuse_or_override, deployment_record, release_create
-from rollouts.runs import analysis
+from rollouts.runs import analysis, gates
 from rollouts.runs.models import ACTIVE_RUN_STATES, RolloutRun, RolloutTransition, RunKind, RunMode, RunState
 from rollouts.runs.routing import routing_publish
+from rollouts.runs.signals import run_transitioned
 from rollouts.runs.webhooks import deliver_due, deliveries_create, next_attempt_at
 
 DEFAULT_WEIGHTS = (1, 5, 25, 50, 100)
@@ -109,11 +112,13 @@ def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: 
         after={"state": new, "step_index": run.step_index, "candidate_weight": run.candidate_weight},
         reason=reason,
     )
-    analysis.incident_timeline_record(
-        incident_id=run.incident_id,
-        text=f"{run.kind.capitalize()} #{run.pk} of {run.environment}: {old} → {new}. {reason}".strip(),
-        actor=actor if getattr(actor, "pk", None) else None,
-        data={"run": run.pk, "old": old, "new": new, "step_index": run.step_index},
+    run_transitioned.send(
+        sender=RolloutRun,
+        run=run,
+        old=old,
+        new=new,
+        reason=reason,
+        actor=actor,
         kind="rollback"
         if run.kind == RunKind.ROLLBACK or new in (RunState.ROLLING_BACK, RunState.ROLLED_BACK)
         else "rollout",
@@ -137,9 +142,7 @@ def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: s
 
 
 def _enqueue(run_id: int) -> None:
-    from rollouts.runs.tasks import run_advance_task
-
-    transaction.on_commit(lambda: run_advance_task.delay(run_id))
+    enqueue_on_commit("rollouts.run_advance", run_id)
 
 
 # --- starting runs --------------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ def run_start(
     if problems:
         raise ValidationError({"config": problems})
     if gate_report_id is not None:
-        gate_problem = analysis.report_gate_problem(report_id=gate_report_id, candidate_release=candidate_release)
+        gate_problem = gates.report_gate_problem(report_id=gate_report_id, candidate_release=candidate_release)
         if gate_problem:
             raise ValidationError({"gate_report": [gate_problem]})
     run = _create_run(
@@ -211,7 +214,7 @@ def run_start(
         override_reason=override_reason.strip(),
     )
     if gate_report_id is not None:
-        analysis.report_gate_link(actor=actor, report_id=gate_report_id, run=run)
+        gates.report_gate_link(actor=actor, report_id=gate_report_id, run=run)
     _begin(run, actor=actor)
     return run
 
@@ -349,7 +352,7 @@ def rollback_request(
         raise ValidationError({"to_release": [f"Release #{target.number} is already live in {environment}."]})
     _check_target(target, actor=actor, override_reason=override_reason)
     if environment.is_production:
-        gate = analysis.rollback_gate(environment=environment, from_release=current)
+        gate = gates.rollback_gate(environment=environment, from_release=current)
         if gate.blocked:
             raise ImpactBlocked(gate)
     steps = [{"type": "weight", "weight": 100}] if mode == RunMode.IMMEDIATE else default_steps()
@@ -784,7 +787,7 @@ def _succeed(run: RolloutRun) -> None:
         )
         return
     if is_rollback:
-        analysis.impact_followup_start(run=run)
+        impact_followup_start(run=run)
 
 
 def runs_due(now=None) -> list[int]:

@@ -13,10 +13,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.audit import audit_trail
 from core.permissions import can, permission_required
+from rollouts.impact.services import workflows_for
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import Environment, Layer, Release
 from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
-from rollouts.runs import analysis
+from rollouts.runs import gates
 from rollouts.runs import services as runs
 from rollouts.runs.models import RunMode
 from rollouts.runs.selectors import analysis_figure, run_for_page, run_steps, runs_for_list
@@ -115,16 +116,12 @@ def rollback_plan(request, slug: str, env: str):
             index=target.index,
             query_encoder=target.query_encoder,
         )
-        ctx["gate"] = analysis.rollback_gate(environment=environment, from_release=current)
+        ctx["gate"] = gates.rollback_gate(environment=environment, from_release=current)
         ctx["workflows"] = _workflows(environment, current)
     return render(request, "rollouts/rollback_plan.html", ctx)
 
 
 def _workflows(environment, release) -> list:
-    try:
-        from rollouts.impact.services import workflows_for
-    except ImportError:
-        return []
     return list(workflows_for(environment, release))
 
 

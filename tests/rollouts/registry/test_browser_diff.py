@@ -9,7 +9,7 @@ import pytest
 from tests.rollouts.conftest import index_v, model_v, prompt_v
 from tests.support.browser import external_requests, launch, log_in, requires_chromium
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
