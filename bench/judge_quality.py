@@ -325,6 +325,9 @@ def run() -> dict:
         if unknown:
             raise ValueError(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
         grid = {name: runs for name, runs in grid.items() if name in only}
+    volumes = {int(v) for v in os.environ.get("BENCH_VOLUMES", "").split(",") if v}
+    if volumes:
+        grid = {name: {v: n for v, n in runs.items() if v in volumes} for name, runs in grid.items()}
     _setup()
     from rollouts.runs.services import default_steps
 
