@@ -25,8 +25,10 @@ records. ``BENCH_QUICK=1`` runs a reduced grid in under a minute.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,12 +45,12 @@ MAX_MINUTES = 12 * 60  # a run still going after 12 simulated hours is reported 
 
 # Runs per (scenario, volume). The full grid is sized to finish in about half an hour on the shared machine.
 FULL = {
-    "aa": dict.fromkeys(VOLUMES, 250),
-    "err": dict.fromkeys(VOLUMES, 150),
-    "aa_diurnal": dict.fromkeys(VOLUMES, 150),
-    "err_diurnal": {1_250: 150, 1_500: 150},
-    "aa_default_metrics": {500: 40, 1_500: 40},
-    "lat": {500: 30, 1_500: 30},
+    "aa": dict.fromkeys(VOLUMES, 150),
+    "err": dict.fromkeys(VOLUMES, 80),
+    "aa_diurnal": dict.fromkeys(VOLUMES, 60),
+    "err_diurnal": {1_250: 60, 1_500: 100},
+    "aa_default_metrics": {1_500: 30},
+    "lat": {1_500: 20},
 }
 QUICK = {
     "aa": {250: 8, 1_500: 12},
@@ -342,6 +344,7 @@ def run() -> dict:
                 number += 1
                 outcomes.append(simulate_run(world, SCENARIOS[name], volume, rng, number))
             rows.append(_row(name, volume, outcomes, five_pct))
+            print(json.dumps({"row": rows[-1]}), file=sys.stderr, flush=True)  # progress, one line per row
     by = {(r["scenario"], r["volume_per_min"]): r for r in rows}
     healthy = [r for r in rows if r["scenario"] in ("aa", "aa_diurnal", "aa_default_metrics")]
     worst = max(healthy, key=lambda r: r["rolled_back"], default=None)
@@ -393,7 +396,5 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    import json
-
     result = run()
     print(json.dumps(result["metrics"] if os.environ.get("BENCH_QUICK") == "1" else result, default=str))

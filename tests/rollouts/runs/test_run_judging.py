@@ -140,7 +140,7 @@ class Gateway(threading.Thread):
             connection.close()
 
 
-def test_an_aa_run_crosses_every_step_and_promotes(staged, responder, api_as, celery_worker_process, beat):
+def test_an_aa_run_crosses_every_step_and_promotes(staged, responder, api_as, web_as, celery_worker_process, beat):
     staging, stable, candidate = staged
     steps = [
         {"type": "weight", "weight": 10},
@@ -185,3 +185,10 @@ def test_an_aa_run_crosses_every_step_and_promotes(staged, responder, api_as, ce
     bake = [a for a in tested if a.step_index == 5]
     assert all(a.result["control"] == "stable holdback" and a.result["expected_canary_share"] == 0.9 for a in bake)
     assert DeploymentEvent.objects.filter(environment=staging, release=candidate, rollout_run_id=run.pk).exists()
+    page = web_as(responder).get(f"/rollouts/{run.pk}/").content.decode()
+    assert "Control: the stable holdback kept during the bake (candidate share 0.90" in page
+    last = max(judged, key=lambda a: a.look)
+    if last.result["tested"]:
+        assert f"tested look {last.result['budget']['tested_look']} of 6" in page
+    else:
+        assert "this look tested nothing and spent none" in page
