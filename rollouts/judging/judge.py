@@ -15,9 +15,11 @@ Per metric (``MetricSpec``), at analysis ``look`` k of ``JudgeConfig.max_looks``
   never a pass and never a fail.
 * **Fail** when the one-sided test "the canary is worse by more than allowed_change" rejects at this look's
   level:
-    - binary: Newcombe's hybrid score interval (Wilson score intervals per arm) for the difference in
-      proportions; the p-value is that interval inverted (p < level exactly when the one-sided lower bound
-      of the worsening at that level is above the allowed change);
+    - binary with ``allowed_change`` 0: the conditional exact test (one-sided Fisher, hypergeometric), valid at
+      the tiny per-look levels of a run-wide budget even with a handful of errors; with a tolerance, Newcombe's
+      hybrid score interval (Wilson score intervals per arm) for the difference in proportions, inverted
+      (p < level exactly when the one-sided lower bound of the worsening at that level is above the allowed
+      change);
     - continuous: Mann-Whitney U (normal approximation with tie and continuity correction) of the canary,
       shifted by the allowed change, against the baseline.
   The look's level protects against false rollbacks from judging every interval and many metrics: the alpha
