@@ -48,8 +48,8 @@ MAX_MINUTES = 12 * 60  # a run still going after 12 simulated hours is reported 
 FULL = {
     "err": {1_500: 60, 1_250: 40, 500: 30, 250: 30},
     "err_diurnal": {1_500: 60},
-    "aa": dict.fromkeys(VOLUMES, 80),
-    "aa_diurnal": dict.fromkeys(VOLUMES, 40),
+    "aa": dict.fromkeys(VOLUMES, 40),
+    "aa_diurnal": dict.fromkeys(VOLUMES, 20),
     "aa_default_metrics": {1_500: 20},
     "lat": {1_500: 20},
 }
