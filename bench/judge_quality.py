@@ -346,6 +346,15 @@ def run() -> dict:
                 outcomes.append(simulate_run(world, SCENARIOS[name], volume, rng, number))
             rows.append(_row(name, volume, outcomes, five_pct))
             print(json.dumps({"row": rows[-1]}), file=sys.stderr, flush=True)  # progress, one line per row
+    result = summarise(rows, quick=quick)
+    result["metrics"]["seconds"] = round(time.perf_counter() - started, 1)
+    result["metrics"]["cpu_seconds"] = round(time.process_time() - started_cpu, 1)
+    result["notes"]["grid"] = {k: dict(v) for k, v in grid.items()}
+    return result
+
+
+def summarise(rows: list[dict], *, quick: bool = False) -> dict:
+    """The benchmark's result for a set of rows (one process's, or the parts of a split run put together)."""
     by = {(r["scenario"], r["volume_per_min"]): r for r in rows}
     healthy = [r for r in rows if r["scenario"] in ("aa", "aa_diurnal", "aa_default_metrics")]
     worst = max(healthy, key=lambda r: r["rolled_back"], default=None)
@@ -370,8 +379,6 @@ def run() -> dict:
             (r["stopped_by_5pct"] for r in rows if r["scenario"] == "lat"), default=None
         ),
         "runs": sum(r["runs"] for r in rows),
-        "seconds": round(time.perf_counter() - started, 1),
-        "cpu_seconds": round(time.process_time() - started_cpu, 1),
     }
     ok = (
         engine_driven
@@ -391,11 +398,46 @@ def run() -> dict:
             "rows": rows,
             "seed": SEED,
             "pause_share": PAUSE_SHARE,
-            "grid": {k: dict(v) for k, v in grid.items()},
         },
     }
 
 
+def table(rows: list[dict]) -> str:
+    """Every row as a Markdown table (docs/benchmarks.md is filled from this, not typed)."""
+
+    def pct(x):
+        return f"{100 * x:.1f} %"
+
+    def ci(pair):
+        return f"{100 * pair[0]:.1f} to {100 * pair[1]:.1f} %"
+
+    out = [
+        "| scenario | req/min | runs | rolled back (95 % CI) | paused for a person (95 % CI) | promoted "
+        "| caught by end of 5 % step (95 % CI) | held or rolled back by end of 5 % step | injected pauses "
+        "| looks p50 | minutes p50 |",
+        "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['scenario']} | {r['volume_per_min']:,} | {r['runs']} | {pct(r['rolled_back'])} ({ci(r['rolled_back_ci95'])}) "
+            f"| {pct(r['paused_for_person'])} ({ci(r['paused_ci95'])}) | {pct(r['promoted'])} "
+            f"| {pct(r['detected_by_5pct'])} ({ci(r['detected_by_5pct_ci95'])}) | {pct(r['stopped_by_5pct'])} "
+            f"| {r['with_injected_pause']} | {r['looks_p50']:g} | {r['minutes_p50']:g} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 if __name__ == "__main__":
-    result = run()
-    print(json.dumps(result["metrics"] if os.environ.get("BENCH_QUICK") == "1" else result, default=str))
+    # python -m bench.judge_quality --combine PART.out ...: put the JSON results of a split run together and print
+    # the combined result and its table.
+    if sys.argv[1:2] == ["--combine"]:
+        from pathlib import Path
+
+        lines = [line for path in sys.argv[2:] for line in Path(path).read_text().splitlines()]
+        parts = [json.loads(line) for line in lines if line.startswith('{"name"')]
+        combined = summarise([row for part in parts for row in part["notes"]["rows"]])
+        combined["metrics"]["cpu_seconds"] = round(sum(p["metrics"].get("cpu_seconds", 0) for p in parts), 1)
+        print(json.dumps(combined, default=str))
+        print(table(combined["notes"]["rows"]))
+    else:
+        print(json.dumps(run(), default=str))
