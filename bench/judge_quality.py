@@ -428,15 +428,18 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    # python -m bench.judge_quality --combine PART.out ...: put the JSON results of a split run together and print
-    # the combined result and its table.
+    # python -m bench.judge_quality --combine PART.err ...: put the rows of a split run together and print the
+    # combined result and its table.
     if sys.argv[1:2] == ["--combine"]:
         from pathlib import Path
 
+        # Each part's stderr has one {"row": ...} line per finished row, so rows of a part stopped before its end
+        # are kept too.
         lines = [line for path in sys.argv[2:] for line in Path(path).read_text().splitlines()]
-        parts = [json.loads(line) for line in lines if line.startswith('{"name"')]
-        combined = summarise([row for part in parts for row in part["notes"]["rows"]])
-        combined["metrics"]["cpu_seconds"] = round(sum(p["metrics"].get("cpu_seconds", 0) for p in parts), 1)
+        rows = [json.loads(line)["row"] for line in lines if line.startswith('{"row"')]
+        order = {name: i for i, name in enumerate(SCENARIOS)}
+        rows.sort(key=lambda r: (order[r["scenario"]], r["volume_per_min"]))
+        combined = summarise(rows)
         print(json.dumps(combined, default=str))
         print(table(combined["notes"]["rows"]))
     else:
