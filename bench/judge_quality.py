@@ -1,216 +1,446 @@
-"""Canary judge quality by simulation.
+"""Canary judge quality, measured on the product's own run engine (docs/benchmarks.md "Canary judge quality").
 
-Assumptions (stated in docs/benchmarks.md too):
-- a rollout follows the default steps 1 -> 5 -> 25 -> 50 -> 100 % canary traffic; each step lasts 4 analysis
-  intervals of 5 minutes, so a run has 20 looks and the judge plans ``max_looks=20``;
-- the feature receives a constant TRAFFIC requests per minute; each request goes to the canary independently
-  with the step's share (so the split itself is random and the sample-ratio check sees real noise);
-- at every interval the orchestrator judges the window since the current step started (cumulative within the
-  step, expected canary share = the step's share); at 100 % there is no baseline traffic, so those looks are
-  "no data" -> Inconclusive and cannot roll back;
-- judged metric: error_rate (binary, critical, allowed_change 0, min_samples 200), the judge's default alpha
-  0.01 spent with the O'Brien-Fleming-type function over the 20 looks; a Fail rolls back at once, anything else
-  continues (the rollout advances on time); "alpha 0.05" rows show the same with alpha 0.05;
-- "m=4": the same when the error rate shares its look's alpha with three other metrics (Bonferroni, the worst
-  case of Holm), to show what a fuller metric set costs in power.
+Every simulated rollout is a real ``RolloutRun`` started with ``run_start`` (default steps and settings) and
+driven by ``run_advance`` -- the function the Celery task calls -- on a simulated clock: the engine reads its
+time from ``rollouts.judging.clock.now``, which the benchmark replaces. The engine chooses every step, weight,
+look window and verdict; the benchmark only plays the gateways (traffic at the weight the routing table holds,
+written through the ingestion's rollup upsert and the per-minute reservoir tables the judge reads) and, in 10 %
+of runs, a person who pauses the run and resumes it 5-30 minutes later through ``run_pause``/``run_resume``.
 
-The verdicts are computed with the judge's own vectorised primitives (rollouts.judging.stats); a slice of the
-simulated runs is re-judged with rollouts.judge.judge itself and must agree look by look.
+Traffic: ``volume`` requests per minute (Poisson); each request goes to the candidate with the weight in force;
+error rate 1 % (both arms), latency log-normal with median 400 ms (sigma 0.5). Scenarios:
+
+- ``aa``: the candidate is the stable release again (A/A);
+- ``err``: the candidate's error rate is 3 % (1 % -> 3 %);
+- ``lat``: the candidate's latency is 20 % higher at every quantile (+20 % at the median);
+- ``aa_diurnal`` / ``err_diurnal``: the same with a daily cycle -- volume +-30 % and the baseline error rate
+  drifting +-0.3 pp (shared by both arms), each run starting at a random time of day.
+
+Database: a private in-memory SQLite (bench/_judge_settings.py), migrated at start; nothing touches the shared
+PostgreSQL. Bulk ingestion: a minute's requests of one arm are written as its rollup row (counts drawn from the
+binomial) and its reservoir sample (min(n, K) latency draws, which is what a uniform K-sample of n i.i.d.
+requests is), so a run of ~200,000 requests costs two statements per event instead of 200,000 validated
+records. ``BENCH_QUICK=1`` runs a reduced grid in under a minute.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import sys
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from scipy import stats
 
-from rollouts.judging.judge import ArmData, JudgeConfig, MetricSpec, judge
-from rollouts.judging.stats import look_alpha, srm_p_value, worsening_interval
+SEED = 20261201
+VOLUMES = (250, 500, 1_250, 1_500)
+BASE_ERROR, BAD_ERROR = 0.01, 0.03
+LATENCY_MEDIAN, LATENCY_SIGMA = 400.0, 0.5
+PAUSE_SHARE = 0.10
+MAX_MINUTES = 12 * 60  # a run still going after 12 simulated hours is reported as stuck
 
-STEPS = (0.01, 0.05, 0.25, 0.50, 1.00)
-LOOKS_PER_STEP = 4
-INTERVAL_MINUTES = 5
-MAX_LOOKS = len(STEPS) * LOOKS_PER_STEP
-ALPHA = JudgeConfig(expected_canary_share=0.5).alpha  # the judge's default, 0.01
-SRM_ALPHA = 0.001
-MIN_SAMPLES = 200
-RUNS = 1_000
-SEED = 20261129
-BASE_RATE, BAD_RATE = 0.01, 0.03
-TRAFFIC_GRID = (
-    500,
-    1_000,
-    1_250,
-    1_500,
-    2_000,
-    2_500,
-    3_000,
-    4_000,
-    5_000,
-    6_000,
-    8_000,
-    12_000,
-)  # requests per minute
-ERROR = MetricSpec("error_rate", "binary", "increase", critical=True, min_samples=MIN_SAMPLES)
+# Runs per (scenario, volume): what the shared 2-core machine (load 10-15 from other work) could afford in about
+# half an hour; every rate is reported with its Clopper-Pearson 95 % interval.
+FULL = {
+    "err": {1_500: 60, 1_250: 40, 500: 30, 250: 30},
+    "err_diurnal": {1_500: 60},
+    "aa": dict.fromkeys(VOLUMES, 40),
+    "aa_diurnal": dict.fromkeys(VOLUMES, 20),
+    "aa_default_metrics": {1_500: 20},
+    "lat": {1_500: 20},
+}
+QUICK = {
+    "aa": {250: 8, 1_500: 12},
+    "err": {1_500: 20},
+    "aa_diurnal": {500: 8},
+    "err_diurnal": {1_500: 10},
+}
 
-SHARES = np.repeat(STEPS, LOOKS_PER_STEP)  # canary share at each look
-STEP_OF_LOOK = np.repeat(np.arange(len(STEPS)), LOOKS_PER_STEP)
-
-
-def levels(alpha: float) -> np.ndarray:
-    return np.array([look_alpha(k, MAX_LOOKS, alpha) for k in range(1, MAX_LOOKS + 1)])
-
-
-def simulate(rng, traffic_per_minute: int, canary_rate: float, runs: int = RUNS):
-    """Per-interval counts of `runs` simulated rollouts: arrays (runs, looks)."""
-    per_interval = traffic_per_minute * INTERVAL_MINUTES
-    canary = rng.binomial(per_interval, np.broadcast_to(SHARES, (runs, MAX_LOOKS)))
-    baseline = per_interval - canary
-    return canary, rng.binomial(canary, canary_rate), baseline, rng.binomial(baseline, BASE_RATE)
+# "error": the run judges the default critical metric (error_rate) only, so no latency samples are written or
+# tested (four times cheaper); "default": both default metrics (error_rate, and latency_ms as a non-critical one).
+SCENARIOS = {
+    "aa": {"error_delta": 0.0, "latency_ratio": 1.0, "diurnal": False, "metrics": "error"},
+    "err": {"error_delta": BAD_ERROR - BASE_ERROR, "latency_ratio": 1.0, "diurnal": False, "metrics": "error"},
+    "aa_diurnal": {"error_delta": 0.0, "latency_ratio": 1.0, "diurnal": True, "metrics": "error"},
+    "err_diurnal": {"error_delta": BAD_ERROR - BASE_ERROR, "latency_ratio": 1.0, "diurnal": True, "metrics": "error"},
+    "aa_default_metrics": {"error_delta": 0.0, "latency_ratio": 1.0, "diurnal": False, "metrics": "default"},
+    "lat": {"error_delta": 0.0, "latency_ratio": 1.2, "diurnal": False, "metrics": "default"},
+}
 
 
-def within_step(per_interval):
-    """Cumulative sums restarting at each step: the judged window."""
-    out = np.empty_like(per_interval)
-    for step in range(len(STEPS)):
-        cols = step == STEP_OF_LOOK
-        out[:, cols] = np.cumsum(per_interval[:, cols], axis=1)
-    return out
+def _setup() -> None:
+    from django.conf import settings
+
+    if not settings.configured:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench._judge_settings"
+    from bench._django import django_setup
+
+    django_setup()
+    if settings.DATABASES["default"]["NAME"] != ":memory:":
+        raise RuntimeError(
+            "judge_quality runs on its own in-memory database: run it on its own (python -m bench judge_quality)"
+        )
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False, run_syncdb=True)
 
 
-def fails(counts, metrics_sharing_alpha: int = 1, alpha: float = ALPHA):
-    """Fail flag per (run, look), as judge() decides for the error-rate metric."""
-    n_c, e_c, n_b, e_b = (within_step(a) for a in counts)
-    srm_ok = np.ones(n_c.shape, dtype=bool)
-    for look, share in enumerate(SHARES):
-        srm_ok[:, look] = ~(srm_p_value(n_c[:, look], n_b[:, look], float(share)) < SRM_ALPHA)
-    z = stats.norm.isf(levels(alpha) / metrics_sharing_alpha)
-    lower, _ = worsening_interval(e_c, n_c, e_b, n_b, z, 1)
-    enough = np.minimum(n_c, n_b) >= MIN_SAMPLES
-    return srm_ok & enough & (lower > ERROR.allowed_change)
+class SimClock:
+    def __init__(self, start: datetime):
+        self.t = start
+
+    def __call__(self) -> datetime:
+        return self.t
 
 
-def first_fail(fail):
-    """Index of the first failing look per run, or -1."""
-    return np.where(fail.any(axis=1), fail.argmax(axis=1), -1)
+@dataclass
+class World:
+    feature: object
+    stable: object
+    candidate: object
+    approver: object
+    responder: object
+    person: object
 
 
-def cross_check(counts, fail, runs: int = 40) -> int:
-    """Re-judge the first `runs` runs look by look with judge() itself; count disagreements."""
-    n_c, e_c, n_b, e_b = (within_step(a) for a in counts)
-    mismatches = 0
-    for r in range(runs):
-        for look in range(MAX_LOOKS):
-            result = judge(
-                canary=ArmData(int(n_c[r, look]), binary={"error_rate": (int(e_c[r, look]), int(n_c[r, look]))}),
-                baseline=ArmData(int(n_b[r, look]), binary={"error_rate": (int(e_b[r, look]), int(n_b[r, look]))}),
-                specs=[ERROR],
-                config=JudgeConfig(expected_canary_share=float(SHARES[look]), alpha=ALPHA, max_looks=MAX_LOOKS),
-                look=look + 1,
-            )
-            mismatches += (result.verdict == "fail") != bool(fail[r, look])
-    return mismatches
+def _world() -> World:
+    from core.models import Role, Team, User
+    from rollouts.models import Feature
+    from rollouts.registry import services
+
+    team = Team.objects.create(slug="bench", name="Bench")
+    approver = User.objects.create_user(username="bench-approver", password="x", role=Role.APPROVER)
+    responder = User.objects.create_user(username="bench-responder", password="x", role=Role.RESPONDER)
+    person = User.objects.create_user(username="bench-oncall", password="x", role=Role.RESPONDER)
+    feature = Feature.objects.create(slug="bench-assistant", name="Bench assistant", team=team)
+    model, _ = services.model_version_register(
+        actor=approver, provider="openai", requested_alias="gpt-4", resolved_snapshot="gpt-4-0613"
+    )
+    index, _ = services.index_version_register(
+        actor=approver,
+        name="kb",
+        embedding_model="e5",
+        embedding_model_version="2",
+        dimension=768,
+        corpus_snapshot="2026-11-01",
+        document_count=1000,
+        built_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    made = []
+    for text in ("Be helpful.", "Be helpful and brief."):
+        prompt, _ = services.prompt_version_register(actor=approver, name="support", system_prompt=text)
+        rel, _ = services.release_create(
+            actor=approver, feature=feature, model=model, prompt=prompt, index=index, query_encoder="e5@2"
+        )
+        made.append(rel)
+    return World(feature, made[0], made[1], approver, responder, person)
 
 
-def judge_timing_ms(repeats: int = 15) -> tuple[float, float]:
-    """Median wall and CPU time of one judge() call with one continuous metric, 100k values per arm (CPU time
-    is what the call costs; wall time also counts waiting for a core on a shared machine)."""
-    rng = np.random.default_rng(SEED)
-    spec = MetricSpec("latency_ms", "continuous", "increase", critical=True, allowed_change=0.05)
-    canary = ArmData(100_000, continuous={"latency_ms": rng.lognormal(5, 0.5, 100_000)})
-    baseline = ArmData(100_000, continuous={"latency_ms": rng.lognormal(5, 0.5, 100_000)})
-    config = JudgeConfig(expected_canary_share=0.5)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        judge(canary=canary, baseline=baseline, specs=[spec], config=config, look=10)
-        wall.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    return float(np.median(wall)), float(np.median(cpu))
+class Gateways:
+    """Synthetic traffic of one run, written as the ingestion writes it (rollups + reservoirs)."""
+
+    def __init__(self, *, env, world: World, scenario: dict, volume: int, rng: np.random.Generator, t0: datetime):
+        self.env, self.world, self.s, self.volume, self.rng, self.t0 = env, world, scenario, volume, rng, t0
+        self.phase = float(rng.uniform(0, 1440))  # time of day the run starts, in minutes
+        self.requests = [0, 0]
+
+    def minutes(self, start: datetime, end: datetime, weight: int) -> None:
+        from rollouts.judging.observations import _KEY_COLUMNS, _SUM_COLUMNS, _upsert
+        from rollouts.judging.samples import RESERVOIR_SIZE, samples_upsert
+        from rollouts.models import ObservationRollup
+
+        count = int((end - start) / timedelta(minutes=1))
+        if count <= 0:
+            return
+        rng, s = self.rng, self.s
+        offset = (start - self.t0) / timedelta(minutes=1)
+        clock = self.phase + offset + np.arange(count)
+        cycle = np.sin(2 * math.pi * clock / 1440) if s["diurnal"] else np.zeros(count)
+        total = rng.poisson(self.volume * (1 + 0.3 * cycle))
+        n_c = rng.binomial(total, weight / 100)
+        n_b = total - n_c
+        p_b = BASE_ERROR + 0.003 * np.sin(2 * math.pi * (clock + 360) / 1440) * (1 if s["diurnal"] else 0)
+        e_b = rng.binomial(n_b, p_b)
+        e_c = rng.binomial(n_c, np.clip(p_b + s["error_delta"], 0, 1))
+        groups, samples = {}, []
+        errors_at, sum_at = _SUM_COLUMNS.index("errors"), _SUM_COLUMNS.index("latency_sum")
+        arms = ((self.world.candidate.pk, n_c, e_c, s["latency_ratio"]), (self.world.stable.pk, n_b, e_b, 1.0))
+        for i in range(count):
+            minute = start + timedelta(minutes=i)
+            for release_id, n, e, ratio in arms:
+                if n[i] == 0:
+                    continue
+                sums = [0] * len(_SUM_COLUMNS)
+                sums[0], sums[errors_at], sums[sum_at] = int(n[i]), int(e[i]), LATENCY_MEDIAN * ratio * int(n[i])
+                groups[(self.env.pk, release_id, minute, "")] = sums
+                if s["metrics"] == "default":
+                    k = min(int(n[i]), RESERVOIR_SIZE)
+                    values = LATENCY_MEDIAN * ratio * np.exp(LATENCY_SIGMA * rng.standard_normal(k))
+                    samples.extend(
+                        (self.env.pk, release_id, minute, slot, float(v), None, 0.0) for slot, v in enumerate(values)
+                    )
+        _upsert(ObservationRollup, _KEY_COLUMNS, _SUM_COLUMNS, groups)
+        samples_upsert(samples)
+        self.requests[0] += int(n_c.sum())
+        self.requests[1] += int(n_b.sum())
+
+
+def _five_percent_step(steps: list[dict]) -> int:
+    """Index of the analysis step judging the 5 % weight (a rollback there or earlier caught it in time)."""
+    weight = 0
+    for i, step in enumerate(steps):
+        if step["type"] == "weight":
+            weight = step["weight"]
+        elif step["type"] == "analysis" and weight == 5:
+            return i
+    raise RuntimeError("the default steps have no 5 % analysis step")
+
+
+def simulate_run(world: World, scenario: dict, volume: int, rng: np.random.Generator, number: int) -> dict:
+    from rollouts.judging import clock
+    from rollouts.judging.windows import minute_ceil
+    from rollouts.models import (
+        Environment,
+        ObservationRollup,
+        ObservationSample,
+        RolloutRun,
+        RolloutTransition,
+        RunState,
+    )
+    from rollouts.registry.services import deployment_record
+    from rollouts.runs import services as runs
+    from rollouts.runs.analysis import DEFAULT_METRICS
+
+    t0 = datetime(2026, 12, 2, tzinfo=UTC) + timedelta(days=number)
+    sim = SimClock(t0)
+    clock.now = sim
+    env = Environment.objects.create(feature=world.feature, name=f"bench-{number}")
+    deployment_record(actor=world.approver, environment=env, release=world.stable)
+    gateways = Gateways(env=env, world=world, scenario=scenario, volume=volume, rng=rng, t0=t0)
+    pause_at = resume_at = None
+    if rng.random() < PAUSE_SHARE:
+        pause_at = t0 + timedelta(minutes=int(rng.integers(2, 90)))
+        resume_at = pause_at + timedelta(minutes=int(rng.integers(5, 31)))
+    error_only = [m for m in DEFAULT_METRICS if m["name"] == "error_rate"]
+    config = {} if scenario["metrics"] == "default" else {"metrics": error_only}
+    run = runs.run_start(
+        actor=world.responder, environment=env, candidate_release=world.candidate, config=config, reason="bench"
+    )
+    injected = False
+    while True:
+        run = RolloutRun.objects.get(pk=run.pk)
+        if run.state not in (RunState.RUNNING, RunState.PAUSED, RunState.ROLLING_BACK):
+            break
+        if run.state == RunState.PAUSED and not (injected and resume_at is not None):
+            break  # the engine paused it: a person is needed
+        events = []
+        if run.state in (RunState.RUNNING, RunState.ROLLING_BACK) and run.next_check_at is not None:
+            events.append(run.next_check_at)
+        if pause_at is not None and not injected and run.state == RunState.RUNNING:
+            events.append(pause_at)
+        if injected and resume_at is not None:
+            events.append(resume_at)
+        if not events:
+            break
+        t_next = max(minute_ceil(min(events)), sim.t)
+        if t_next - t0 > timedelta(minutes=MAX_MINUTES):
+            break
+        gateways.minutes(sim.t, t_next, run.candidate_weight)
+        sim.t = t_next
+        if injected and resume_at is not None and sim.t >= resume_at:
+            runs.run_resume(run=run, actor=world.person, reason="checked the dashboards")
+            resume_at = None
+        elif pause_at is not None and not injected and sim.t >= pause_at and run.state == RunState.RUNNING:
+            runs.run_pause(run=run, actor=world.person, reason="looking at a customer report")
+            injected = True
+        else:
+            runs.run_advance(run_id=run.pk, worker="bench")
+    run = RolloutRun.objects.get(pk=run.pk)
+    last = RolloutTransition.objects.filter(run=run).order_by("-id").first()
+    outcome = {
+        "state": run.state,
+        "step_index": run.step_index,
+        "injected_pause": injected,
+        "decided_by_engine": last is not None and last.actor_id is None,
+        "reason": run.state_reason,
+        "minutes": (sim.t - t0) / timedelta(minutes=1),
+        "looks": run.analyses.count(),
+        "requests": sum(gateways.requests),
+    }
+    ObservationSample.objects.filter(environment=env).delete()
+    ObservationRollup.objects.filter(environment=env).delete()
+    return outcome
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    a = (1 - confidence) / 2
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def _row(name: str, volume: int, outcomes: list[dict], five_pct: int) -> dict:
+    from rollouts.models import RunState
+
+    n = len(outcomes)
+    rolled = [o for o in outcomes if o["state"] == RunState.ROLLED_BACK]
+    paused = [o for o in outcomes if o["state"] == RunState.PAUSED]
+    promoted = [o for o in outcomes if o["state"] == RunState.SUCCEEDED]
+    early = [o for o in rolled if o["step_index"] <= five_pct]
+    stopped = [o for o in rolled + paused if o["step_index"] <= five_pct]  # rolled back, or held for a person
+    lo, hi = clopper_pearson(len(rolled), n)
+    plo, phi = clopper_pearson(len(paused), n)
+    dlo, dhi = clopper_pearson(len(early), n)
+    return {
+        "scenario": name,
+        "volume_per_min": volume,
+        "runs": n,
+        "rolled_back": len(rolled) / n,
+        "rolled_back_ci95": [round(lo, 4), round(hi, 4)],
+        "paused_for_person": len(paused) / n,
+        "paused_ci95": [round(plo, 4), round(phi, 4)],
+        "promoted": len(promoted) / n,
+        "detected_by_5pct": len(early) / n,
+        "stopped_by_5pct": len(stopped) / n,
+        "detected_by_5pct_ci95": [round(dlo, 4), round(dhi, 4)],
+        "with_injected_pause": sum(o["injected_pause"] for o in outcomes),
+        "looks_p50": float(np.median([o["looks"] for o in outcomes])),
+        "minutes_p50": float(np.median([o["minutes"] for o in outcomes])),
+        "pause_reasons": sorted({o["reason"][:90] for o in paused})[:3],
+        "stuck": sum(o["state"] not in ("succeeded", "rolled_back", "paused") for o in outcomes),
+        "all_decided_by_engine": all(o["decided_by_engine"] for o in outcomes),
+    }
 
 
 def run() -> dict:
-    started = time.perf_counter()
-    five_pct_end = LOOKS_PER_STEP * 2  # looks 1..8: the regression never sees more than 5 % of traffic
-    rows = []
-    for traffic in TRAFFIC_GRID:
-        rng = np.random.default_rng([SEED, traffic])  # each volume its own stream: rows don't depend on the grid
-        aa = simulate(rng, traffic, BASE_RATE)
-        aa_fail = fails(aa)
-        aa_fail_05 = fails(aa, alpha=0.05)
-        bad = simulate(rng, traffic, BAD_RATE)
-        bad_fail, bad_fail_m4 = fails(bad), fails(bad, metrics_sharing_alpha=4)
-        first = first_fail(bad_fail)
-        caught = (first >= 0) & (first < five_pct_end)
-        canary_cum = np.cumsum(bad[0], axis=1)
-        rows.append(
-            {
-                "traffic_per_min": traffic,
-                "aa_false_rollback": float(aa_fail.any(axis=1).mean()),
-                "aa_false_rollback_alpha05": float(aa_fail_05.any(axis=1).mean()),
-                "detected_by_5pct": float(caught.mean()),
-                "detected_by_5pct_m4": float(
-                    ((first_fail(bad_fail_m4) >= 0) & (first_fail(bad_fail_m4) < five_pct_end)).mean()
-                ),
-                "detected_at_1pct": float(((first >= 0) & (first < LOOKS_PER_STEP)).mean()),
-                "canary_req_to_detect_p50": float(np.median(canary_cum[caught, first[caught]]))
-                if caught.any()
-                else None,
-                "canary_req_to_detect_p95": float(np.quantile(canary_cum[caught, first[caught]], 0.95))
-                if caught.any()
-                else None,
-                "total_req_to_detect_p95": float(np.quantile((first[caught] + 1) * traffic * INTERVAL_MINUTES, 0.95))
-                if caught.any()
-                else None,
-                "_counts": (aa, aa_fail, bad, bad_fail),
-            }
-        )
-    needed = next((r for r in rows if r["detected_by_5pct"] >= 0.95), None)
-    reference = needed or rows[-1]
-    aa, aa_fail, bad, bad_fail = reference["_counts"]
-    mismatches = cross_check(aa, aa_fail) + cross_check(bad, bad_fail)
-    # 1,000 runs estimate a 0.5 % rate to +-0.2 pp; 20,000 more A/A runs at the reference volume pin it down.
-    many = simulate(np.random.default_rng([SEED, 0]), reference["traffic_per_min"], BASE_RATE, runs=20 * RUNS)
-    aa_many = float(fails(many).any(axis=1).mean())
-    # Look-level noise the orchestrator will see in A/A at that volume (not rollbacks).
-    worst_false = max(r["aa_false_rollback"] for r in rows)
-    pooled_false = float(np.mean([r["aa_false_rollback"] for r in rows]))
-    judge_ms, judge_cpu_ms = judge_timing_ms()
-    table = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    started, started_cpu = time.perf_counter(), time.process_time()
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    grid = QUICK if quick else FULL
+    only = [n for n in os.environ.get("BENCH_SCENARIOS", "").split(",") if n]
+    if only:  # run part of the grid (e.g. one process per scenario on a machine with spare cores)
+        unknown = set(only) - set(SCENARIOS)
+        if unknown:
+            raise ValueError(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+        grid = {name: runs for name, runs in grid.items() if name in only}
+    volumes = {int(v) for v in os.environ.get("BENCH_VOLUMES", "").split(",") if v}
+    if volumes:
+        grid = {name: {v: n for v, n in runs.items() if v in volumes} for name, runs in grid.items()}
+    _setup()
+    from rollouts.runs.services import default_steps
+
+    world = _world()
+    five_pct = _five_percent_step(default_steps())
+    rows, number = [], 0
+    for name, per_volume in grid.items():
+        for volume, count in per_volume.items():
+            rng = np.random.default_rng([SEED, list(SCENARIOS).index(name), volume])
+            outcomes = []
+            for _ in range(count):
+                number += 1
+                outcomes.append(simulate_run(world, SCENARIOS[name], volume, rng, number))
+            rows.append(_row(name, volume, outcomes, five_pct))
+            print(json.dumps({"row": rows[-1]}), file=sys.stderr, flush=True)  # progress, one line per row
+    result = summarise(rows, quick=quick)
+    result["metrics"]["seconds"] = round(time.perf_counter() - started, 1)
+    result["metrics"]["cpu_seconds"] = round(time.process_time() - started_cpu, 1)
+    result["notes"]["grid"] = {k: dict(v) for k, v in grid.items()}
+    return result
+
+
+def summarise(rows: list[dict], *, quick: bool = False) -> dict:
+    """The benchmark's result for a set of rows (one process's, or the parts of a split run put together)."""
+    by = {(r["scenario"], r["volume_per_min"]): r for r in rows}
+    healthy = [r for r in rows if r["scenario"] in ("aa", "aa_diurnal", "aa_default_metrics")]
+    worst = max(healthy, key=lambda r: r["rolled_back"], default=None)
+    det = by.get(("err", 1_500))
+    det_diurnal = by.get(("err_diurnal", 1_500))
+    healthy_runs = sum(r["runs"] for r in healthy)
+    pause_rate = sum(r["paused_for_person"] * r["runs"] for r in healthy) / healthy_runs if healthy else None
+    engine_driven = all(r["all_decided_by_engine"] and r["stuck"] == 0 for r in rows)
     metrics = {
-        "runs_per_volume": RUNS,
-        "aa_false_rollback_pooled": pooled_false,
-        "aa_false_rollback_worst_volume": worst_false,
-        "aa_false_rollback_20k_runs_at_that_volume": aa_many,
-        "aa_false_rollback_worst_alpha05": max(r["aa_false_rollback_alpha05"] for r in rows),
-        "traffic_per_min_for_95pct": needed["traffic_per_min"] if needed else None,
-        "detected_by_5pct_at_that_volume": reference["detected_by_5pct"],
-        "canary_req_to_detect_p50": reference["canary_req_to_detect_p50"],
-        "canary_req_to_detect_p95": reference["canary_req_to_detect_p95"],
-        "total_req_to_detect_p95": reference["total_req_to_detect_p95"],
-        "minutes_to_detect_p95": reference["total_req_to_detect_p95"] / reference["traffic_per_min"]
-        if reference["total_req_to_detect_p95"]
-        else None,
-        "detected_by_5pct_m4_at_that_volume": reference["detected_by_5pct_m4"],
-        "judge_vs_vectorised_mismatches": mismatches,
-        "judge_ms_100k_per_arm_continuous": round(judge_ms, 1),
-        "judge_cpu_ms_100k_per_arm_continuous": round(judge_cpu_ms, 1),
-        "seconds": round(time.perf_counter() - started, 1),
+        "engine_driven": engine_driven,
+        "quick": quick,
+        "volumes": sorted({r["volume_per_min"] for r in rows}),
+        "aa_false_rollback_worst_row": worst["rolled_back"] if worst else None,
+        "aa_false_rollback_worst_row_upper95": worst["rolled_back_ci95"][1] if worst else None,
+        "aa_false_rollback_worst_row_is": f"{worst['scenario']}@{worst['volume_per_min']}" if worst else None,
+        "aa_pause_rate": pause_rate,
+        "aa_pause_rate_worst_row": max((r["paused_for_person"] for r in healthy), default=None),
+        "detect_1_to_3_by_5pct": det["detected_by_5pct"] if det else None,
+        "detect_1_to_3_by_5pct_at": 1_500 if det else None,
+        "detect_1_to_3_by_5pct_diurnal": det_diurnal["detected_by_5pct"] if det_diurnal else None,
+        "latency_20pct_stopped_by_5pct_worst_row": min(
+            (r["stopped_by_5pct"] for r in rows if r["scenario"] == "lat"), default=None
+        ),
+        "runs": sum(r["runs"] for r in rows),
     }
-    # The target is a rate: judged on the pooled 12,000 A/A runs and the 20,000 at the reference volume. A single
-    # 1,000-run row is reported too but has a binomial SE of about 0.2 pp at these rates.
-    ok = pooled_false <= 0.01 and aa_many <= 0.01 and needed is not None and mismatches == 0
+    ok = (
+        engine_driven
+        and all(r["rolled_back"] <= 0.01 for r in healthy)
+        and all(r["paused_for_person"] <= 0.05 for r in healthy)
+        and all(d is None or d["detected_by_5pct"] >= 0.95 for d in (det, det_diurnal))
+    )
     return {
         "name": "judge_quality",
-        "target": "A/A false rollback <= 1 % (1,000 runs per volume); 1 % -> 3 % error rise at 5 % canary detected in >= 95 %",
+        "target": "A/A false rollback <= 1 % per row; healthy paused <= 5 %; 1 % -> 3 % caught by end of 5 % step "
+        ">= 95 % at 1,500/min (also with diurnal drift; 10 % of runs paused and resumed)",
+        **{k: metrics[k] for k in ("engine_driven", "aa_false_rollback_worst_row", "aa_pause_rate", "volumes")},
+        "detect_1_to_3_by_5pct": metrics["detect_1_to_3_by_5pct"],
         "metrics": metrics,
         "ok": ok,
         "notes": {
-            "by_volume": table,
+            "rows": rows,
             "seed": SEED,
-            "steps": STEPS,
-            "looks_per_step": LOOKS_PER_STEP,
-            "interval_minutes": INTERVAL_MINUTES,
+            "pause_share": PAUSE_SHARE,
         },
     }
+
+
+def table(rows: list[dict]) -> str:
+    """Every row as a Markdown table (docs/benchmarks.md is filled from this, not typed)."""
+
+    def pct(x):
+        return f"{100 * x:.1f} %"
+
+    def ci(pair):
+        return f"{100 * pair[0]:.1f} to {100 * pair[1]:.1f} %"
+
+    out = [
+        "| scenario | req/min | runs | rolled back (95 % CI) | paused for a person (95 % CI) | promoted "
+        "| caught by end of 5 % step (95 % CI) | held or rolled back by end of 5 % step | injected pauses "
+        "| looks p50 | minutes p50 |",
+        "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['scenario']} | {r['volume_per_min']:,} | {r['runs']} | {pct(r['rolled_back'])} ({ci(r['rolled_back_ci95'])}) "
+            f"| {pct(r['paused_for_person'])} ({ci(r['paused_ci95'])}) | {pct(r['promoted'])} "
+            f"| {pct(r['detected_by_5pct'])} ({ci(r['detected_by_5pct_ci95'])}) | {pct(r['stopped_by_5pct'])} "
+            f"| {r['with_injected_pause']} | {r['looks_p50']:g} | {r['minutes_p50']:g} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    # python -m bench.judge_quality --combine PART.err ...: put the rows of a split run together and print the
+    # combined result and its table.
+    if sys.argv[1:2] == ["--combine"]:
+        from pathlib import Path
+
+        # Each part's stderr has one {"row": ...} line per finished row, so rows of a part stopped before its end
+        # are kept too.
+        lines = [line for path in sys.argv[2:] for line in Path(path).read_text().splitlines()]
+        rows = [json.loads(line)["row"] for line in lines if line.startswith('{"row"')]
+        order = {name: i for i, name in enumerate(SCENARIOS)}
+        rows.sort(key=lambda r: (order[r["scenario"]], r["volume_per_min"]))
+        combined = summarise(rows)
+        print(json.dumps(combined, default=str))
+        print(table(combined["notes"]["rows"]))
+    else:
+        print(json.dumps(run(), default=str))

@@ -234,7 +234,11 @@ REWIND_HEALTH_MISSED_HEARTBEATS = env_int("REWIND_HEALTH_MISSED_HEARTBEATS", 3)
 REWIND_ROLLOUT = {
     "analysis_seconds": env_float("REWIND_ROLLOUT_ANALYSIS_SECONDS", 300.0),
     "bake_seconds": env_float("REWIND_ROLLOUT_BAKE_SECONDS", 1800.0),
-    "max_looks": env_int("REWIND_ROLLOUT_MAX_LOOKS", 6),
+    # Tested looks each analysis step and the bake plan; their sum is the run's error budget (judging/plan.py).
+    "analysis_looks": env_int("REWIND_ROLLOUT_ANALYSIS_LOOKS", 6),
+    "bake_looks": env_int("REWIND_ROLLOUT_BAKE_LOOKS", 6),
+    "max_wait_looks": env_int("REWIND_ROLLOUT_MAX_WAIT_LOOKS", 36),  # looks a step waits for data, then pauses
+    "bake_holdback_percent": env_float("REWIND_ROLLOUT_BAKE_HOLDBACK_PERCENT", 5.0),  # stable share during the bake
     "lease_seconds": env_float("REWIND_ROLLOUT_LEASE_SECONDS", 60.0),
     "webhook_timeout_seconds": env_float("REWIND_WEBHOOK_TIMEOUT_SECONDS", 5.0),
     "webhook_max_attempts": env_int("REWIND_WEBHOOK_MAX_ATTEMPTS", 5),

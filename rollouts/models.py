@@ -17,6 +17,7 @@ from rollouts.judging.models import (  # noqa: F401
     Analysis,
     Observation,
     ObservationRollup,
+    ObservationSample,
     WorkflowRollup,
 )
 from rollouts.registry.models import (  # noqa: F401

@@ -15,15 +15,18 @@ Per metric (``MetricSpec``), at analysis ``look`` k of ``JudgeConfig.max_looks``
   never a pass and never a fail.
 * **Fail** when the one-sided test "the canary is worse by more than allowed_change" rejects at this look's
   level:
-    - binary: Newcombe's hybrid score interval (Wilson score intervals per arm) for the difference in
-      proportions; the p-value is that interval inverted (p < level exactly when the one-sided lower bound
-      of the worsening at that level is above the allowed change);
+    - binary with ``allowed_change`` 0: the conditional exact test (one-sided Fisher, hypergeometric), valid at
+      the tiny per-look levels of a run-wide budget even with a handful of errors; with a tolerance, Newcombe's
+      hybrid score interval (Wilson score intervals per arm) for the difference in proportions, inverted
+      (p < level exactly when the one-sided lower bound of the worsening at that level is above the allowed
+      change);
     - continuous: Mann-Whitney U (normal approximation with tie and continuity correction) of the canary,
       shifted by the allowed change, against the baseline.
   The look's level protects against false rollbacks from judging every interval and many metrics: the alpha
-  of the whole run is spent over the looks with a Lan-DeMets O'Brien-Fleming-type spending function (or
-  Pocock-type, ``JudgeConfig.spending``) and look k may use only the increment alpha(k/K) - alpha((k-1)/K);
-  within a look, Holm's step-down procedure shares that increment among the metrics. By the union bound the
+  of the whole run is spent over the looks with a Lan-DeMets Pocock-type spending function (or
+  O'Brien-Fleming-type, ``JudgeConfig.spending``) and look k may use only the increment alpha(k/K) - alpha((k-1)/K);
+  within a look, Holm's step-down procedure shares that increment among the critical metrics (non-critical
+  metrics, which never roll back, form a second Holm family at the same level). By the union bound the
   chance of any false Fail in a run is at most ``alpha`` whatever the windows are (cumulative or not). Looks
   past ``max_looks`` have no alpha left, so the judge answers Inconclusive there: plan max_looks to cover
   every interval including bake.
@@ -67,9 +70,9 @@ Use (one call per analysis interval; ``look`` counts the run's intervals from 1,
     )
     result.verdict, result.reason, result.to_dict()  # "fail" -> roll back
 
-Simulated quality (bench/judge_quality.py, docs/benchmarks.md "Canary judge quality"): with the defaults,
-~0.3 % false rollbacks per run in A/A, and a 1 % -> 3 % error-rate rise at 5 % canary traffic caught in 95 %
-of runs by the end of the 5 % step from about 1,250 requests per minute (5-minute intervals, 4 per step).
+The run engine numbers looks across the whole run (rollouts.judging.plan): ``look`` is the run's k-th tested
+look and ``max_looks`` the looks its steps plan. Simulated quality on the real engine: bench/judge_quality.py,
+docs/benchmarks.md "Canary judge quality".
 """
 
 from __future__ import annotations
@@ -137,7 +140,9 @@ class JudgeConfig:
     srm_alpha: float = 0.001
     marginal_band: float = 0.5
     ci_level: float = 0.95  # confidence of the reported (uncorrected) intervals
-    spending: Spending = "obrien_fleming"
+    # Pocock-type spends evenly over the run, so the early, small-canary steps -- where a regression must be
+    # caught before it reaches more users -- get a usable share (O'Brien-Fleming keeps nearly all for the end).
+    spending: Spending = "pocock"
     max_continuous_samples: int = 5_000
 
     def __post_init__(self):
@@ -354,8 +359,15 @@ def judge(
     analyses = [
         (_analyse_binary if s.kind == "binary" else _analyse_continuous)(s, canary, baseline, config) for s in specs
     ]
-    tested = [a.p_value if a.enough else math.nan for a in analyses]
-    rejected, levels = holm_levels(tested, level)
+    # Two Holm families, each at the look's full level: only critical metrics roll back, so the false-rollback
+    # bound needs only them to share alpha; non-critical ones (a Fail there needs a person) have their own.
+    rejected, levels = [False] * len(analyses), [level] * len(analyses)
+    for critical in (True, False):
+        family = [i for i, a in enumerate(analyses) if a.spec.critical == critical]
+        tested = [analyses[i].p_value if analyses[i].enough else math.nan for i in family]
+        family_rejected, family_levels = holm_levels(tested, level)
+        for i, r, lvl in zip(family, family_rejected, family_levels, strict=True):
+            rejected[i], levels[i] = r, lvl
     where = f"look {look}/{config.max_looks}"
 
     metrics = []

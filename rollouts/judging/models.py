@@ -50,6 +50,28 @@ class Observation(models.Model):
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000)
 
 
+class ObservationSample(models.Model):
+    """A per-minute reservoir: at most RESERVOIR_SIZE requests of one release in one minute, kept as a uniform
+    sample of that minute's requests (rollouts.judging.samples), so a look samples both arms alike over time."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    slot = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    eval_score = models.FloatField(null=True, blank=True)
+    cost = models.FloatField(default=0.0)
+
+    class Meta:
+        # The unique index (environment, release, minute, slot) also serves the judge's range reads.
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "release", "minute", "slot"], name="uniq_observation_sample")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.minute:%Y-%m-%d %H:%M} slot {self.slot}"
+
+
 class ObservationRollup(models.Model):
     """Sums over one minute of observations for one release and segment (what the canary judge reads).
 

@@ -15,28 +15,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.permissions import require
-from rollouts.judging.judge import ArmData
+from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arm_data  # noqa: F401 - re-exported
 from rollouts.judging.models import LATENCY_BUCKETS_MS, Observation, ObservationRollup, WorkflowRollup
+from rollouts.judging.samples import samples_add
 from rollouts.registry.models import Environment, Release
 
 MAX_BATCH = getattr(settings, "OBSERVATIONS_MAX_BATCH", 5000)
 RETENTION_DAYS = getattr(settings, "OBSERVATIONS_RETENTION_DAYS", 14)
 ROLLUP_RETENTION_DAYS = getattr(settings, "OBSERVATION_ROLLUPS_RETENTION_DAYS", 180)
-CONTINUOUS_CAP = 50_000
 MAX_ERRORS_REPORTED = 100
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-BINARY_METRICS = ("error_rate", "refusal_rate", "json_invalid_rate", "negative_feedback_rate")
-CONTINUOUS_METRICS = ("latency_ms", "eval_score", "cost")
 
 REQUIRED_FIELDS = ("feature", "environment", "time", "latency_ms")
 OPTIONAL_FIELDS = (
@@ -522,6 +519,7 @@ def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecor
     fresh.sort(key=lambda o: (o.environment_id, o.request_id or ""))
     _insert(fresh)
     rollup_rows = _upsert_rollups(fresh)
+    samples_add(fresh)  # after the rollups: their locked counts place this batch in each minute's reservoir
     return fresh, len(observations) - len(fresh), rollup_rows
 
 
@@ -561,54 +559,4 @@ def observations_prune(*, now: datetime | None = None) -> tuple[int, int]:
 
 
 # --- reads for the judge ------------------------------------------------------------------------------------
-
-
-def _minute_floor(t: datetime) -> datetime:
-    return t.replace(second=0, microsecond=0)
-
-
-def arm_data(
-    *, environment: Environment, release: Release, start: datetime, end: datetime, metrics: list[str] | None = None
-) -> ArmData:
-    """Data for one arm of the canary comparison over [start, end).
-
-    Binary metrics come from the rollups (minute-granular: minutes starting in [floor(start), end)), as
-    (events, trials). Continuous metrics come from raw rows in [start, end), capped at the CONTINUOUS_CAP most
-    recent values so a long bake does not load millions of rows. Two queries at most."""
-    wanted = set(metrics) if metrics is not None else set(BINARY_METRICS + CONTINUOUS_METRICS)
-    unknown = wanted - set(BINARY_METRICS + CONTINUOUS_METRICS)
-    if unknown:
-        raise ValueError(f"Unknown metrics: {sorted(unknown)}")
-    totals = ObservationRollup.objects.filter(
-        environment=environment, release=release, minute__gte=_minute_floor(start), minute__lt=end
-    ).aggregate(
-        count=Sum("count"),
-        errors=Sum("errors"),
-        refusals=Sum("refusals"),
-        json_checked=Sum("json_checked"),
-        json_invalid=Sum("json_invalid"),
-        feedback_count=Sum("feedback_count"),
-        feedback_negative=Sum("feedback_negative"),
-    )
-    t = {k: v or 0 for k, v in totals.items()}
-    pairs = {
-        "error_rate": (t["errors"], t["count"]),
-        "refusal_rate": (t["refusals"], t["count"]),
-        "json_invalid_rate": (t["json_invalid"], t["json_checked"]),
-        "negative_feedback_rate": (t["feedback_negative"], t["feedback_count"]),
-    }
-    binary = {name: pair for name, pair in pairs.items() if name in wanted}
-
-    continuous: dict[str, np.ndarray] = {}
-    wanted_continuous = [m for m in CONTINUOUS_METRICS if m in wanted]
-    if wanted_continuous:
-        rows = list(
-            Observation.objects.filter(environment=environment, release=release, time__gte=start, time__lt=end)
-            .order_by("-time")
-            .values_list("latency_ms", "eval_score", "cost")[:CONTINUOUS_CAP]
-        )
-        columns = dict(zip(CONTINUOUS_METRICS, zip(*rows, strict=True), strict=False)) if rows else {}
-        for name in wanted_continuous:
-            values = [v for v in columns.get(name, ()) if v is not None]
-            continuous[name] = np.asarray(values, dtype=float)
-    return ArmData(requests=t["count"], binary=binary, continuous=continuous)
+# rollouts.judging.arms reads a look's window (whole minutes from the rollups and reservoirs, raw edge rows).

@@ -52,7 +52,15 @@ class RolloutRun(models.Model):
     config = models.JSONField(default=dict, blank=True, help_text="Per-run timings (seconds) and judge settings")
     step_index = models.PositiveIntegerField(default=0)
     step_started_at = models.DateTimeField(null=True, blank=True)
-    step_looks = models.PositiveIntegerField(default=0, help_text="Judgements made in the current step")
+    step_looks = models.PositiveIntegerField(
+        default=0, help_text="Looks in the current step since it started or was resumed"
+    )
+    # The run's error budget: looks are numbered across the whole run, and only looks that tested something spend
+    # alpha (rollouts.judging.plan). Promotion, pauses and resumes continue these counters; nothing resets them.
+    looks = models.PositiveIntegerField(default=0, help_text="Judgements made in the run (numbers every analysis)")
+    tested_looks = models.PositiveIntegerField(default=0, help_text="Looks of the run that spent alpha")
+    step_tested_looks = models.PositiveIntegerField(default=0, help_text="Looks of the current step that spent alpha")
+    last_look_at = models.DateTimeField(null=True, blank=True, help_text="When the judge last looked")
     candidate_weight = models.PositiveSmallIntegerField(default=0, help_text="Percent of traffic on the candidate")
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
     state_reason = models.TextField(blank=True)

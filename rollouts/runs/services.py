@@ -14,13 +14,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from core.actors import system_actor
 from core.audit import audit_record
 from core.permissions import require
 from core.tasks import enqueue_on_commit
 from rollouts.impact.services import impact_followup_start
+from rollouts.judging import clock, plan
 from rollouts.judging.models import Analysis
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import DeploymentEvent, Environment, Layer, Release, Source
@@ -51,10 +51,11 @@ class RollbackAlreadyDone(RunConflict):
 
 
 def default_steps() -> list[dict]:
+    """1 → 5 → 25 → 50 % with an analysis after each, then 100 % and a bake (judged against a stable holdback)."""
     steps: list[dict] = []
-    for weight in DEFAULT_WEIGHTS:
+    for weight in DEFAULT_WEIGHTS[:-1]:
         steps += [{"type": "weight", "weight": weight}, {"type": "analysis"}]
-    steps.append({"type": "bake"})
+    steps += [{"type": "weight", "weight": DEFAULT_WEIGHTS[-1]}, {"type": "bake"}]
     return steps
 
 
@@ -237,7 +238,7 @@ def _begin(run: RolloutRun, *, actor) -> None:
         },
         reason=run.reason,
     )
-    now = timezone.now()
+    now = clock.now()
     _transition(
         run,
         RunState.PENDING,
@@ -394,7 +395,7 @@ def rollback_request(
             reason=reason,
             incident_id=incident_id,
             override_reason=override_reason.strip(),
-            rollback_started_at=timezone.now(),
+            rollback_started_at=clock.now(),
             idempotency_key=idempotency_key or None,
             # Traffic moves when this request commits, not when a worker gets to it: gateways see an immediate
             # rollback at once even if every worker is busy or down. The worker then delivers the webhooks
@@ -450,11 +451,11 @@ def run_roll_back(*, run: RolloutRun, actor, reason: str, aborting: bool = False
             actor=actor,
             reason=f"{reason} (no earlier release to return to)",
             action="rollout.abort" if aborting else "rollout.fail",
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
             lease_owner="",
             lease_expires_at=None,
         )
-    now = timezone.now()
+    now = clock.now()
     moved = _transition(
         run,
         (RunState.RUNNING, RunState.PAUSED),
@@ -499,9 +500,10 @@ def run_promote(*, run: RolloutRun, actor, reason: str = "") -> bool:
         ).update(
             state=RunState.RUNNING,
             step_index=run.step_index + 1,
-            step_started_at=timezone.now(),
+            step_started_at=clock.now(),
             step_looks=0,
-            next_check_at=timezone.now(),
+            step_tested_looks=0,
+            next_check_at=clock.now(),
             paused_from="",
         )
         if updated != 1:
@@ -536,12 +538,14 @@ def run_resume(*, run: RolloutRun, actor, reason: str = "") -> bool:
     require(actor, control_permission(run))
     step = run.current_step or {}
     back_to = run.paused_from or RunState.RUNNING
-    fields = {"next_check_at": timezone.now(), "paused_from": ""}
+    fields = {"next_check_at": clock.now(), "paused_from": ""}
     if back_to == RunState.RUNNING and step.get("type") == "pause" and step.get("seconds") is None:
         # Resuming is what an open-ended pause step waits for.
-        fields.update(step_index=run.step_index + 1, step_started_at=timezone.now(), step_looks=0)
+        fields.update(step_index=run.step_index + 1, step_started_at=clock.now(), step_looks=0, step_tested_looks=0)
     elif back_to == RunState.RUNNING and step.get("type") in ("analysis", "bake"):
-        fields.update(step_started_at=timezone.now(), step_looks=0)
+        # The analysis goes on where it stopped: same window start, same run-wide look numbers and budget. Only the
+        # step's wait for data starts afresh (a person resumed it because data should now be there).
+        fields.update(step_looks=run.step_tested_looks)
     moved = _transition(
         run, RunState.PAUSED, back_to, actor=actor, reason=reason or "resumed", action="rollout.resume", **fields
     )
@@ -570,7 +574,7 @@ def run_advance(*, run_id: int, worker: str = "worker") -> None:
     if run is None or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
         return
     lease = timedelta(seconds=run_settings(run)["lease_seconds"])
-    now = timezone.now()
+    now = clock.now()
     claimed = (
         RolloutRun.objects.filter(pk=run_id, state__in=(RunState.RUNNING, RunState.ROLLING_BACK))
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
@@ -583,7 +587,7 @@ def run_advance(*, run_id: int, worker: str = "worker") -> None:
             run = RolloutRun.objects.select_related("environment__feature").get(pk=run_id)
             if run.lease_owner != token or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
                 return
-            RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=timezone.now() + lease)
+            RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=clock.now() + lease)
             if not _drive(run):
                 return
     finally:
@@ -665,17 +669,24 @@ def _deliveries_settled(run: RolloutRun, phase: str) -> bool:
 
 def _drive_weight(run: RolloutRun, step: dict) -> bool:
     phase = f"step{run.step_index}"
-    if not _set_weight(run, step["weight"], phase) or not _deliveries_settled(run, phase):
+    weight = step["weight"]
+    following = run.steps[run.step_index + 1] if run.step_index + 1 < len(run.steps) else {}
+    if weight == 100 and following.get("type") == "bake" and run.stable_release_id is not None:
+        # The bake keeps a small stable share as its control; full traffic comes when the bake has passed.
+        weight = plan.holdback_weight(run_settings(run))
+    if not _set_weight(run, weight, phase) or not _deliveries_settled(run, phase):
         return False
-    return _next_step(run, reason=f"candidate at {step['weight']} %")
+    return _next_step(run, reason=f"candidate at {weight} %")
 
 
 def _next_step(run: RolloutRun, *, reason: str) -> bool:
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         updated = RolloutRun.objects.filter(
             pk=run.pk, state=RunState.RUNNING, step_index=run.step_index, lease_owner=run.lease_owner
-        ).update(step_index=run.step_index + 1, step_started_at=now, step_looks=0, next_check_at=now)
+        ).update(
+            step_index=run.step_index + 1, step_started_at=now, step_looks=0, step_tested_looks=0, next_check_at=now
+        )
         if updated != 1:
             return False
         RolloutTransition.objects.create(
@@ -690,28 +701,36 @@ def _drive_pause(run: RolloutRun, step: dict) -> bool:
         _pause(run, actor=ENGINE, reason="Waiting for someone to resume (pause step).")
         return False
     due = run.step_started_at + timedelta(seconds=seconds)
-    if timezone.now() < due:
+    if clock.now() < due:
         RolloutRun.objects.filter(pk=run.pk).update(next_check_at=due)
         return False
     return _next_step(run, reason=f"paused {seconds:g} s")
 
 
 def _drive_judged(run: RolloutRun, step: dict) -> bool:
+    """One look of an analysis or bake step, when due. The run has one error budget (rollouts.judging.plan):
+    looks are numbered across the run, only tested looks spend alpha, and a step ends on the evidence:
+
+    - a critical metric fails -> roll back; a non-critical one fails, or the split is off -> pause for a person;
+    - an analysis step that made its planned tested looks without a failure -> next step (no evidence of harm
+      at the run's error budget; a Marginal look is reported on the way, it does not stop the run);
+    - a bake that lasted its duration with at least one tested look -> full traffic, next step;
+    - too little data to test (too few samples) -> keep looking, up to ``max_wait_looks``, then pause;
+    - the budget is spent (every planned tested look used, e.g. after resumes) -> pause: a person decides.
+    """
     cfg = run_settings(run)
-    interval = float(step.get("interval", cfg["analysis_seconds"] if step["type"] == "analysis" else 0) or 0)
-    if step["type"] == "bake":
-        duration = float(step.get("seconds", cfg["bake_seconds"]))
-        interval = interval or max(duration / max(cfg["max_looks"], 1), 0.001)
-    else:
-        interval = float(step.get("seconds", interval))
-    now = timezone.now()
-    due = run.step_started_at + timedelta(seconds=interval * (run.step_looks + 1))
+    now = clock.now()
+    since = max(run.last_look_at or run.step_started_at, run.step_started_at)
+    due = since + timedelta(seconds=plan.look_interval(step, cfg))
     if now < due:
         RolloutRun.objects.filter(pk=run.pk).update(next_check_at=due)
         return False
-    look = run.step_looks + 1
-    result = analysis.judge_window(run=run, start=run.step_started_at, end=now, look=look, max_looks=cfg["max_looks"])
-    verdict = result.get("verdict", "inconclusive")
+    budget = plan.planned_looks(run.steps, cfg)
+    result = analysis.judge_window(
+        run=run, start=run.step_started_at, end=now, tested_look=run.tested_looks + 1, max_looks=budget
+    )
+    verdict, tested = result.get("verdict", "inconclusive"), bool(result.get("tested"))
+    look = run.looks + 1
     with transaction.atomic():
         _, created = Analysis.objects.get_or_create(
             run=run,
@@ -719,32 +738,61 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
             look=look,
             defaults={"window_start": run.step_started_at, "window_end": now, "verdict": verdict, "result": result},
         )
-        updated = RolloutRun.objects.filter(pk=run.pk, step_index=run.step_index, step_looks=run.step_looks).update(
-            step_looks=look
+        updated = RolloutRun.objects.filter(pk=run.pk, step_index=run.step_index, looks=run.looks).update(
+            looks=look,
+            step_looks=run.step_looks + 1,
+            tested_looks=run.tested_looks + tested,
+            step_tested_looks=run.step_tested_looks + tested,
+            last_look_at=now,
         )
     if not created or updated != 1:
         return False
-    run.step_looks = look
+    run.looks, run.step_looks, run.last_look_at = look, run.step_looks + 1, now
+    run.tested_looks += tested
+    run.step_tested_looks += tested
     reason = result.get("reason") or verdict
+    where = f"look {look} (tested {run.tested_looks} of {budget})"
     if verdict == "fail":
-        run_roll_back(run=run, actor=ENGINE, reason=f"Canary judge: fail at look {look}. {reason}")
+        run_roll_back(run=run, actor=ENGINE, reason=f"Canary judge: fail at {where}. {reason}")
         return False
-    if step["type"] == "analysis" and verdict == "pass":
-        return _next_step(run, reason=f"analysis passed at look {look}")
-    bake_done = step["type"] == "bake" and now >= run.step_started_at + timedelta(seconds=duration)
-    if bake_done and verdict in ("pass", "marginal"):
-        return _next_step(run, reason=f"baked {duration:g} s, last verdict {verdict}")
-    if look >= cfg["max_looks"]:
-        # Not enough evidence either way: wait for a person; never promote or roll back on no evidence.
-        _pause(run, actor=ENGINE, reason=f"Judge still {verdict} after {look} looks: {reason}")
+    broken_split = result.get("srm", {}).get("ok") is False
+    regressed = [m for m in result.get("metrics", []) if m.get("verdict") == "fail"]
+    if broken_split or regressed:
+        what = "the traffic split is off" if broken_split else "a non-critical metric regressed"
+        _pause(run, actor=ENGINE, reason=f"Canary judge at {where}: {what}; a person decides. {reason}")
         return False
+    if step["type"] == "bake":
+        if now >= run.step_started_at + timedelta(seconds=plan.bake_duration(step, cfg)) and run.step_tested_looks:
+            phase = f"step{run.step_index}-full"
+            if not _set_weight(run, 100, phase) or not _deliveries_settled(run, phase):
+                return False
+            return _next_step(
+                run, reason=f"baked with a stable holdback, {run.step_tested_looks} tested looks, last {verdict}"
+            )
+    elif run.step_tested_looks >= plan.analysis_looks(step, cfg):
+        return _next_step(
+            run, reason=f"no evidence of harm in {run.step_tested_looks} tested looks (last {verdict} at {where})"
+        )
+    if not tested:
+        if run.tested_looks >= budget:
+            _pause(
+                run, actor=ENGINE, reason=f"The run's error budget is spent ({budget} tested looks); a person decides."
+            )
+            return False
+        if run.step_looks - run.step_tested_looks >= plan.max_wait_looks(step, cfg):
+            _pause(
+                run,
+                actor=ENGINE,
+                reason=f"Judge still waiting for data after {run.step_looks} looks, too little traffic: {reason}",
+            )
+            return False
     return True
 
 
 def _drive_rollback(run: RolloutRun) -> bool:
     if not _set_weight(run, 0, "rollback") or not _deliveries_settled(run, "rollback"):
         return False
-    now = timezone.now()
+    now = clock.now()
     return (
         _transition(
             run,
@@ -762,7 +810,7 @@ def _drive_rollback(run: RolloutRun) -> bool:
 
 
 def _succeed(run: RolloutRun) -> None:
-    now = timezone.now()
+    now = clock.now()
     is_rollback = run.kind == RunKind.ROLLBACK
     try:
         with transaction.atomic():
@@ -806,7 +854,7 @@ def _succeed(run: RolloutRun) -> None:
 
 def runs_due(now=None) -> list[int]:
     """Runs the tick should drive: waiting steps that are due, and runs whose worker's lease expired."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return list(
         RolloutRun.objects.filter(state__in=(RunState.RUNNING, RunState.ROLLING_BACK))
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))

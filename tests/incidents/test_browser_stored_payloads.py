@@ -116,7 +116,7 @@ def _fill_every_field(admin_user, responder, approver, layer_owners, production,
     )  # fmt: skip
     assert item.status_code == 201, item.json()
     web_item = {"title": SHORT, "layer": "data", "owner": layer_owners["data"].pk, "due_date": due,
-                "priority": "p2", "kind": "corrective"}  # fmt: skip
+                "priority": "p2", "kind": "corrective", "confirm_duplicate": "on"}  # fmt: skip
     assert web.post(f"/incidents/{incident.pk}/action-items/", web_item).status_code == 302
     wont = ActionItem.objects.filter(incident=incident).order_by("id").last()
     status = web.post(f"/action-items/{wont.pk}/status/", {"status": "wont_do", "wont_do_reason": TEXT})

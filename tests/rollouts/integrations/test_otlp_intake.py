@@ -112,7 +112,7 @@ def test_sdk_spans_become_observations_that_the_judge_rolls_back_on(live_server,
     assert sample.segment == {"tenant": "acme"} and 310 <= sample.latency_ms < 361
     assert stored.filter(error=True).count() == n // 8
 
-    result = analysis.judge_window(run=run, start=start, end=timezone.now(), look=1, max_looks=4)
+    result = analysis.judge_window(run=run, start=start, end=timezone.now(), tested_look=1, max_looks=4)
     assert result["verdict"] == "fail", result["reason"]
     assert result["metrics"][0]["name"] == "error_rate" and result["metrics"][0]["n_canary"] == n
 

@@ -172,10 +172,14 @@ def test_marginal_when_worse_but_not_significant_at_the_look():
     assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=wide, look=10).verdict == "pass"
 
 
-def test_early_looks_need_overwhelming_evidence():
-    canary, baseline = arms(270, 200)  # one-sided p about 0.0006: a fail only once enough alpha is spent
-    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 8, 20)]
+def test_obrien_fleming_spending_makes_early_looks_need_overwhelming_evidence_and_pocock_does_not():
+    canary, baseline = arms(270, 200)  # one-sided p about 0.0006
+    obf = JudgeConfig(expected_canary_share=0.5, spending="obrien_fleming")
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=obf, look=k).verdict for k in (1, 8, 20)]
     assert verdicts == ["marginal", "marginal", "fail"]
+    # Pocock (the default) spends about alpha/K at every look, a little more early: a fail at once.
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 20)]
+    assert verdicts == ["fail", "marginal"]
     lenient = JudgeConfig(expected_canary_share=0.5, alpha=0.05)
     assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=lenient, look=8).verdict == "fail"
 
@@ -260,14 +264,30 @@ def test_newcombe_hybrid_interval_matches_newcombe_1998(counts, expected):
     assert (round(float(lo), 4), round(float(hi), 4)) == expected
 
 
-def test_binary_p_value_inverts_the_newcombe_bound():
-    for allowed in (0.0, 0.005):
+def test_with_a_tolerance_binary_p_value_inverts_the_newcombe_bound():
+    for allowed in (0.005, 0.001):
         p = binary_p_value(300, 10_000, 200, 10_000, allowed, 1)
         lo, _ = worsening_interval(300, 10_000, 200, 10_000, float(-np.asarray(0) + _z(p)), 1)
         assert float(lo) == pytest.approx(allowed, abs=1e-9)
-    assert binary_p_value(200, 10_000, 200, 10_000, 0.0, 1) == 0.5
+    assert 0.5 < binary_p_value(200, 10_000, 200, 10_000, 0.0, 1) < 0.55  # exact test: P(X >= observed)
     assert binary_p_value(100, 10_000, 200, 10_000, 0.0, 1) > 0.99  # better canary
     assert binary_p_value(100, 10_000, 200, 10_000, 0.0, -1) < 1e-6  # ... a regression if lower is bad
+
+
+def test_without_a_tolerance_the_error_test_is_exact_at_tiny_levels_and_small_counts():
+    # A 5 % canary of 377 requests against 7,019 at 1 % errors, at the ~4e-4 level one look of a run gets:
+    # the false rejection rate must stay under the level (score intervals give ~5x the level here).
+    rng = np.random.default_rng(7)
+    e_c, e_b = rng.binomial(377, 0.01, 200_000), rng.binomial(7_019, 0.01, 200_000)
+    pairs, counts = np.unique(np.stack([e_c, e_b]), axis=1, return_counts=True)
+    rejected = sum(
+        int(k)
+        for (c, b), k in zip(pairs.T, counts, strict=True)
+        if binary_p_value(int(c), 377, int(b), 7_019, 0.0, 1) < 4.2e-4
+    )
+    assert rejected / 200_000 <= 4.2e-4
+    # ... and a 1 % -> 3 % rise over 1,500 canary requests is still found at that level.
+    assert binary_p_value(45, 1_500, 285, 28_500, 0.0, 1) < 4.2e-4
 
 
 def _z(p):

@@ -107,17 +107,17 @@ def staged(team, approver):
     return staging, stable, candidate
 
 
-def start(responder, staging, candidate, address: str, max_looks: int = 3) -> RolloutRun:
+def start(responder, staging, candidate, address: str) -> RolloutRun:
     return runs.run_start(
         actor=responder,
         environment=staging,
         candidate_release=candidate,
         steps=[
             {"type": "weight", "weight": 50},
-            {"type": "analysis", "seconds": WINDOW_SECONDS},
+            {"type": "analysis", "seconds": WINDOW_SECONDS, "looks": 1},
             {"type": "weight", "weight": 100},
         ],
-        config={"metrics": metric_rows(address), "max_looks": max_looks, "judge": {"spending": "pocock"}},
+        config={"metrics": metric_rows(address), "judge": {"spending": "pocock"}},
     )
 
 
