@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("rollouts.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("diagnostics.api.urls")),
+    path("", include("incidents.alerts.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,4 +26,5 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("diagnostics.urls")),
     path("slack/", include("slackbot.urls")),
+    path("", include("incidents.alerts.urls")),
 ]

@@ -40,6 +40,7 @@ RULES: dict[str, Role] = {
     "observation.ingest": Role.RESPONDER,
     "change_event.create": Role.RESPONDER,
     "feature.manage": Role.ADMIN,
+    "integration.manage": Role.ADMIN,
     "admin": Role.ADMIN,
 }
 

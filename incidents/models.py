@@ -75,6 +75,7 @@ class IncidentSource(models.TextChoices):
     WEB = "web", "Web"
     API = "api", "API"
     SLACK = "slack", "Slack"
+    ALERT = "alert", "Alert"
     DEMO = "demo", "Demo data"
 
 
@@ -158,6 +159,7 @@ class TimelineKind(models.TextChoices):
     ROLLOUT = "rollout", "Rollout"
     DEPLOYMENT = "deployment", "Deployment"
     ROLLBACK = "rollback", "Rollback"
+    ALERT = "alert", "Alert"
 
 
 class TimelineEvent(models.Model):
@@ -352,3 +354,14 @@ class PostmortemRevision(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.postmortem} r{self.number}"
+
+
+# Alert intake keeps its models in its own module, under this app's label.
+from incidents.alerts.models import (  # noqa: E402, F401
+    Alert,
+    AlertGroup,
+    AlertNotification,
+    AlertRefusal,
+    AlertRoute,
+    AlertSource,
+)

@@ -690,3 +690,7 @@ class ImpactFollowup(models.Model):
 
     def __str__(self) -> str:
         return f"Follow-up of rollback {self.rolled_back_release} -> {self.to_release} in {self.environment.name}"
+
+
+# Change events out keep their models in their own module, under this app's label.
+from rollouts.change_events.models import ChangeEventDelivery, ChangeEventTarget  # noqa: E402, F401

@@ -19,6 +19,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.permissions import require
 from rollouts import analysis
+from rollouts.change_events.services import change_events_for_step
 from rollouts.compatibility import check_manifest
 from rollouts.models import (
     ACTIVE_RUN_STATES,
@@ -571,6 +572,7 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> bool:
                 before={"candidate_weight": before},
                 after={"candidate_weight": weight, "step_index": run.step_index},
             )
+            change_events_for_step(run=run, phase=phase, weight=weight)
         _deliveries_for_weight(run, phase)
     return True
 

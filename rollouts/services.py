@@ -363,6 +363,10 @@ def deployment_record(
         },
         reason=override_reason if violations else "",
     )
+    # Other tools' "what changed" lists hear of it (delivered after commit).
+    from rollouts.change_events.services import change_events_for_deployment
+
+    change_events_for_deployment(event)
     # Gateways read the materialised routing table; keep it in step with what is now live.
     from rollouts.routing import routing_publish
 
