@@ -223,7 +223,9 @@ def _open_incident_for(env: Environment) -> Incident | None:
 
 def _title(first) -> str:
     summary = first.summary
-    return f"{first.name}: {summary}" if summary and first.name else (summary or first.name or "Alert")
+    if summary and first.name and summary != first.name:
+        return f"{first.name}: {summary}"
+    return summary or first.name or "Alert"
 
 
 def _alert_text(alert, *, source: AlertSource, again: bool = False) -> str:
