@@ -24,10 +24,16 @@ if [ "${REWIND_REQUIRE_SERVICES:-0}" = "1" ]; then
   case "${DATABASE_URL:-}" in postgres*) ;; *) echo "PostgreSQL is required but does not answer on 127.0.0.1:5432" >&2; exit 1;; esac
   [ -n "${REDIS_URL:-}" ] || { echo "Redis is required but does not answer on 127.0.0.1:6379" >&2; exit 1; }
 fi
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-  echo "Installing Debian chromium for the browser tests…"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-    || echo "chromium could not be installed; browser tests will be skipped" >&2
+# Debian packages that tests drive: chromium (browser tests), prometheus and prometheus-alertmanager (alerts end
+# to end). Installed when missing; without them those tests skip, unless CI requires them.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian ${missing[*]} for the tests…"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "${missing[*]} could not be installed; the tests needing them will be skipped" >&2
 fi
 export CELERY_QUEUE="rewind-test-$$"
 export REWIND_VAR_DIR="${REWIND_VAR_DIR:-$PWD/var/test}"
