@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         people = load_people()
         loaders = []
-        for module in ("rollouts.demo", "incidents.demo", "diagnostics.demo"):
+        for module in ("rollouts.demo", "incidents.demo", "diagnostics.demo", "incidents.alerts.demo"):
             try:
                 loaders.append(__import__(module, fromlist=["load"]).load)
             except ModuleNotFoundError as exc:
