@@ -2,15 +2,21 @@
 result as JSON, then a table. Each benchmark is a module bench/<name>.py with ``run() -> dict`` whose dict
 has ``name``, ``target`` and ``metrics`` (name -> number) and may have ``ok`` (target met) and ``notes``.
 Benchmarks that need Django call ``bench.django_setup()`` first.
+
+Every run is recorded under docs/benchmarks/ (see bench/_records.py) and docs/benchmarks.md is re-rendered from
+the records; `python -m bench --render` only re-renders, and BENCH_RECORD=0 runs without recording.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import sys
 from pathlib import Path
+
+from bench import _records
 
 
 def available() -> list[str]:
@@ -19,6 +25,10 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--render"]:
+        changed = _records.render_doc()
+        print("docs/benchmarks.md re-rendered" if changed else "docs/benchmarks.md already up to date")
+        return 0
     names = argv or available()
     unknown = [n for n in names if n not in available()]
     if unknown:
@@ -26,10 +36,14 @@ def main(argv: list[str]) -> int:
         return 2
     results = []
     for name in names:
+        ctx = _records.context(name)
         result = importlib.import_module(f"bench.{name}").run()
         print(json.dumps(result, default=str))
         sys.stdout.flush()
         results.append(result)
+        if os.environ.get("BENCH_RECORD", "1") != "0":
+            print(f"recorded in {_records.write(name, [result], ctx).relative_to(_records.ROOT)}", file=sys.stderr)
+            _records.render_doc()
     print()
     print(f"{'benchmark':<34} {'metric':<38} {'value':>14}  target / ok")
     for r in results:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench._django import django_setup
+from bench._stats import percentile
 
 REBUILD_COMPLETION_ROLLUP = importlib.import_module("incidents.migrations.0004_dashboard_indexes").REBUILD
 
@@ -29,10 +30,6 @@ ITEMS_PER_INCIDENT = 50  # 1M action items
 TEAMS, USERS, FEATURES = 8, 400, 40
 RUNS = int(os.environ.get("BENCH_REPEATS", "30"))
 LAYERS = np.array(["model", "data", "prompt", "product"])
-
-
-def _percentile(values: list[float], p: float) -> float:
-    return float(np.percentile(np.array(values), p))
 
 
 def _ensure_database() -> None:
@@ -252,7 +249,7 @@ def run() -> dict:
     timings = {}
     for name, values in samples.items():
         timings[f"{name}_p50_ms"] = round(statistics.median(values), 1)
-        timings[f"{name}_p95_ms"] = round(_percentile(values, 95), 1)
+        timings[f"{name}_p95_ms"] = round(percentile(values, 95), 1)
         timings[f"{name}_min_ms"] = round(min(values), 1)
     board = dashboard_compute(DashboardFilters())
     connection.close()

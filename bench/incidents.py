@@ -1,19 +1,25 @@
-"""Incident list with 100k incidents and 1M timeline events on PostgreSQL (database rewind_bench_incidents).
+"""Incident list at BENCH_INCIDENTS incidents (100k by default; 300k and 1M are the other recorded rows) and 1M
+timeline events on PostgreSQL (database rewind_bench_incidents_<N>).
 
 Data is generated in SQL (generate_series) once and reused on later runs. Measures server time of the web list
-(/incidents/, full page and htmx fragment) and the API list (/api/v1/incidents/) through Django's test client, in
-process (no network), across pages and filters; asserts the query count does not grow with the page or filter.
+(/incidents/, full page and htmx fragment), free-text search and the API list (/api/v1/incidents/) through Django's
+test client, in process (no network), across pages and filters; asserts the query count does not grow with the page
+or filter. After the warm-up the garbage collector is frozen (gc.freeze), so a gen-2 collection of the benchmarking
+process's own objects does not land inside a timed request.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import subprocess
 import time
 
-DB_NAME = "rewind_bench_incidents"
+from bench._stats import percentile
+
 N_INCIDENTS = int(os.environ.get("BENCH_INCIDENTS", 100_000))
+DB_NAME = "rewind_bench_incidents" if N_INCIDENTS == 100_000 else f"rewind_bench_incidents_{N_INCIDENTS}"
 N_EVENTS = int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000))
 REPEATS = int(os.environ.get("BENCH_REPEATS", 20))
 TARGET_P95_MS = 50.0
@@ -117,7 +123,7 @@ def _measure(client, url: str, headers: dict) -> tuple[list[float], list[int]]:
 
 
 def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18]
+    return percentile(values, 95)
 
 
 def run() -> dict:
@@ -153,7 +159,14 @@ def run() -> dict:
         "api list": ("/api/v1/incidents/?limit=50", api),
         "api status filter, page 2": (api_next.replace("http://testserver", ""), api),
     }
-    search = ("/incidents/?q=latency", htmx)
+    search = {
+        "web search, common term (htmx)": ("/incidents/?q=latency", htmx),
+        "web search, rare term (htmx)": (f"/incidents/?q=number+{data['incidents'] // 2}", htmx),
+    }
+    for url, headers in [*cases.values(), *search.values()]:
+        client.get(url, **headers)
+    gc.collect()
+    gc.freeze()
     metrics: dict = {"incidents": data["incidents"], "timeline_events": data["events"]}
     all_times, query_counts = [], set()
     for name, (url, headers) in cases.items():
@@ -161,8 +174,11 @@ def run() -> dict:
         metrics[f"{name} p95 ms"] = round(p95(times), 2)
         all_times += times
         query_counts.add(("api" if name.startswith("api") else "htmx" if "htmx" in name else "web", max(queries)))
-    times, queries = _measure(client, *search)
-    metrics["web search q (ILIKE, not in target) p95 ms"] = round(p95(times), 2)
+    for name, (url, headers) in search.items():
+        times, queries = _measure(client, url, headers)
+        metrics[f"{name} p95 ms"] = round(p95(times), 2)
+        all_times += times
+        query_counts.add(("htmx", max(queries)))
     metrics["overall list p50 ms"] = round(statistics.median(all_times), 2)
     metrics["overall list p95 ms"] = round(p95(all_times), 2)
     constant = True
@@ -172,9 +188,10 @@ def run() -> dict:
         constant = constant and len(counts) == 1
     return {
         "name": "incidents",
-        "target": f"p95 < {TARGET_P95_MS:.0f} ms, constant queries",
+        "target": f"every case p95 < {TARGET_P95_MS:.0f} ms, constant queries",
         "metrics": metrics,
-        "ok": metrics["overall list p95 ms"] < TARGET_P95_MS and constant,
-        "notes": f"{REPEATS} requests per case, Django test client in process, DEBUG off; "
+        "ok": all(v < TARGET_P95_MS for k, v in metrics.items() if k.endswith("p95 ms")) and constant,
+        "notes": f"{REPEATS} requests per case after one warm-up each, garbage collector frozen after warm-up, "
+        "Django test client in process, DEBUG off; "
         f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
     }

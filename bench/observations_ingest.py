@@ -16,6 +16,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench._stats import percentile
+
 BATCHES = 20
 BATCH_SIZE = 5_000
 SPREAD_S = 60  # a gateway flushing a busy feature: one batch ~ one minute of traffic
@@ -132,7 +134,7 @@ def run() -> dict:
     workflow_rollups = WorkflowRollup.objects.count()
     total = sum(seconds)
     p50 = statistics.median(seconds)
-    p95 = sorted(seconds)[int(0.95 * (len(seconds) - 1))]
+    p95 = percentile(seconds, 95)
     rate = BATCHES * BATCH_SIZE / total
     return {
         "name": "observations_ingest",

@@ -15,6 +15,8 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench._stats import percentile
+
 DB_NAME = os.environ.get("REWIND_BENCH_DB", "rewind_bench_registry")
 FEATURES = 100
 RELEASES_PER_FEATURE = 100  # 10k releases
@@ -133,11 +135,6 @@ def _copy_events(environments, author_id, count: int) -> None:
     _copy("rollouts_deploymentevent", cols.split(), rows())
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def _measure_list(client, url: str, repeats: int = 15) -> tuple[int, float]:
     from django.db import connection
 
@@ -218,7 +215,7 @@ def run() -> dict:
             this_round.append((time.perf_counter() - t) * 1000)
             misses += event is None
         timings += this_round
-        round_p95.append(round(_percentile(this_round, 95), 2))
+        round_p95.append(round(percentile(this_round, 95), 2))
     misses //= ROUNDS
     # The database's own share: EXPLAIN ANALYZE of the selector's own SQL for 200 of the pairs.
     sql = selectors._live_event_sql(connection.vendor)[0]
@@ -230,7 +227,7 @@ def run() -> dict:
 
     server_ms = [float(explain(*pair).rsplit("Execution Time:", 1)[1].split()[0]) for pair in samples[:200]]
     plan = explain(*samples[0])
-    p95 = _percentile(timings, 95)
+    p95 = percentile(timings, 95)
     uses_index = "deploy_env_live_idx" in plan
     return {
         "name": "registry",
@@ -239,11 +236,11 @@ def run() -> dict:
             "releases": n_releases,
             "deployment_events": n_events,
             "generation_s": round(generation_s, 1),
-            "live_at_p50_ms": round(_percentile(timings, 50), 3),
+            "live_at_p50_ms": round(percentile(timings, 50), 3),
             "live_at_p95_ms": round(p95, 3),
             "live_at_p95_ms_per_round": " ".join(map(str, round_p95)),
             "live_at_nothing_live": misses,
-            "live_at_db_execution_p95_ms": round(_percentile(server_ms, 95), 3),
+            "live_at_db_execution_p95_ms": round(percentile(server_ms, 95), 3),
             "load_average_1m": round(os.getloadavg()[0], 2),
             "release_list_queries_n100": queries_100,
             "release_list_queries_n10k": queries_10k,

@@ -18,6 +18,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench._stats import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "rewind_bench_slack"
 DB_URL = os.environ.get("BENCH_SLACK_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
@@ -74,11 +76,6 @@ def _send(base: str, command: str, text: str, user: str) -> float:
         if response.status != 200:
             raise RuntimeError(f"{command} {text!r} answered {response.status}")
     return (time.perf_counter() - started) * 1000
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 def _fake_slack() -> tuple[subprocess.Popen, str]:
@@ -163,16 +160,16 @@ def run() -> dict:
 
         redis.Redis.from_url(env["REDIS_URL"]).delete(QUEUE)
     everything = latencies["/incident"] + latencies["/rollback"]
-    p99 = _percentile(everything, 99)
+    p99 = percentile(everything, 99)
     return {
         "name": "slack_ack",
         "target": "p99 < 300 ms",
         "metrics": {
             "requests": len(everything),
             "incident_p50_ms": round(statistics.median(latencies["/incident"]), 1),
-            "incident_p99_ms": round(_percentile(latencies["/incident"], 99), 1),
+            "incident_p99_ms": round(percentile(latencies["/incident"], 99), 1),
             "rollback_p50_ms": round(statistics.median(latencies["/rollback"]), 1),
-            "rollback_p99_ms": round(_percentile(latencies["/rollback"], 99), 1),
+            "rollback_p99_ms": round(percentile(latencies["/rollback"], 99), 1),
             "all_p99_ms": round(p99, 1),
             "max_ms": round(max(everything), 1),
             "views_open_calls": opened,

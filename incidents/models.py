@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from core.immutable import ImmutableModel
@@ -104,6 +105,13 @@ class Incident(models.Model):
     slack_channel_id = models.CharField(max_length=32, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # What free-text search reads: one stored column, so PostgreSQL can keep one trigram index over it
+    # (migration 0005) instead of scanning title and summary with ILIKE.
+    search_text = models.GeneratedField(
+        expression=Concat("title", models.Value(" "), "summary", output_field=models.TextField()),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
