@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0004_dashboard_indexes'),
+        ('incidents', '0005_incident_search'),
         ('rollouts', '0004_merge_runs_observations'),
     ]
 
