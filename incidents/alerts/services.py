@@ -293,17 +293,17 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
             source, notification, payload, outcome=NotificationOutcome.IGNORED, reason=notification.ignored_reason
         )
 
-    group = AlertGroup.objects.filter(source=source, key=notification.group_key).first()
+    group = AlertGroup.objects.select_related("incident").filter(source=source, key=notification.group_key).first()
     known = {
         a.fingerprint: a
-        for a in Alert.objects.filter(source=source, fingerprint__in=[x.fingerprint for x in notification.alerts])
+        for a in Alert.objects.select_related("incident").filter(
+            source=source, fingerprint__in=[x.fingerprint for x in notification.alerts]
+        )
     }
-    candidates = [a.incident_id for a in known.values() if a.incident_id] + ([group.incident_id] if group else [])
-    incident = (
-        Incident.objects.filter(pk__in=[c for c in candidates if c], status__in=OPEN_STATUSES)
-        .order_by("-created_at")
-        .first()
-    )
+    # The incident these alerts or this group already belong to, if it is still open (the newest wins).
+    candidates = [a.incident for a in known.values()] + ([group.incident] if group else [])
+    open_ones = sorted((i for i in candidates if i is not None and i.is_open), key=lambda i: (i.created_at, i.pk))
+    incident = open_ones[-1] if open_ones else None
     firing = [a for a in notification.alerts if a.status == AlertStatus.FIRING]
     outcome, reason = NotificationOutcome.DEDUPLICATED, ""
     opened = False

@@ -54,7 +54,7 @@ def test_a_firing_alert_opens_an_incident_like_a_hand_filed_one(client, source, 
     starts = Alert.objects.get().starts_at
     assert incident.impact_started_at == starts
     items = [i for column in what_changed(incident).by_layer.values() for i in column]
-    assert any(i.release_to == deployed[1].number for i in items)
+    assert any(i.release_to == deployed[1].pk for i in items)
     # The timeline starts with the alert: labels, annotations, a link back to Prometheus.
     first = incident_timeline(incident)[0]
     assert first.kind == "alert"
