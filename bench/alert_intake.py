@@ -27,7 +27,9 @@ NOTIFICATIONS = int(os.environ.get("BENCH_ALERTS", "600"))
 GROUPS = 20
 CONCURRENCY = 8
 SECRET = "bench-alert-secret"
-TARGET_PER_S = 20  # Alertmanager sends a group at most once per group_interval (5 min by default): 20/s is 6,000 busy groups
+TARGET_PER_S = (
+    20  # Alertmanager sends a group at most once per group_interval (5 min by default): 20/s is 6,000 busy groups
+)
 
 SETUP = """
 from core.models import User

@@ -141,3 +141,29 @@ def test_a_storm_of_concurrent_notifications_with_one_cause_opens_one_incident(s
     assert AlertNotification.objects.filter(outcome="opened").count() == 1
     assert AlertNotification.objects.filter(outcome="deduplicated").count() == 7
     assert Alert.objects.count() == 3
+
+
+def test_an_incident_opened_by_an_alert_is_announced_in_slack_once(
+    client, source, settings, django_capture_on_commit_callbacks
+):
+    from config.celery import app as celery_app
+    from tests.slackbot.fake_slack import FakeSlack
+
+    fake = FakeSlack().start()
+    settings.SLACK_BOT_TOKEN = "xoxb-test-token"
+    settings.SLACK_API_BASE_URL = fake.api_url
+    settings.SLACK_ANNOUNCE_CHANNEL = "CANNOUNCE"
+    before = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = True
+    try:
+        for _ in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                post(client, "alertmanager", "prom", alertmanager(), secret=SECRET)
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
+        fake.stop()
+    incident = Incident.objects.get()
+    announce = [c for c in fake.calls_to("chat.postMessage") if c["args"]["channel"] == "CANNOUNCE"]
+    declared = [c for c in announce if ":rotating_light:" in c["args"]["text"]]
+    assert len(declared) == 1  # the repeat de-duplicated onto the incident announces nothing
+    assert f"Incident #{incident.pk}>" in declared[0]["args"]["text"]
