@@ -28,7 +28,7 @@ from incidents.alerts.models import (
     AlertStatus,
     NotificationOutcome,
 )
-from incidents.models import OPEN_STATUSES, Incident, IncidentSource, Severity, TimelineKind
+from incidents.models import OPEN_STATUSES, Incident, IncidentSource, Severity, TimelineEvent, TimelineKind
 from incidents.services import incident_open
 from incidents.timeline import timeline_record
 from rollouts.models import Environment
@@ -259,6 +259,26 @@ def _timeline_alert(incident: Incident, alert, *, source: AlertSource, again: bo
     )
 
 
+def _timeline_repeat(incident: Incident, group: AlertGroup, *, source: AlertSource, now) -> None:
+    """Repeats of alerts already on the timeline keep one entry per group up to date instead of adding one each."""
+    ref = f"alert-repeats:{group.pk}"
+    text = (
+        f"Still {group.status}: {group.notifications} notifications so far for this alert group from {source.slug}, "
+        f"the last at {now:%Y-%m-%d %H:%M:%S} UTC."
+    )
+    data = {"source": source.slug, "group_key": group.key, "notifications": group.notifications}
+    if not TimelineEvent.objects.filter(incident=incident, external_ref=ref).update(text=text, data=data):
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.ALERT,
+            text=text,
+            data=data,
+            occurred_at=now,
+            source=IncidentSource.ALERT,
+            external_ref=ref,
+        )
+
+
 def _announce(incident_id: int) -> None:
     """The Slack announcement a hand-filed incident gets (posted once per incident, after commit)."""
     from django.conf import settings
@@ -359,9 +379,12 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
     group.last_seen_at = now
     group.save(update_fields=["incident", "status", "notifications", "last_seen_at"])
 
+    changed_any = resolved_now = False
     for data in notification.alerts:
         alert = known.get(data.fingerprint)
         changed = alert is None or alert.status != data.status or alert.starts_at != data.starts_at
+        changed_any = changed_any or changed
+        resolved_now = resolved_now or (changed and data.status == AlertStatus.RESOLVED)
         again = alert is not None and alert.status == AlertStatus.RESOLVED and data.status == AlertStatus.FIRING
         if alert is None:
             alert = Alert(source=source, fingerprint=data.fingerprint, starts_at=data.starts_at)
@@ -374,7 +397,9 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
         if changed:
             _timeline_alert(incident, data, source=source, again=again)
 
-    if notification.status == AlertStatus.RESOLVED and not group.alerts.filter(status=AlertStatus.FIRING).exists():
+    if not changed_any:
+        _timeline_repeat(incident, group, source=source, now=now)
+    if resolved_now and not group.alerts.filter(status=AlertStatus.FIRING).exists():
         outcome = NotificationOutcome.RESOLVED
         reason = f"Every alert of the group resolved; annotated {incident.reference}."
         still_firing = Alert.objects.filter(incident=incident, status=AlertStatus.FIRING).exists()

@@ -10,6 +10,10 @@ from django.utils import timezone
 from incidents.alerts.auth import pagerduty_signature
 
 
+# Senders repeat an alert with the time it started firing; one start for the whole test session.
+STARTED = timezone.now() - dt.timedelta(minutes=3)
+
+
 def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as Go prints them
 
@@ -23,7 +27,7 @@ def alertmanager(
     labels: dict | None = None,
 ) -> dict:
     """Alertmanager's webhook payload version 4."""
-    starts_at = starts_at or timezone.now() - dt.timedelta(minutes=3)
+    starts_at = starts_at or STARTED
     labels = {
         "alertname": "RefusalRateHigh",
         "feature": "support-assistant",
@@ -69,7 +73,7 @@ def grafana(*, status: str = "firing", fingerprint: str = "9b3e1a7c55d2f0e4") ->
                 "status": status,
                 "labels": labels,
                 "annotations": {"summary": "Answer quality score fell below 0.7"},
-                "startsAt": iso(now - dt.timedelta(minutes=5)),
+                "startsAt": iso(STARTED),
                 "endsAt": iso(now) if status == "resolved" else "0001-01-01T00:00:00Z",
                 "generatorURL": "https://grafana.example/alerting/grafana/abc123/view",
                 "fingerprint": fingerprint,
@@ -116,7 +120,7 @@ def pagerduty(*, event_type: str = "incident.triggered", incident_id: str = "Q1X
                 "number": 2,
                 "status": "resolved" if event_type == "incident.resolved" else "triggered",
                 "incident_key": "d3640fbd41094207a1c11e58e46b1662",
-                "created_at": iso(now - dt.timedelta(minutes=4)),
+                "created_at": iso(STARTED),
                 "title": "Support assistant error spike",
                 "service": {
                     "html_url": "https://acme.pagerduty.com/services/PF9KMXH",

@@ -85,8 +85,11 @@ def test_repeated_and_still_firing_notifications_join_the_same_incident(client, 
         "deduplicated",
         "deduplicated",
     ]
-    alert_entries = TimelineEvent.objects.filter(incident=incident, kind="alert")
-    assert alert_entries.count() == 2  # one per alert; repeats of the same state add nothing
+    entries = list(TimelineEvent.objects.filter(incident=incident, kind="alert").order_by("id"))
+    # One entry per alert state, and one per group that counts the repeats (kept up to date, not one per repeat).
+    assert [e.data.get("fingerprint") for e in entries] == ["c0ffee01", None, "c0ffee02"]
+    assert entries[0].text.startswith("Alert RefusalRateHigh firing")
+    assert entries[1].text.startswith("Still firing: 3 notifications so far for this alert group from prom")
     assert Alert.objects.get(fingerprint="c0ffee01").notifications == 4
 
 
