@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from incidents.alerts.auth import pagerduty_signature
 
-
 # Senders repeat an alert with the time it started firing; one start for the whole test session.
 STARTED = timezone.now() - dt.timedelta(minutes=3)
 
