@@ -12,8 +12,8 @@ def seed(*, production: bool = False) -> dict:
     from rest_framework.authtoken.models import Token
 
     from core.models import Role, Team, User
-    from rollouts import services
     from rollouts.models import Environment, Feature
+    from rollouts.registry import services
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user(username="bench", password="x", role=Role.APPROVER)

@@ -43,7 +43,7 @@ alert_route_create(actor=admin, source=source, matchers={{"feature": "support-as
 """
 
 COUNTS = """
-from incidents.alerts.models import AlertNotification
+from incidents.models import AlertNotification
 from incidents.models import Incident
 from django.db.models import Count
 import json

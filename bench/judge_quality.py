@@ -25,7 +25,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from rollouts.judge import ArmData, JudgeConfig, MetricSpec, judge
+from rollouts.judging.judge import ArmData, JudgeConfig, MetricSpec, judge
 from rollouts.judging.stats import look_alpha, srm_p_value, worsening_interval
 
 STEPS = (0.01, 0.05, 0.25, 0.50, 1.00)

@@ -51,7 +51,7 @@ def _setup():
 
     from core.models import Role, Team, User
     from rollouts.models import Environment, Feature, Observation, ObservationRollup
-    from rollouts.services import model_version_register, prompt_version_register, release_create
+    from rollouts.registry.services import model_version_register, prompt_version_register, release_create
 
     Observation.objects.all().delete()
     ObservationRollup.objects.all().delete()
@@ -102,7 +102,7 @@ def run() -> dict:
     from django.db import connection
     from rest_framework.test import APIRequestFactory, force_authenticate
 
-    from rollouts.api.observation_views import ObservationIngestView
+    from rollouts.judging.api.views import ObservationIngestView
     from rollouts.models import Observation, ObservationRollup, WorkflowRollup
 
     view = ObservationIngestView.as_view()

@@ -49,7 +49,7 @@ def _copy(table: str, columns: list[str], rows) -> None:
 
 
 def _seed_components(actor):
-    from rollouts import services
+    from rollouts.registry import services
 
     models = [
         services.model_version_register(
@@ -166,8 +166,8 @@ def run() -> dict:
     from django.test import Client
 
     from core.models import Role, Team, User
-    from rollouts import selectors
     from rollouts.models import DeploymentEvent, Environment, Feature, Release
+    from rollouts.registry import selectors
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user(username="bench", password="bench-pw", role=Role.ADMIN)

@@ -51,8 +51,8 @@ def run() -> dict:
     from core.models import Role, Team, User
     from diagnostics.models import BehaviourReport
     from diagnostics.reports.runner import report_run
-    from rollouts import services as rs
     from rollouts.models import Feature
+    from rollouts.registry import services as rs
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user(username="bench-responder", role=Role.RESPONDER)

@@ -64,8 +64,8 @@ def _stored_report():
     from diagnostics.behaviour.engine import AnalysisOptions, analyse
     from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion, ReportStatus
     from diagnostics.reports.runner import summarise
-    from rollouts import services as rs
     from rollouts.models import Feature
+    from rollouts.registry import services as rs
 
     call_command("migrate", verbosity=0)
     user, _ = User.objects.get_or_create(username="bench-viewer", defaults={"role": Role.VIEWER})

@@ -211,7 +211,7 @@ REWIND_ROLLOUT = {
     "webhook_backoff_seconds": env_float("REWIND_WEBHOOK_BACKOFF_SECONDS", 2.0),
 }
 # Task modules outside the autodiscovered <app>.tasks.
-CELERY_IMPORTS = ["rollouts.observation_tasks"]
+CELERY_IMPORTS = ["rollouts.runs.tasks", "rollouts.judging.tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
@@ -246,12 +246,12 @@ REWIND_CHANGE_EVENTS = {
     "backoff_seconds": env_float("REWIND_CHANGE_EVENT_BACKOFF_SECONDS", 5.0),
     "max_attempts": env_int("REWIND_CHANGE_EVENT_MAX_ATTEMPTS", 8),
 }
-CELERY_IMPORTS = [*CELERY_IMPORTS, "rollouts.change_events.tasks"]
+CELERY_IMPORTS = [*CELERY_IMPORTS, "rollouts.runs.change_events.tasks"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
-        "AlertSourceKindEnum": "incidents.alerts.models.AlertSourceKind",
-        "AlertStatusEnum": "incidents.alerts.models.AlertStatus",
-        "ChangeKindEnum": "rollouts.change_events.models.ChangeKind",
+        "AlertSourceKindEnum": "incidents.models.AlertSourceKind",
+        "AlertStatusEnum": "incidents.models.AlertStatus",
+        "ChangeKindEnum": "rollouts.runs.change_events.models.ChangeKind",
         "DeliveryStatusEnum": "rollouts.models.DeliveryStatus",
     }
 )

@@ -19,8 +19,7 @@ from diagnostics.models import (
     OwnerAssignment,
     Verdict,
 )
-from incidents.models import TimelineKind
-from incidents.timeline import timeline_record
+from diagnostics.signals import layer_changed
 
 
 def _require(actor, action: str) -> None:
@@ -114,9 +113,10 @@ def layer_assign_owner(*, actor, diagnosis: LayerDiagnosis, owner, reason: str) 
         reason=reason,
     )
     who = getattr(actor, "username", None) or "system"
-    timeline_record(
-        incident=locked.incident,
-        kind=TimelineKind.OWNER,
+    layer_changed.send(
+        sender=LayerDiagnosis,
+        diagnosis=locked,
+        kind="owner",
         text=f"{locked.get_layer_display()} layer: {previous or 'nobody'} → {owner} (by {who}): {reason}",
         actor=actor,
         data={"layer": locked.layer, "from": previous.pk if previous else None, "to": owner.pk},
@@ -166,9 +166,10 @@ def evidence_add(
     audit_record(
         actor=actor, action="diagnosis.evidence", obj=diagnosis, after={"kind": kind, "text": text, "url": url}
     )
-    timeline_record(
-        incident=diagnosis.incident,
-        kind=TimelineKind.EVIDENCE,
+    layer_changed.send(
+        sender=LayerDiagnosis,
+        diagnosis=diagnosis,
+        kind="evidence",
         text=f"{diagnosis.get_layer_display()} evidence ({evidence.get_kind_display().lower()}): {text or url}",
         actor=actor,
         data={"layer": diagnosis.layer, "evidence": evidence.pk, "url": url},
@@ -200,9 +201,10 @@ def layer_set_verdict(*, actor, diagnosis: LayerDiagnosis, status: str, evidence
         audit_record(
             actor=actor, action="diagnosis.verdict", obj=locked, before={"status": previous}, after={"status": status}
         )
-        timeline_record(
-            incident=locked.incident,
-            kind=TimelineKind.VERDICT,
+        layer_changed.send(
+            sender=LayerDiagnosis,
+            diagnosis=locked,
+            kind="verdict",
             text=f"{locked.get_layer_display()} layer: {Verdict(previous).label} → {Verdict(status).label}",
             actor=actor,
             data={"layer": locked.layer, "from": previous, "to": status},

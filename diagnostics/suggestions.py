@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from diagnostics.models import DiagnosisLayer, Verdict
-from incidents.selectors import WhatChanged
 
 NEAR_IMPACT = dt.timedelta(days=3)
+
+
+class ChangesByLayer(Protocol):
+    """What changed in an incident's window, per layer (the incident page's "what changed" panel builds it)."""
+
+    by_layer: dict[str, list]
 
 
 @dataclass
@@ -39,7 +45,7 @@ def _weight_for(item_title: str) -> float:
     return 2.0
 
 
-def suggest_layers(incident, changed: WhatChanged, diagnoses) -> list[LayerSuggestion]:
+def suggest_layers(incident, changed: ChangesByLayer, diagnoses) -> list[LayerSuggestion]:
     suggestions = {layer: LayerSuggestion(layer) for layer in DiagnosisLayer.values}
     impact = incident.impact_started_at
     release_changes = 0

@@ -12,6 +12,7 @@ from core.models import User
 from core.permissions import can, permission_required
 from diagnostics import services
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
+from rollouts.models import Feature
 
 
 def _back(diagnosis: LayerDiagnosis):
@@ -87,8 +88,6 @@ def answer_checklist(request, pk: int):
 @permission_required("view")
 def ownership_map(request):
     """Every feature's ownership map: who owns each of the four layers. New incidents start from it."""
-    from rollouts.models import Feature
-
     features = Feature.objects.select_related("team").prefetch_related("layer_owners__owner", "layer_owners__team")
     rows = []
     for feature in features:
@@ -114,8 +113,6 @@ def ownership_map(request):
 @require_POST
 @permission_required("ownership.manage")
 def ownership_set(request):
-    from rollouts.models import Feature
-
     feature = get_object_or_404(Feature, slug=request.POST.get("feature", ""))
     owner = User.objects.filter(pk=request.POST.get("owner") or 0, is_active=True).first()
     if owner is None:

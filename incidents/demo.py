@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from diagnostics.services import checklist_answer, evidence_add, layer_set_verdict, ownership_map_set
-from incidents.demo_history import load_history
+from incidents.demo_history import OWNERS, load_history
 from incidents.models import Incident, IncidentSource
 from incidents.services import (
     action_item_create,
@@ -23,11 +23,6 @@ from incidents.services import (
     postmortem_update,
 )
 from rollouts.models import Feature
-
-OWNERS = {
-    "support-assistant": {"model": "maya", "data": "leo", "prompt": "priya", "product": "sam"},
-    "invoice-extractor": {"model": "maya", "data": "leo", "prompt": "ines", "product": "sam"},
-}
 
 
 def _production(feature: Feature):
@@ -54,6 +49,7 @@ def load(people) -> None:
     _embedding_incident(people, features["support-assistant"])
     _quantization_incident(people, features["invoice-extractor"])
     _refusal_incident(people, features["support-assistant"])
+    alerts_demo.load(people)
 
 
 def _embedding_incident(people, feature) -> None:

@@ -42,6 +42,12 @@ RULED_OUT_NOTES = {
 }
 
 
+OWNERS = {
+    "support-assistant": {"model": "maya", "data": "leo", "prompt": "priya", "product": "sam"},
+    "invoice-extractor": {"model": "maya", "data": "leo", "prompt": "ines", "product": "sam"},
+}
+
+
 class Item(NamedTuple):
     layer: str
     owner: str
@@ -557,8 +563,6 @@ def _commander(people, past: Past):
 
 
 def _walk(people, past: Past, env) -> None:
-    from incidents.demo import OWNERS
-
     now = timezone.now()
     # Spread over the day (deterministic, so reruns would pick the same times).
     day = timezone.localtime(now - dt.timedelta(days=past.days_ago))

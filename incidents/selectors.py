@@ -6,13 +6,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
-from incidents.models import ChangeEvent, Incident, TimelineEvent, TimelineKind
+from incidents.models import (
+    ACTIVE_ACTION_STATUSES,
+    OPEN_STATUSES,
+    ActionItem,
+    ChangeEvent,
+    Incident,
+    TimelineEvent,
+    TimelineKind,
+)
 from rollouts.models import DeploymentEvent, Feature, Release
-from rollouts.selectors import release_diff, releases_with_parts
+from rollouts.registry.selectors import release_diff, releases_with_parts
 
 # How far before impact the timeline looks for deployments: the change that caused it usually came first.
 DEPLOY_LEAD = dt.timedelta(hours=24)
@@ -36,25 +44,19 @@ def incident_list(
     if status:
         qs = qs.filter(status=status)
     if open_only:
-        from incidents.models import OPEN_STATUSES
-
         qs = qs.filter(status__in=OPEN_STATUSES)
     if severity:
         qs = qs.filter(severity=severity)
     if feature:
-        # A correlated EXISTS on the feature's id (not IN over a join on the slug): the planner then reads the
-        # feature's share from the link table's statistics and walks the newest-first index, where the IN form
-        # misjudged the match count by 20x and sorted every match of a large feature.
-        feature_id = Feature.objects.filter(slug=feature).values("pk")[:1]
-        qs = qs.filter(
-            Exists(
-                Incident.features.through.objects.filter(incident_id=OuterRef("pk"), feature_id=Subquery(feature_id))
-            )
-        )
+        qs = qs.filter(pk__in=Incident.features.through.objects.filter(feature__slug=feature).values("incident_id"))
     if q:
         term = q.strip()
         match = re.fullmatch(r"(?i)inc-?(\d+)", term)
-        qs = qs.filter(pk=int(match.group(1))) if match else qs.filter(search_text__icontains=term)
+        qs = (
+            qs.filter(pk=int(match.group(1)))
+            if match
+            else qs.filter(Q(title__icontains=term) | Q(summary__icontains=term))
+        )
     return qs.order_by("-created_at", "-id")
 
 
@@ -101,8 +103,6 @@ def incident_page(queryset: QuerySet[Incident], *, cursor: str | None, size: int
 
 
 def _feature_qs():
-    from rollouts.models import Feature
-
     return Feature.objects.only("id", "slug", "name")
 
 
@@ -398,8 +398,6 @@ def similar_incidents(incident: Incident, *, limit: int = 5) -> list[SimilarInci
 
 
 def action_item_counts(incident_ids) -> dict[int, int]:
-    from incidents.models import ACTIVE_ACTION_STATUSES, ActionItem
-
     rows = (
         ActionItem.objects.filter(incident_id__in=incident_ids, status__in=ACTIVE_ACTION_STATUSES)
         .values("incident_id")

@@ -32,6 +32,7 @@ from incidents.models import (
     TimelineEvent,
     TimelineKind,
 )
+from incidents.postmortems import postmortem_markdown, postmortem_snapshot
 from incidents.timeline import timeline_record
 from rollouts.models import DeploymentEvent, Environment
 
@@ -553,8 +554,6 @@ def postmortem_publish_problems(postmortem: Postmortem) -> list[str]:
 
 @transaction.atomic
 def postmortem_publish(*, actor, postmortem: Postmortem) -> PostmortemRevision:
-    from incidents.postmortems import postmortem_markdown, postmortem_snapshot
-
     _require(actor, "postmortem.publish")
     locked = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if locked.status != PostmortemStatus.IN_REVIEW:

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.permissions import can, permission_required
+from core.models import User
+from core.permissions import can, permission_required, require
 from diagnostics.checklists import checklist_for
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
 from diagnostics.suggestions import suggest_layers
@@ -29,6 +30,9 @@ from incidents.models import (
     TimelineEvent,
     TimelineKind,
 )
+from incidents.postmortems import postmortem_markdown as render_md
+from incidents.postmortems import postmortem_snapshot
+from incidents.services import postmortem_publish_problems
 from rollouts.models import Feature
 
 PAGE_SIZE = 25
@@ -169,8 +173,6 @@ def incident_detail(request, pk: int):
 
 
 def _people():
-    from core.models import User
-
     return list(User.objects.filter(is_active=True).order_by("username"))
 
 
@@ -319,8 +321,6 @@ def postmortem_edit(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if request.method == "POST":
-        from core.permissions import require
-
         require(request.user, "postmortem.edit")
         if postmortem is None:
             postmortem = services.postmortem_start(actor=request.user, incident=incident)
@@ -331,8 +331,6 @@ def postmortem_edit(request, pk: int):
             return redirect("incidents:postmortem", pk=pk)
     else:
         form = PostmortemForm(instance=postmortem)
-    from incidents.services import postmortem_publish_problems
-
     ctx = {
         "incident": incident,
         "postmortem": postmortem,
@@ -386,13 +384,7 @@ def postmortem_print(request, pk: int):
 
     postmortem = _postmortem(pk)
     revision = postmortem.revisions.first()
-    if revision:
-        text = revision.markdown
-    else:
-        from incidents.postmortems import postmortem_markdown as render_md
-        from incidents.postmortems import postmortem_snapshot
-
-        text = render_md(postmortem_snapshot(postmortem))
+    text = revision.markdown if revision else render_md(postmortem_snapshot(postmortem))
     html = md.markdown(text, extensions=["tables"], output_format="html")
     return render(
         request,

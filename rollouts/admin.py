@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rollouts.models import (
+from rollouts.registry.models import (
     AdapterVersion,
     DeploymentEvent,
     Environment,

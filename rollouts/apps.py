@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class RolloutsConfig(AppConfig):
     name = "rollouts"
     verbose_name = "Releases and rollouts"
+    demo_loader = "rollouts.demo.load"
+
+    def ready(self) -> None:
+        # Signal receivers register when their module is imported; the import is the point.
+        from rollouts.runs import receivers  # noqa: F401
+        from rollouts.runs.change_events import receivers as change_event_receivers  # noqa: F401

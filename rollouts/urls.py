@@ -1,6 +1,8 @@
 from django.urls import path
 
-from rollouts import impact_web, run_views, views
+from rollouts.impact import views as impact_web
+from rollouts.registry import views
+from rollouts.runs import views as run_views
 
 app_name = "rollouts"
 

@@ -41,6 +41,8 @@ mkdir -p "$REWIND_VAR_DIR"
 echo "database: ${DATABASE_URL:-sqlite (embedded)}  broker: ${REDIS_URL:-filesystem (embedded)}"
 
 .venv/bin/ruff check .
+# Import direction between apps and sub-packages (contracts in pyproject.toml).
+.venv/bin/lint-imports --no-cache >/dev/null || { .venv/bin/lint-imports --no-cache; exit 1; }
 DATABASE_URL=sqlite:// $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Model changes without migrations" >&2; exit 1; }
 $PY manage.py spectacular --validate --fail-on-warn --file "$REWIND_VAR_DIR/schema.yml"
 # pytest exits 5 when it collected no tests: that is a failure too (set -e).

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
+from django.urls import reverse
+
+from incidents.models import Incident
+
 INCIDENT_MODAL = "incident_open"
 PIN_SHORTCUT = "incident_pin_message"
 ROLLBACK_CONFIRM = "rollback_confirm"
 ROLLBACK_CANCEL = "rollback_cancel"
+
+
+def incident_url(incident) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("incidents:detail", args=[incident.pk])
 
 
 def _text(text: str) -> dict:
@@ -24,8 +33,6 @@ def _input(block_id: str, label: str, element: dict, *, optional: bool = False) 
 
 
 def incident_modal(*, features, environment_names, channel_id: str, severities=None) -> dict:
-    from incidents.models import Incident
-
     severities = severities or Incident._meta.get_field("severity").choices
     return {
         "type": "modal",
@@ -68,8 +75,6 @@ def _mention(user) -> str:
 
 def incident_board(incident, diagnoses) -> tuple[str, list]:
     text = f"Incident #{incident.pk} [{incident.severity}] {incident.title} — {incident.status}"
-    from slackbot.posting import incident_url
-
     lines = [
         f"*<{incident_url(incident)}|Incident #{incident.pk}>* `{incident.severity}` *{incident.title}* — _{incident.status}_"
     ]

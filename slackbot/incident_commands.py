@@ -17,10 +17,13 @@ from slack_sdk.errors import SlackApiError
 
 from core.models import User
 from core.permissions import require
+from core.tasks import enqueue_on_commit
+from diagnostics import services as diagnostics_services
+from diagnostics.models import DiagnosisLayer
 from incidents import services as incident_services
 from incidents.models import Incident
 from rollouts.models import Environment
-from slackbot import blocks, tasks
+from slackbot import blocks
 from slackbot.client import slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
 from slackbot.models import SlackTimelinePin
@@ -51,8 +54,6 @@ def status_values() -> list[str]:
 
 
 def layer_values() -> list[str]:
-    from diagnostics.models import DiagnosisLayer
-
     return [value for value, _ in DiagnosisLayer.choices]
 
 
@@ -110,7 +111,7 @@ def handle_command(form) -> JsonResponse:
         return ephemeral(str(exc))
     except (PermissionDenied, ValidationError) as exc:
         return ephemeral(f"Not done: {error_text(exc)}")
-    transaction.on_commit(lambda: tasks.incident_board.delay(incident.pk))
+    enqueue_on_commit("slackbot.incident_board", incident.pk)
     return in_channel(reply)
 
 
@@ -139,8 +140,6 @@ def cmd_resolve(*, actor, incident, rest) -> str:
 
 
 def cmd_owner(*, actor, incident, rest) -> str:
-    from diagnostics import services as diagnostics_services
-
     parts = rest.split(None, 1)
     if len(parts) != 2:
         raise SlackUserProblem("Usage: `/incident owner <model|data|prompt|product> @user`.")
@@ -271,7 +270,7 @@ def handle_view_submission(payload: dict) -> HttpResponse:
     except (PermissionDenied, ValidationError) as exc:
         return JsonResponse({"response_action": "errors", "errors": {"title": error_text(exc)}})
     incident_id = incident.pk
-    transaction.on_commit(lambda: tasks.incident_announce.delay(incident_id, create_channel))
+    enqueue_on_commit("slackbot.incident_announce", incident_id, create_channel)
     return HttpResponse(status=200)
 
 
@@ -319,5 +318,5 @@ def handle_message_shortcut(payload: dict) -> HttpResponse:
     except (SlackUserProblem, PermissionDenied, ValidationError) as exc:
         reply = f"Not added: {error_text(exc)}"
     if response_url:
-        transaction.on_commit(lambda: tasks.respond.delay(response_url, {"response_type": "ephemeral", "text": reply}))
+        enqueue_on_commit("slackbot.respond", response_url, {"response_type": "ephemeral", "text": reply})
     return HttpResponse(status=200)

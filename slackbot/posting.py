@@ -10,32 +10,29 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from slack_sdk.errors import SlackApiError
 
 from core.audit import audit_record
-from slackbot import blocks
+from incidents.models import Incident, TimelineKind
+from incidents.services import timeline_record
+from rollouts.models import ACTIVE_RUN_STATES, RolloutRun
+from slackbot import blocks, rollout_bridge
 from slackbot.client import post_once, slack_client
 from slackbot.identity import SlackUserProblem, slack_user_resolve
+from slackbot.incident_commands import incident_for_channel, pin_message
 from slackbot.models import SlackMessage
 
 log = logging.getLogger(__name__)
 
 
 def _incident(incident_id: int):
-    from incidents.models import Incident
-
     return Incident.objects.select_related("commander").filter(pk=incident_id).first()
 
 
 def _diagnoses(incident) -> list:
     return list(incident.layer_diagnoses.select_related("owner").order_by("id"))
-
-
-def incident_url(incident) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("incidents:detail", args=[incident.pk])
 
 
 def incident_channel_name(incident) -> str:
@@ -44,9 +41,6 @@ def incident_channel_name(incident) -> str:
 
 def incident_channel_create(incident) -> str:
     """Create the incident channel once (the id is stored on the incident) and invite the people."""
-    from incidents.models import Incident, TimelineKind
-    from incidents.services import timeline_record
-
     if incident.slack_channel_id:
         return incident.slack_channel_id
     client = slack_client()
@@ -97,7 +91,7 @@ def incident_announce(incident_id: int, *, create_channel: bool) -> None:
             purpose_key=f"incident:{incident.pk}:announce",
             channel=settings.SLACK_ANNOUNCE_CHANNEL,
             text=(
-                f":rotating_light: <{incident_url(incident)}|Incident #{incident.pk}> `{incident.severity}` "
+                f":rotating_light: <{blocks.incident_url(incident)}|Incident #{incident.pk}> `{incident.severity}` "
                 f"*{incident.title}* declared by {incident.reporter or 'someone'}{where}."
             ),
         )
@@ -119,8 +113,6 @@ def incident_board_post(incident_id: int) -> None:
 
 
 def pin_reaction(*, channel: str, ts: str, slack_user_id: str) -> None:
-    from slackbot.incident_commands import incident_for_channel, pin_message
-
     incident = incident_for_channel(channel)
     if incident is None:
         return
@@ -141,8 +133,6 @@ def pin_reaction(*, channel: str, ts: str, slack_user_id: str) -> None:
 
 def rollback_threads_follow() -> int:
     """Every rollback that has a Slack thread and is still in flight (or finished in the last 10 minutes)."""
-    from rollouts.models import ACTIVE_RUN_STATES, RolloutRun
-
     heads = {
         int(m.purpose_key.split(":")[1]): m.channel
         for m in SlackMessage.objects.filter(
@@ -164,8 +154,6 @@ def rollback_threads_follow() -> int:
 
 def rollback_progress(run_id: int, *, channel: str) -> bool:
     """Post the run's head message once, then one thread reply per state it reaches. True when finished."""
-    from slackbot import rollout_bridge
-
     progress = rollout_bridge.run_progress(run_id)
     if progress is None:
         return True

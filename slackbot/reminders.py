@@ -10,6 +10,7 @@ import logging
 from django.utils import timezone
 from slack_sdk.errors import SlackApiError
 
+from incidents.models import OPEN_STATUSES, ActionItem, Incident
 from slackbot.client import SlackPostInProgress, dm_channel, post_once
 from slackbot.models import SlackMessage
 
@@ -17,8 +18,6 @@ log = logging.getLogger(__name__)
 
 
 def overdue_action_items(today):
-    from incidents.models import ActionItem
-
     return (
         ActionItem.objects.overdue(today)
         .select_related("owner", "incident")
@@ -28,8 +27,6 @@ def overdue_action_items(today):
 
 
 def incidents_with_unowned_layers():
-    from incidents.models import OPEN_STATUSES, Incident
-
     return (
         Incident.objects.select_related("commander")
         .filter(layer_diagnoses__owner__isnull=True, commander__isnull=False, status__in=OPEN_STATUSES)

@@ -12,10 +12,12 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from core.permissions import require
-from rollouts.compatibility import check_manifest
+from core.tasks import enqueue_on_commit
+from incidents.models import Incident
 from rollouts.models import Environment, Feature, Release
-from rollouts.selectors import live_release_at, release_diff, releases_with_parts
-from slackbot import blocks, tasks
+from rollouts.registry.compatibility import check_manifest
+from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
+from slackbot import blocks
 from slackbot import rollout_bridge as orchestration
 from slackbot.identity import SlackUserProblem, slack_user_resolve
 from slackbot.replies import ephemeral, error_text
@@ -137,7 +139,7 @@ def handle_command(form) -> JsonResponse:
     response_url = form.get("response_url", "")
     if not response_url:
         return ephemeral("Slack sent no response_url, so the plan has nowhere to go; try again.")
-    transaction.on_commit(lambda: tasks.rollback_plan.delay(text, response_url))
+    enqueue_on_commit("slackbot.rollback_plan", text, response_url)
     return ephemeral(f"Building the rollback plan for `{text}`…")
 
 
@@ -168,8 +170,6 @@ def _load_plan(value: str) -> RollbackPlan:
 
 
 def _incident_id_for_channel(channel: str) -> int | None:
-    from incidents.models import Incident
-
     if not channel:
         return None
     return Incident.objects.filter(slack_channel_id=channel).values_list("pk", flat=True).first()
@@ -207,7 +207,7 @@ def handle_block_actions(payload: dict) -> HttpResponse:
                 f"<@{slack_user}> (run #{run_id}); progress follows in a thread.",
             }
             if channel:
-                transaction.on_commit(lambda: tasks.rollback_progress.delay(run_id, channel))
+                enqueue_on_commit("slackbot.rollback_progress", run_id, channel)
         except (SlackUserProblem, PermissionDenied, ValidationError, *orchestration.REFUSALS) as exc:
             reply = {
                 "response_type": "ephemeral",
@@ -215,5 +215,5 @@ def handle_block_actions(payload: dict) -> HttpResponse:
                 "text": f"Not rolled back: {error_text(exc)}",
             }
     if response_url:
-        transaction.on_commit(lambda: tasks.respond.delay(response_url, reply))
+        enqueue_on_commit("slackbot.respond", response_url, reply)
     return HttpResponse(status=200)

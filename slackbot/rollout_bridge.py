@@ -1,10 +1,11 @@
-"""The bot's view of rollout orchestration (rollouts.runs, rollouts.analysis): default rollback target, the
+"""The bot's view of rollout orchestration (rollouts.runs.services, rollouts.runs.analysis): default rollback target, the
 user-impact gate, runs in flight, starting a rollback. One module, so the bot reads one contract."""
 
 from __future__ import annotations
 
-from rollouts import impact, runs
+from rollouts.impact import services as impact
 from rollouts.models import ACTIVE_RUN_STATES, FINAL_RUN_STATES, RolloutRun
+from rollouts.runs import services as runs
 
 
 def rollback_default_target(*, environment, current):

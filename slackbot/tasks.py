@@ -11,7 +11,9 @@ from celery import shared_task
 from django.conf import settings
 from slack_sdk.errors import SlackApiError
 
+from slackbot import posting, reminders
 from slackbot.client import SlackPostInProgress
+from slackbot.rollback_commands import plan_message
 
 log = logging.getLogger(__name__)
 
@@ -39,49 +41,35 @@ def respond(response_url: str, message: dict) -> None:
 
 @shared_task(name="slackbot.rollback_plan", soft_time_limit=20, time_limit=30, **SLACK_RETRY)
 def rollback_plan(text: str, response_url: str) -> None:
-    from slackbot.rollback_commands import plan_message
-
     respond(response_url, plan_message(text))
 
 
 @shared_task(name="slackbot.incident_announce", soft_time_limit=60, time_limit=90, **SLACK_RETRY)
 def incident_announce(incident_id: int, create_channel: bool) -> None:
-    from slackbot import posting
-
     posting.incident_announce(incident_id, create_channel=create_channel)
 
 
 @shared_task(name="slackbot.incident_board", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
 def incident_board(incident_id: int) -> None:
-    from slackbot import posting
-
     posting.incident_board_post(incident_id)
 
 
 @shared_task(name="slackbot.pin_reaction", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
 def pin_reaction(channel: str, ts: str, slack_user_id: str) -> None:
-    from slackbot import posting
-
     posting.pin_reaction(channel=channel, ts=ts, slack_user_id=slack_user_id)
 
 
 @shared_task(name="slackbot.rollback_progress", soft_time_limit=30, time_limit=60, **SLACK_RETRY)
 def rollback_progress(run_id: int, channel: str) -> None:
-    from slackbot import posting
-
     posting.rollback_progress(run_id, channel=channel)
 
 
 @shared_task(name="slackbot.rollback_threads_follow", soft_time_limit=50, time_limit=60)
 def rollback_threads_follow() -> None:
     """Beat: post each new state of rollbacks confirmed in Slack into their threads."""
-    from slackbot import posting
-
     posting.rollback_threads_follow()
 
 
 @shared_task(name="slackbot.send_reminders", soft_time_limit=240, time_limit=300)
 def send_reminders() -> None:
-    from slackbot import reminders
-
     reminders.reminders_send()

@@ -9,7 +9,8 @@ import logging
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 
-from slackbot import tasks
+from core.tasks import enqueue_on_commit
+from slackbot import incident_commands, rollback_commands
 from slackbot.models import SlackEventReceipt
 from slackbot.replies import ephemeral
 from slackbot.signing import slack_signed
@@ -21,14 +22,11 @@ log = logging.getLogger(__name__)
 def commands(request):
     form = request.POST
     command = form.get("command", "")
-    # Imported lazily: the command modules pull in the incidents and rollouts services.
     if command == "/incident":
-        from slackbot.incident_commands import handle_command
-    elif command == "/rollback":
-        from slackbot.rollback_commands import handle_command
-    else:
-        return ephemeral(f"Rewind does not know the command {command!r}.")
-    return handle_command(form)
+        return incident_commands.handle_command(form)
+    if command == "/rollback":
+        return rollback_commands.handle_command(form)
+    return ephemeral(f"Rewind does not know the command {command!r}.")
 
 
 @slack_signed
@@ -41,17 +39,11 @@ def interactivity(request):
         return HttpResponse("payload must be a JSON object", status=400, content_type="text/plain")
     kind = payload.get("type")
     if kind == "view_submission":
-        from slackbot.incident_commands import handle_view_submission
-
-        return handle_view_submission(payload)
+        return incident_commands.handle_view_submission(payload)
     if kind == "block_actions":
-        from slackbot.rollback_commands import handle_block_actions
-
-        return handle_block_actions(payload)
+        return rollback_commands.handle_block_actions(payload)
     if kind == "message_action":
-        from slackbot.incident_commands import handle_message_shortcut
-
-        return handle_message_shortcut(payload)
+        return incident_commands.handle_message_shortcut(payload)
     return HttpResponse(status=200)
 
 
@@ -79,7 +71,7 @@ def events(request):
                 item = event.get("item") or {}
                 if item.get("type") == "message" and item.get("channel") and item.get("ts"):
                     channel, ts, user = item["channel"], item["ts"], event.get("user", "")
-                    transaction.on_commit(lambda: tasks.pin_reaction.delay(channel, ts, user))
+                    enqueue_on_commit("slackbot.pin_reaction", channel, ts, user)
     except IntegrityError:
         log.info(
             "Slack event %s delivered again (retry %s); ignored", event_id, request.headers.get("X-Slack-Retry-Num")

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.audit import audit_record
+from core.tasks import enqueue
+from diagnostics.behaviour.engine import AnalysisOptions, analyse
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
 from diagnostics.reports.services import CHUNK, report_transition
@@ -157,16 +159,12 @@ def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[in
                 finished_at=timezone.now(),
             )
             continue
-        from diagnostics.tasks import report_run_task
-
-        report_run_task.delay(report.pk, resume_stale_after=stale_after)
+        enqueue("diagnostics.report_run", report.pk, resume_stale_after=stale_after)
         resumed.append(report.pk)
     return resumed
 
 
 def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
-    from diagnostics.behaviour.engine import AnalysisOptions, analyse
-
     if frame.empty:
         raise ValueError("No paired outputs to compare.")
     opts = report.options or {}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Sum
+from django.db.models import Count
 
 from diagnostics.models import BehaviourReport, PromptSetVersion
 from diagnostics.reports.coverage import coverage_compare
+from rollouts.models import Observation
 
 VERDICT_BADGE = {
     "regression": "bad",
@@ -21,40 +21,19 @@ VERDICT_BADGE = {
 }
 
 
-def observation_model():
-    """rollouts.Observation when the observations app part is installed (it is built on another branch)."""
-    if not apps.is_installed("rollouts"):
-        return None
-    try:
-        model = apps.get_model("rollouts", "Observation")
-    except LookupError:
-        return None
-    return model if hasattr(model, "segment") or any(f.name == "segment" for f in model._meta.fields) else None
-
-
 def production_counts(
     field: str, *, feature=None, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, int]:
     """Requests per segment value in production environments (of the feature, when the set has one)."""
-    model = observation_model()
-    if model is None:
-        return {}
-    names = {f.name for f in model._meta.fields}
-    rows = model.objects.all()
-    if "environment" in names:
-        rows = rows.filter(environment__is_production=True)
-    if feature is not None and "release" in names:
+    rows = Observation.objects.filter(environment__is_production=True)
+    if feature is not None:
         rows = rows.filter(release__feature=feature)
-    time_field = next(
-        (n for n in ("time", "observed_at", "minute", "at", "timestamp", "created_at") if n in names), None
-    )
-    if time_field and since:
-        rows = rows.filter(**{f"{time_field}__gte": since})
-    if time_field and until:
-        rows = rows.filter(**{f"{time_field}__lt": until})
-    weight = next((n for n in ("count", "requests", "n") if n in names), None)
+    if since:
+        rows = rows.filter(time__gte=since)
+    if until:
+        rows = rows.filter(time__lt=until)
     key = f"segment__{field}"
-    grouped = rows.values(key).annotate(n=Sum(weight) if weight else Count("pk"))
+    grouped = rows.values(key).annotate(n=Count("pk"))
     return {str(r[key]): int(r["n"] or 0) for r in grouped if r[key] not in (None, "")}
 
 
@@ -81,10 +60,6 @@ def prompt_set_coverage(
         )
     source = "entered"
     if production is None:
-        if observation_model() is None:
-            raise ValidationError(
-                {"production_counts": ["Observations are not available here: enter production counts per segment."]}
-            )
         feature = version.prompt_set.feature
         production, source = production_counts(field, feature=feature, since=since, until=until), "observations"
     result = coverage_compare(set_segment_counts(version, field), production)

@@ -17,9 +17,12 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.permissions import require
+from core.tasks import enqueue_on_commit
 from diagnostics.models import (
     BehaviourReport,
+    EvidenceKind,
     GenerationEndpoint,
+    LayerDiagnosis,
     LinkPurpose,
     Output,
     OutputSource,
@@ -31,6 +34,7 @@ from diagnostics.models import (
     Side,
 )
 from diagnostics.reports.uploads import FileProblems, read_cases, read_outputs
+from diagnostics.services import evidence_add
 from rollouts.models import Release
 
 CHUNK = 2000
@@ -252,9 +256,7 @@ def report_request(
         after={"status": report.status, "source": source, "samples": samples, "options": report.options},
     )
     if enqueue:
-        from diagnostics.tasks import report_run_task
-
-        transaction.on_commit(lambda: report_run_task.delay(report.pk))
+        enqueue_on_commit("diagnostics.report_run", report.pk)
     return report
 
 
@@ -365,6 +367,33 @@ def report_gate_passes(report: BehaviourReport) -> bool:
     return report.status == ReportStatus.SUCCEEDED and report.verdict in PASSING_VERDICTS
 
 
+def report_gate_problem(*, report_id: int, candidate_release: Release) -> str:
+    """Why a behaviour-diff report does not let ``candidate_release`` roll out, or '' when it does.
+
+    A gate report must answer the prompt set with the candidate as side B, have finished and found no
+    regression (``report_gate_passes``)."""
+    report = BehaviourReport.objects.filter(pk=report_id).select_related("release_a", "release_b").first()
+    if report is None:
+        return f"No behaviour-diff report #{report_id}."
+    if report.release_b_id != candidate_release.pk:
+        return (
+            f"Report #{report.pk} compares {report.release_a} with {report.release_b}; the gate needs the "
+            f"candidate release #{candidate_release.number} as side B."
+        )
+    if not report_gate_passes(report):
+        verdict = report.verdict or "no verdict"
+        return f"Report #{report.pk} does not pass the gate ({report.get_status_display().lower()}, {verdict})."
+    return ""
+
+
+def report_gate_link(*, actor, report_id: int, run) -> None:
+    """Record on the report that this rollout run was gated by it (a ReportLink with purpose "gate", audited)."""
+    report = BehaviourReport.objects.get(pk=report_id)
+    report_link(
+        actor=actor, report=report, object_type="rollouts.rolloutrun", object_id=str(run.pk), purpose=LinkPurpose.GATE
+    )
+
+
 def _find(model, pk):
     try:
         return model._default_manager.filter(pk=pk).first()
@@ -376,9 +405,6 @@ def _find(model, pk):
 def report_attach_to_incident(*, actor, report: BehaviourReport, incident, layer: str, note: str = "") -> ReportLink:
     """Evidence for one layer of an incident: an Evidence row on that layer's diagnosis (it shows on the incident
     timeline) and a ReportLink back from the report. Attaching the same report to the same layer twice is a no-op."""
-    from diagnostics.models import EvidenceKind, LayerDiagnosis
-    from diagnostics.services import evidence_add
-
     require(actor, "report.link")
     if report.status != ReportStatus.SUCCEEDED:
         raise ValidationError({"report": [f"The report has {report.status}; only a finished report is evidence."]})

@@ -76,7 +76,6 @@ def prompt_set_version_detail(request, pk: int):
         "cases": version.cases.all()[:50],
         "form": form,
         "coverage": coverage,
-        "observations_available": selectors.observation_model() is not None,
     }
     return render(request, "diagnostics/prompt_set_version_detail.html", context, status=400 if form.errors else 200)
 

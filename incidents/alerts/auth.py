@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from incidents.alerts.models import AlertSource
+from incidents.models import AlertSource
 
 
 def secret_hash(secret: str) -> str:

@@ -3,8 +3,8 @@ feature=support-assistant, environment=production to an incident (see the README
 
 from __future__ import annotations
 
-from incidents.alerts.models import AlertRouteAction, AlertSource
 from incidents.alerts.services import alert_route_create, alert_source_create
+from incidents.models import AlertRouteAction, AlertSource
 from rollouts.models import Environment
 
 DEMO_SOURCE = "demo-alertmanager"

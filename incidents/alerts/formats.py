@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.utils.dateparse import parse_datetime
 
-from incidents.alerts.models import AlertSourceKind, AlertStatus
+from incidents.models import AlertSourceKind, AlertStatus
 
 
 class PayloadError(ValueError):

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django import forms
 
-from incidents.alerts.models import AlertRouteAction, AlertSourceKind
-from incidents.models import Severity
-from rollouts.change_events.models import ChangeEventFormat
+from incidents.models import AlertRouteAction, AlertSourceKind, Severity
 from rollouts.models import Environment, Feature
+from rollouts.runs.change_events.models import ChangeEventFormat
 
 
 class EnvironmentChoice(forms.ModelChoiceField):

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from incidents.alerts import formats, services
 from incidents.alerts.auth import refusal_reason
-from incidents.alerts.models import AlertSource
+from incidents.models import AlertSource
 
 
 def _refuse(source: AlertSource, request, status: int, reason: str) -> JsonResponse:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Q
 
-from incidents.alerts.models import AlertNotification, AlertSource
-from rollouts.change_events.models import ChangeEventDelivery, ChangeEventTarget
+from incidents.models import AlertNotification, AlertSource
 from rollouts.models import DeliveryStatus
+from rollouts.runs.change_events.models import ChangeEventDelivery, ChangeEventTarget
 
 RECENT = 25
 

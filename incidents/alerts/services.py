@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.permissions import require
+from core.tasks import enqueue_on_commit
 from incidents.alerts.auth import secret_hash
 from incidents.alerts.formats import Notification, mapping_problems
-from incidents.alerts.models import (
+from incidents.models import (
+    OPEN_STATUSES,
     Alert,
     AlertGroup,
     AlertNotification,
@@ -26,9 +29,13 @@ from incidents.alerts.models import (
     AlertSource,
     AlertSourceKind,
     AlertStatus,
+    Incident,
+    IncidentSource,
     NotificationOutcome,
+    Severity,
+    TimelineEvent,
+    TimelineKind,
 )
-from incidents.models import OPEN_STATUSES, Incident, IncidentSource, Severity, TimelineEvent, TimelineKind
 from incidents.services import incident_open
 from incidents.timeline import timeline_record
 from rollouts.models import Environment
@@ -281,13 +288,8 @@ def _timeline_repeat(incident: Incident, group: AlertGroup, *, source: AlertSour
 
 def _announce(incident_id: int) -> None:
     """The Slack announcement a hand-filed incident gets (posted once per incident, after commit)."""
-    from django.conf import settings
-
-    if not settings.SLACK_ANNOUNCE_CHANNEL:
-        return
-    from slackbot import tasks as slack_tasks
-
-    transaction.on_commit(lambda: slack_tasks.incident_announce.delay(incident_id, False))
+    if settings.SLACK_ANNOUNCE_CHANNEL:
+        enqueue_on_commit("slackbot.incident_announce", incident_id, False)
 
 
 def _note(source, notification, payload, *, outcome, reason, incident=None) -> AlertNotification:

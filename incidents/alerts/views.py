@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.permissions import permission_required
 from incidents.alerts import selectors, services
 from incidents.alerts.forms import RouteForm, SecretForm, SourceForm, TargetForm
-from incidents.alerts.models import AlertRoute, AlertSource
-from rollouts.change_events import services as change_services
-from rollouts.change_events.models import ChangeEventTarget
+from incidents.models import AlertRoute, AlertSource
+from rollouts.runs.change_events import services as change_services
+from rollouts.runs.change_events.models import ChangeEventTarget
 
 
 def _form_errors(form, exc: ValidationError) -> None:

@@ -32,6 +32,7 @@ from incidents.api.serializers import (
     TransitionSerializer,
 )
 from incidents.models import ActionItem, ChangeEvent, Incident, IncidentSource, Postmortem, TimelineEvent
+from incidents.postmortems import postmortem_markdown, postmortem_snapshot
 
 
 class IncidentCursorPagination(CursorPagination):
@@ -345,8 +346,6 @@ class PostmortemViewSet(
 
 def markdown_response(postmortem: Postmortem, revision: str | None) -> HttpResponse:
     """The latest published revision (or the one asked for); a draft never published renders live."""
-    from incidents.postmortems import postmortem_markdown, postmortem_snapshot
-
     revisions = postmortem.revisions.all()
     chosen = revisions.filter(number=int(revision)).first() if revision and revision.isdigit() else revisions.first()
     if revision and chosen is None:

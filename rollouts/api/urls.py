@@ -1,9 +1,10 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from rollouts.api import run_views, views
-from rollouts.api.impact_views import DependentWorkflowViewSet, ImpactFollowupView, ImpactGateView, ImpactWaiveView
-from rollouts.api.observation_views import ObservationIngestView
+from rollouts.impact.api.views import DependentWorkflowViewSet, ImpactFollowupView, ImpactGateView, ImpactWaiveView
+from rollouts.judging.api.views import ObservationIngestView
+from rollouts.registry.api import views
+from rollouts.runs.api import views as run_views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # CI scripts may leave the slash off: /features/x/environments/prod/live

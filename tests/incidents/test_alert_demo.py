@@ -9,8 +9,7 @@ from pathlib import Path
 from core.demo import load_people
 from diagnostics.models import LayerDiagnosis
 from incidents.alerts import demo
-from incidents.alerts.models import AlertSource
-from incidents.models import Incident
+from incidents.models import AlertSource, Incident
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from incidents.alerts.models import Alert, AlertGroup, AlertNotification, AlertRefusal
 from incidents.alerts.services import alert_route_create, alert_source_create
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Alert, AlertGroup, AlertNotification, AlertRefusal, Incident, TimelineEvent
 from tests.incidents.alert_payloads import alertmanager, grafana, pagerduty, post, post_signed
 
 BEARER = "grafana-contact-point-secret"

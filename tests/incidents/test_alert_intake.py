@@ -11,9 +11,8 @@ from django.test import Client
 
 from core.models import AuditEntry
 from diagnostics.models import LayerDiagnosis
-from incidents.alerts.models import Alert, AlertNotification
 from incidents.alerts.services import alert_route_create, alert_source_create
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Alert, AlertNotification, Incident, TimelineEvent
 from incidents.selectors import incident_timeline, what_changed
 from tests.incidents.alert_payloads import alertmanager, post
 

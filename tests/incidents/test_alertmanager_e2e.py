@@ -9,9 +9,8 @@ import time
 import pytest
 
 from diagnostics.models import LayerDiagnosis
-from incidents.alerts.models import AlertNotification
 from incidents.alerts.services import alert_route_create, alert_source_create
-from incidents.models import Incident, TimelineEvent
+from incidents.models import AlertNotification, Incident, TimelineEvent
 from tests.support.prometheus import AlertingStack, Exporter, requires_prometheus
 
 pytestmark = [requires_prometheus, pytest.mark.services, pytest.mark.django_db(transaction=True)]

@@ -7,9 +7,9 @@ import pytest
 
 from core.models import AuditEntry
 from incidents.alerts.auth import secret_hash
-from incidents.alerts.models import AlertRoute, AlertSource
 from incidents.alerts.services import alert_route_create, alert_source_create
-from rollouts.change_events.models import ChangeEventTarget
+from incidents.models import AlertRoute, AlertSource
+from rollouts.runs.change_events.models import ChangeEventTarget
 from tests.incidents.alert_payloads import alertmanager, post
 
 SECRET = "page-test-alert-secret"

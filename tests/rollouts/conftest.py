@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rollouts import routing, services
 from rollouts.models import Environment
+from rollouts.registry import services
+from rollouts.runs import routing
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

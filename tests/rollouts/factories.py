@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rollouts import services
 from rollouts.models import Environment, Feature
+from rollouts.registry import services
 
 
 def feature_with_envs(team, *, slug: str = "support-assistant") -> tuple[Feature, Environment, Environment]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rollouts.models import Environment, Feature
-from rollouts.services import deployment_record, model_version_register, prompt_version_register, release_create
+from rollouts.registry.services import (
+    deployment_record,
+    model_version_register,
+    prompt_version_register,
+    release_create,
+)
 
 # A fixed hour a day ago: in the past (ingest refuses the future) and inside every look-back window.
 T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from rollouts.change_events import services as change_services
-from rollouts.change_events.models import ChangeEventDelivery
-from rollouts.change_events.tasks import change_events_sweep
+from rollouts.runs.change_events import services as change_services
+from rollouts.runs.change_events.models import ChangeEventDelivery
+from rollouts.runs.change_events.tasks import change_events_sweep
 from tests.rollouts.factories import deploy, feature_with_envs, release
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.worker import CeleryWorker

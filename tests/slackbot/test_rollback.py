@@ -202,7 +202,7 @@ def test_cancel_changes_nothing(slack, fake_slack, approver, world):
 
 @pytest.mark.django_db
 def test_a_stale_plan_is_refused(slack, fake_slack, approver, world):
-    from rollouts.services import deployment_record
+    from rollouts.registry.services import deployment_record
 
     _link(approver, "UANA")
     plan = _plan(slack, "UANA")
@@ -234,7 +234,7 @@ def test_rollback_status_lists_runs_in_flight(slack, approver, world):
 
 @pytest.mark.django_db
 def test_the_plan_lists_dependent_workflows_and_the_impact_gate_blocks_confirmation(slack, fake_slack, approver, world):
-    from rollouts.impact import dependent_workflow_add, impact_waive
+    from rollouts.impact.services import dependent_workflow_add, impact_waive
 
     _link(approver, "UANA")
     dependent_workflow_add(

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from core.models import Team
-from rollouts import services
 from rollouts.models import Environment, Feature, Release
+from rollouts.registry import services
 
 
 @dataclass

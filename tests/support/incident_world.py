@@ -12,8 +12,8 @@ from core.models import Role, Team, User
 from diagnostics.models import DiagnosisLayer
 from diagnostics.services import ownership_map_set
 from incidents.services import incident_open
-from rollouts import services as rollouts
 from rollouts.models import Environment, Feature
+from rollouts.registry import services as rollouts
 
 
 def make_person(username: str, role: Role = Role.RESPONDER) -> User:

@@ -1,9 +1,13 @@
-"""Loads demo data; idempotent (running it twice changes nothing). Each app adds its part in demo.py."""
+"""Loads demo data; idempotent (running it twice changes nothing). Each app adds its part: its AppConfig names
+a ``demo_loader`` (dotted path of ``load(people)``), run in INSTALLED_APPS order, so core never imports the
+apps above it."""
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from core.demo import load_people
 
@@ -14,15 +18,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         people = load_people()
-        loaders = []
-        for module in ("rollouts.demo", "incidents.demo", "diagnostics.demo", "incidents.alerts.demo"):
-            try:
-                loaders.append(__import__(module, fromlist=["load"]).load)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-        for load in loaders:
-            load(people)
+        for config in apps.get_app_configs():
+            loader = getattr(config, "demo_loader", "")
+            if loader:
+                import_string(loader)(people)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password = demo-rewind):"))
         for user in people.values():
             self.stdout.write(f"  {user.username:<8} {user.effective_role}")

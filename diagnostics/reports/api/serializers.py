@@ -15,7 +15,7 @@ from diagnostics.models import (
     PromptSetVersion,
     ReportLink,
 )
-from diagnostics.reports.services import ENDPOINT_FIELDS
+from diagnostics.reports.services import ENDPOINT_FIELDS, report_gate_passes
 from rollouts.models import Feature, Release
 
 
@@ -146,8 +146,6 @@ class ReportSerializer(serializers.ModelSerializer):
         ]
 
     def get_gate_passes(self, report: BehaviourReport) -> bool:
-        from diagnostics.reports.services import report_gate_passes
-
         return report_gate_passes(report)
 
 

@@ -5,10 +5,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import StrictFieldsMixin
-from incidents.alerts.models import AlertNotification, AlertRoute, AlertRouteAction, AlertSource, AlertSourceKind
-from incidents.models import Severity
-from rollouts.change_events.models import ChangeEventDelivery, ChangeEventFormat, ChangeEventTarget
+from incidents.models import AlertNotification, AlertRoute, AlertRouteAction, AlertSource, AlertSourceKind, Severity
 from rollouts.models import Environment, Feature
+from rollouts.runs.change_events.models import ChangeEventDelivery, ChangeEventFormat, ChangeEventTarget
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -10,9 +10,9 @@ from rest_framework.response import Response
 
 from incidents.alerts import services
 from incidents.alerts.api import serializers as s
-from incidents.alerts.models import AlertNotification, AlertRoute, AlertSource
-from rollouts.change_events import services as change_services
-from rollouts.change_events.models import ChangeEventDelivery, ChangeEventTarget
+from incidents.models import AlertNotification, AlertRoute, AlertSource
+from rollouts.runs.change_events import services as change_services
+from rollouts.runs.change_events.models import ChangeEventDelivery, ChangeEventTarget
 
 ADMIN_ONLY = dict.fromkeys(("list", "retrieve"), "integration.manage")
 

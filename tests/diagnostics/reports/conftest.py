@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from diagnostics.reports import services
-from rollouts import services as rollouts_services
 from rollouts.models import Feature
+from rollouts.registry import services as rollouts_services
 
 
 def jsonl(rows: list[dict]) -> bytes:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.reports.coverage import coverage_compare
-from diagnostics.reports.selectors import observation_model
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +47,6 @@ def test_unknown_fields_and_missing_counts_get_clear_errors(api_as, viewer, prom
     url = f"/api/v1/prompt-set-versions/{version.pk}/coverage/"
     response = client.post(url, {"field": "planet", "production_counts": {"x": 1}})
     assert response.status_code == 400 and "has no segment field 'planet'" in response.json()["field"][0]
-    if observation_model() is None:
-        response = client.post(url, {"field": "locale"})
-        assert response.status_code == 400
-        assert response.json()["production_counts"] == [
-            "Observations are not available here: enter production counts per segment."
-        ]
 
 
 def test_the_page_shows_coverage_warnings_from_pasted_counts(web_as, viewer, prompt_set_version):
@@ -68,7 +61,6 @@ def test_the_page_shows_coverage_warnings_from_pasted_counts(web_as, viewer, pro
     assert bad.status_code == 400 and "Line 1: expected" in bad.content.decode()
 
 
-@pytest.mark.skipif(observation_model() is None, reason="rollouts.Observation is built on another branch")
 def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admin_user, responder, releases):
     import io
     from datetime import timedelta
@@ -76,8 +68,8 @@ def test_coverage_reads_production_observations_of_the_sets_feature(api_as, admi
     from django.utils import timezone
 
     from diagnostics.reports.services import prompt_set_import
+    from rollouts.judging.observations import observations_ingest
     from rollouts.models import Environment
-    from rollouts.observations import observations_ingest
     from tests.diagnostics.reports.conftest import cases, jsonl
 
     feature = releases[0].feature

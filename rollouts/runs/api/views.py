@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import time
+
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.response import Response
+
+from core.audit import audit_record
+from core.permissions import can, require
+from rollouts.runs import services as runs
+from rollouts.runs.api.serializers import (
+    RollbackSerializer,
+    RunActionSerializer,
+    RunDetailSerializer,
+    RunSerializer,
+    RunStartSerializer,
+    WebhookTargetSerializer,
+)
+from rollouts.runs.models import RolloutRun, WebhookTarget
+from rollouts.runs.routing import routing_read
+
+
+def _conflict(exc: runs.RunConflict) -> Response:
+    body = {"detail": str(exc), "run": exc.run.pk if exc.run else None}
+    return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Rollout and rollback runs. POST starts a rollout; promote/pause/resume/abort control it."""
+
+    queryset = RolloutRun.objects.select_related(
+        "environment__feature", "stable_release", "candidate_release"
+    ).order_by("-created_at", "-id")
+    serializer_class = RunSerializer
+    filterset_fields = ["environment", "state", "kind"]
+    write_action = "rollout.control"
+    action_permissions = {"create": "rollout.start"}
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return RunDetailSerializer
+        if self.action == "create":
+            return RunStartSerializer
+        if self.action in ("promote", "pause", "resume", "abort"):
+            return RunActionSerializer
+        return RunSerializer
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("transitions", "analyses", "deliveries")
+        return qs
+
+    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer, 409: OpenApiResponse(description="busy")})
+    def create(self, request, *args, **kwargs):
+        data = RunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            run = runs.run_start(
+                actor=request.user,
+                environment=v["environment"],
+                candidate_release=v["candidate_release"],
+                steps=v.get("steps"),
+                config=v.get("config"),
+                reason=v.get("reason", ""),
+                incident_id=v.get("incident_id"),
+                idempotency_key=v.get("idempotency_key"),
+                override_reason=v.get("override_reason", ""),
+                gate_report_id=v.get("gate_report"),
+            )
+        except runs.RunConflict as exc:
+            return _conflict(exc)
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    def _control(self, request, service) -> Response:
+        data = RunActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = self.get_object()
+        if not service(run=run, actor=request.user, reason=data.validated_data.get("reason", "")):
+            return Response(
+                {"detail": f"Run #{run.pk} is {run.get_state_display().lower()}; that action does not apply."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(RunSerializer(RolloutRun.objects.get(pk=run.pk)).data)
+
+    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        return self._control(request, runs.run_promote)
+
+    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._control(request, runs.run_pause)
+
+    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._control(request, runs.run_resume)
+
+    @extend_schema(request=RunActionSerializer, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def abort(self, request, pk=None):
+        return self._control(request, runs.run_abort)
+
+
+@extend_schema(
+    request=RollbackSerializer,
+    responses={
+        201: RunSerializer,
+        200: RunSerializer,
+        409: OpenApiResponse(description="Another run, or dependent workflows not reviewed"),
+    },
+)
+@api_view(["POST"])
+def rollback(request):
+    """Roll a feature environment back: to the last known good release by default, or to ``to_release``
+    (a release number); ``layer`` reverts only that layer. Repeated requests return the run in flight."""
+    data = RollbackSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    environment = v["environment_obj"]
+    require(request.user, "rollback.production" if environment.is_production else "rollback.staging")
+    try:
+        run, created = runs.rollback_request(
+            actor=request.user,
+            environment=environment,
+            to_release=v.get("to_release_obj"),
+            mode=v["mode"],
+            layer=v.get("layer") or None,
+            reason=v["reason"],
+            override_reason=v.get("override_reason", ""),
+            incident_id=v.get("incident_id"),
+        )
+    except runs.RunConflict as exc:
+        return _conflict(exc)
+    except runs.ImpactBlocked as exc:
+        return Response({"detail": str(exc), "pending_workflows": exc.gate.pending}, status=status.HTTP_409_CONFLICT)
+    return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+rollback.cls.action_permissions = {}  # the view checks rollback.staging / rollback.production itself
+rollback.cls.write_action = "rollback.staging"
+
+
+class WebhookTargetViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Gateways that receive signed weight changes for an environment."""
+
+    queryset = WebhookTarget.objects.select_related("environment").order_by("id")
+    serializer_class = WebhookTargetSerializer
+    filterset_fields = ["environment", "active"]
+    write_action = "webhook.manage"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            target = serializer.save()
+            audit_record(
+                actor=self.request.user,
+                action="webhook_target.create",
+                obj=target,
+                after={"environment": target.environment_id, "url": target.url, "active": target.active},
+            )
+
+    def perform_update(self, serializer):
+        before = {"url": serializer.instance.url, "active": serializer.instance.active}
+        with transaction.atomic():
+            target = serializer.save()
+            audit_record(
+                actor=self.request.user,
+                action="webhook_target.update",
+                obj=target,
+                before=before,
+                after={"url": target.url, "active": target.active},
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            audit_record(
+                actor=self.request.user, action="webhook_target.delete", obj=instance, before={"url": instance.url}
+            )
+            instance.delete()
+
+
+_token_auth = TokenAuthentication()
+# Tokens that passed recently, per web process: a gateway polling many times a second costs no query for auth.
+# A revoked token or deactivated user keeps read access to routing tables for at most this long.
+TOKEN_CACHE_SECONDS = 10.0
+_recent_tokens: dict[str, tuple[float, object]] = {}
+
+
+def _gateway_user(request):
+    """Token (gateways) or session (people). A plain Django view: the routing table is polled hard."""
+    header = request.headers.get("Authorization", "")
+    now = time.monotonic()
+    cached = _recent_tokens.get(header) if header else None
+    if cached and cached[0] > now:
+        return cached[1]
+    try:
+        found = _token_auth.authenticate(request)
+    except AuthenticationFailed:
+        return None
+    if found:
+        if len(_recent_tokens) > 10_000:
+            _recent_tokens.clear()
+        _recent_tokens[header] = (now + TOKEN_CACHE_SECONDS, found[0])
+        return found[0]
+    return request.user if request.user.is_authenticated else None
+
+
+@require_GET
+def routing_table(request, feature: str, environment: str):
+    """GET /api/v1/routing/<feature>/<environment>: releases with weights and manifests; strong ETag."""
+    user = _gateway_user(request)
+    if user is None:
+        return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
+    if not can(user, "view"):
+        return JsonResponse({"detail": "This needs the viewer role (view)."}, status=403)
+    found = routing_read(feature, environment)
+    if found is None:
+        return JsonResponse({"detail": f"No environment {feature}/{environment}."}, status=404)
+    etag, body = found
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,754 @@
+"""Rollout runs: start, control (promote/pause/resume/abort), rollback, and the step engine the workers drive.
+
+Every state change is a conditional update on (pk, state[, step_index]) — a row count of 0 means another request
+or worker won — followed by a RolloutTransition row, an audit entry and, if linked, an incident timeline entry.
+Workers claim a run with a lease; a lease that expired belonged to a worker that died, and the tick reclaims it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.audit import audit_record
+from core.permissions import require
+from core.tasks import enqueue_on_commit
+from rollouts.impact.services import impact_followup_start
+from rollouts.judging.models import Analysis
+from rollouts.registry.compatibility import check_manifest
+from rollouts.registry.models import DeploymentEvent, Environment, Layer, Release, Source
+from rollouts.registry.services import _refuse_or_override, deployment_record, release_create
+from rollouts.runs import analysis, gates
+from rollouts.runs.models import ACTIVE_RUN_STATES, RolloutRun, RolloutTransition, RunKind, RunMode, RunState
+from rollouts.runs.routing import routing_publish
+from rollouts.runs.signals import run_transitioned, weight_changed
+from rollouts.runs.webhooks import deliver_due, deliveries_create, next_attempt_at
+
+DEFAULT_WEIGHTS = (1, 5, 25, 50, 100)
+STEP_TYPES = {"weight", "pause", "analysis", "bake"}
+
+
+class RunConflict(Exception):
+    """Another run is active in this environment."""
+
+    def __init__(self, message: str, run: RolloutRun | None = None):
+        super().__init__(message)
+        self.run = run
+
+
+class ImpactBlocked(Exception):
+    def __init__(self, gate):
+        super().__init__(gate.reason or "Dependent workflows have not been reviewed.")
+        self.gate = gate
+
+
+def default_steps() -> list[dict]:
+    steps: list[dict] = []
+    for weight in DEFAULT_WEIGHTS:
+        steps += [{"type": "weight", "weight": weight}, {"type": "analysis"}]
+    steps.append({"type": "bake"})
+    return steps
+
+
+def validate_steps(steps: list) -> list[dict]:
+    if not isinstance(steps, list) or not steps:
+        raise ValidationError({"steps": ["Give a non-empty list of steps."]})
+    errors, last_weight = [], 0
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
+            errors.append(f"Step {i + 1}: type must be one of {', '.join(sorted(STEP_TYPES))}.")
+            continue
+        if step["type"] == "weight":
+            w = step.get("weight")
+            if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= 100:
+                errors.append(f"Step {i + 1}: weight must be an integer percent from 0 to 100.")
+            else:
+                last_weight = w
+        seconds = step.get("seconds")
+        if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0):
+            errors.append(f"Step {i + 1}: seconds must be a non-negative number.")
+        if step["type"] == "bake" and last_weight != 100:
+            errors.append(f"Step {i + 1}: bake needs the candidate at 100 % first.")
+    if not errors and last_weight != 100:
+        errors.append("The last weight step must send 100 % to the candidate.")
+    if errors:
+        raise ValidationError({"steps": errors})
+    return steps
+
+
+def run_settings(run: RolloutRun) -> dict:
+    return {**settings.REWIND_ROLLOUT, **{k: v for k, v in run.config.items() if k in settings.REWIND_ROLLOUT}}
+
+
+# --- transitions -----------------------------------------------------------------------------------------
+
+
+def _actor_label(actor) -> str:
+    return actor.get_username() if getattr(actor, "pk", None) else (str(actor) if actor else "system")
+
+
+def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: str) -> None:
+    RolloutTransition.objects.create(
+        run=run,
+        old_state=old,
+        new_state=new,
+        step_index=run.step_index,
+        reason=reason,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=_actor_label(actor),
+    )
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=run,
+        before={"state": old},
+        after={"state": new, "step_index": run.step_index, "candidate_weight": run.candidate_weight},
+        reason=reason,
+    )
+    run_transitioned.send(
+        sender=RolloutRun,
+        run=run,
+        old=old,
+        new=new,
+        reason=reason,
+        actor=actor,
+        kind="rollback"
+        if run.kind == RunKind.ROLLBACK or new in (RunState.ROLLING_BACK, RunState.ROLLED_BACK)
+        else "rollout",
+    )
+
+
+@transaction.atomic(savepoint=False)  # no rollback to a savepoint is ever needed: a failure fails the caller
+def _transition(run: RolloutRun, old: str | tuple, new: str, *, actor, reason: str, action: str, **fields) -> bool:
+    """Conditional update from ``old`` (a state or tuple of states) to ``new``. False if someone else won."""
+    olds = old if isinstance(old, tuple) else (old,)
+    updated = RolloutRun.objects.filter(pk=run.pk, state__in=olds).update(state=new, state_reason=reason, **fields)
+    if updated != 1:
+        return False
+    current = run.state
+    run.state, run.state_reason = new, reason
+    for name, value in fields.items():
+        setattr(run, name, value)
+    _record(run, current, new, actor=actor, reason=reason, action=action)
+    run._routing_table = routing_publish(run.environment, run)
+    return True
+
+
+def _enqueue(run_id: int) -> None:
+    enqueue_on_commit("rollouts.run_advance", run_id)
+
+
+# --- starting runs --------------------------------------------------------------------------------------
+
+
+def _create_run(**fields) -> RolloutRun:
+    try:
+        with transaction.atomic():
+            run = RolloutRun.objects.create(**fields)
+    except IntegrityError as exc:
+        existing = RolloutRun.objects.filter(environment=fields["environment"], state__in=ACTIVE_RUN_STATES).first()
+        key = fields.get("idempotency_key")
+        if key:
+            same = RolloutRun.objects.filter(idempotency_key=key).first()
+            if same is not None:
+                raise RunConflict("A run with this idempotency key exists.", same) from exc
+        raise RunConflict(f"{fields['environment']} already has an active run.", existing) from exc
+    return run
+
+
+@transaction.atomic
+def run_start(
+    *,
+    actor,
+    environment: Environment,
+    candidate_release: Release,
+    steps: list | None = None,
+    config: dict | None = None,
+    reason: str = "",
+    incident_id: int | None = None,
+    idempotency_key: str | None = None,
+    override_reason: str = "",
+    gate_report_id: int | None = None,
+) -> RolloutRun:
+    """Start a staged rollout of ``candidate_release``. With ``gate_report_id`` the run starts only if that
+    behaviour-diff report (candidate as side B) finished without a regression."""
+    require(actor, "rollout.start")
+    if idempotency_key:
+        existing = RolloutRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if candidate_release.feature_id != environment.feature_id:
+        raise ValidationError({"candidate_release": [f"Release {candidate_release} belongs to another feature."]})
+    stable = DeploymentEvent.objects.filter(environment=environment).order_by("-live_at", "-id").first()
+    stable_release = stable.release if stable else None
+    if stable_release and stable_release.pk == candidate_release.pk:
+        raise ValidationError({"candidate_release": [f"Release #{candidate_release.number} is already live."]})
+    _check_target(candidate_release, actor=actor, override_reason=override_reason)
+    steps = validate_steps(steps if steps is not None else default_steps())
+    problems = analysis.validate_config(config or {})
+    if problems:
+        raise ValidationError({"config": problems})
+    if gate_report_id is not None:
+        gate_problem = gates.report_gate_problem(report_id=gate_report_id, candidate_release=candidate_release)
+        if gate_problem:
+            raise ValidationError({"gate_report": [gate_problem]})
+    run = _create_run(
+        environment=environment,
+        stable_release=stable_release,
+        candidate_release=candidate_release,
+        kind=RunKind.ROLLOUT,
+        mode=RunMode.STAGED,
+        steps=steps,
+        config=config or {},
+        requested_by=actor if getattr(actor, "pk", None) else None,
+        reason=reason,
+        incident_id=incident_id,
+        idempotency_key=idempotency_key or None,
+        override_reason=override_reason.strip(),
+    )
+    if gate_report_id is not None:
+        gates.report_gate_link(actor=actor, report_id=gate_report_id, run=run)
+    _begin(run, actor=actor)
+    return run
+
+
+def _begin(run: RolloutRun, *, actor) -> None:
+    audit_record(
+        actor=actor,
+        action=f"{run.kind}.request",
+        obj=run,
+        after={
+            "environment": str(run.environment),
+            "stable": run.stable_release.number if run.stable_release else None,
+            "candidate": run.candidate_release.number,
+            "mode": run.mode,
+            "steps": run.steps,
+        },
+        reason=run.reason,
+    )
+    now = timezone.now()
+    _transition(
+        run,
+        RunState.PENDING,
+        RunState.RUNNING,
+        actor=actor,
+        reason=run.reason or "started",
+        action=f"{run.kind}.start",
+        started_at=now,
+        step_started_at=now,
+        next_check_at=now,
+    )
+    _enqueue(run.pk)
+
+
+def _check_target(release: Release, *, actor, override_reason: str) -> None:
+    violations = check_manifest(
+        model=release.model,
+        adapters=release.ordered_adapters(),
+        index=release.index,
+        query_encoder=release.query_encoder,
+    )
+    _refuse_or_override(violations, actor=actor, override_reason=override_reason)
+
+
+# --- rollback --------------------------------------------------------------------------------------------
+
+
+def last_known_good(environment: Environment, *, exclude: Release | None = None) -> Release | None:
+    """The newest release that became live and was not then rolled back (derived from deployment events)."""
+    events = list(
+        DeploymentEvent.objects.filter(environment=environment)
+        .select_related("release__model", "release__index")
+        .order_by("-live_at", "-id")
+    )
+    for i, event in enumerate(events):
+        replaced_by_rollback = i > 0 and events[i - 1].is_rollback
+        if replaced_by_rollback or (exclude is not None and event.release_id == exclude.pk):
+            continue
+        return event.release
+    return None
+
+
+def _layer_reverted(*, actor, current: Release, target: Release, layer: str, override_reason: str) -> Release:
+    parts = {
+        "model": current.model,
+        "prompt": current.prompt,
+        "adapters": current.ordered_adapters(),
+        "index": current.index,
+        "query_encoder": current.query_encoder,
+    }
+    if layer == Layer.MODEL:
+        parts["model"] = target.model
+    elif layer == Layer.PROMPT:
+        parts["prompt"] = target.prompt
+    elif layer == Layer.ADAPTERS:
+        parts["adapters"] = target.ordered_adapters()
+    elif layer == Layer.INDEX:
+        parts["index"], parts["query_encoder"] = target.index, target.query_encoder
+    release, _ = release_create(
+        actor=actor,
+        feature=current.feature,
+        parent=current,
+        source=Source.ROLLOUT,
+        notes=f"Partial rollback of the {layer} layer of #{current.number} to #{target.number}",
+        override_reason=override_reason,
+        **parts,
+    )
+    return release
+
+
+@transaction.atomic
+def rollback_request(
+    *,
+    actor,
+    environment: Environment,
+    to_release: Release | None = None,
+    mode: str = RunMode.IMMEDIATE,
+    layer: str | None = None,
+    reason: str,
+    override_reason: str = "",
+    incident_id: int | None = None,
+    config: dict | None = None,
+) -> tuple[RolloutRun, bool]:
+    """Roll an environment back. Returns (run, created). A rollout in flight is rolled back in place (traffic
+    returns to its stable release); a rollback already in flight is returned as is, so repeated or concurrent
+    requests make one run."""
+    require(actor, "rollback.production" if environment.is_production else "rollback.staging")
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why you roll back."]})
+    if mode not in RunMode.values:
+        raise ValidationError({"mode": [f"Mode must be one of {', '.join(RunMode.values)}."]})
+    if layer and layer not in Layer.values:
+        raise ValidationError({"layer": [f"Layer must be one of {', '.join(Layer.values)}."]})
+    active = RolloutRun.objects.filter(environment=environment, state__in=ACTIVE_RUN_STATES).first()
+    if active is not None:
+        return _rollback_active(active, actor=actor, reason=reason), False
+    current_event = (
+        DeploymentEvent.objects.filter(environment=environment)
+        .select_related("release__model", "release__index")
+        .order_by("-live_at", "-id")
+        .first()
+    )
+    if current_event is None:
+        raise ValidationError({"environment": [f"Nothing is live in {environment}; there is nothing to roll back."]})
+    current = current_event.release
+    if to_release is not None and to_release.feature_id != environment.feature_id:
+        raise ValidationError({"to_release": [f"Release {to_release} belongs to another feature."]})
+    target = to_release or last_known_good(environment, exclude=current)
+    if target is None:
+        raise ValidationError({"to_release": ["No earlier known-good release; name the release to roll back to."]})
+    if layer:
+        target = _layer_reverted(
+            actor=actor, current=current, target=target, layer=layer, override_reason=override_reason
+        )
+    if target.pk == current.pk:
+        raise ValidationError({"to_release": [f"Release #{target.number} is already live in {environment}."]})
+    _check_target(target, actor=actor, override_reason=override_reason)
+    if environment.is_production:
+        gate = gates.rollback_gate(environment=environment, from_release=current)
+        if gate.blocked:
+            raise ImpactBlocked(gate)
+    steps = [{"type": "weight", "weight": 100}] if mode == RunMode.IMMEDIATE else default_steps()
+    try:
+        run = _create_run(
+            environment=environment,
+            stable_release=current,
+            candidate_release=target,
+            kind=RunKind.ROLLBACK,
+            mode=mode,
+            steps=steps,
+            config=config or {},
+            requested_by=actor if getattr(actor, "pk", None) else None,
+            reason=reason,
+            incident_id=incident_id,
+            override_reason=override_reason.strip(),
+            rollback_started_at=timezone.now(),
+            # Traffic moves when this request commits, not when a worker gets to it: gateways see an immediate
+            # rollback at once even if every worker is busy or down. The worker then delivers the webhooks
+            # (created in this transaction) and records the deployment; re-applying the step is a no-op.
+            candidate_weight=100 if mode == RunMode.IMMEDIATE else 0,
+        )
+    except RunConflict as conflict:
+        if conflict.run is not None and conflict.run.kind == RunKind.ROLLBACK:
+            return conflict.run, False
+        raise
+    _begin(run, actor=actor)
+    if mode == RunMode.IMMEDIATE:
+        _deliveries_for_weight(run, "step0", table=run._routing_table)
+    return run, True
+
+
+def _rollback_active(run: RolloutRun, *, actor, reason: str) -> RolloutRun:
+    if run.kind == RunKind.ROLLBACK or run.state == RunState.ROLLING_BACK:
+        return run
+    if run.state == RunState.PENDING:
+        raise RunConflict("A run is starting in this environment; try again in a moment.", run)
+    run_roll_back(run=run, actor=actor, reason=reason)
+    return RolloutRun.objects.get(pk=run.pk)
+
+
+def run_roll_back(*, run: RolloutRun, actor, reason: str, aborting: bool = False) -> bool:
+    """Send the run's traffic back to its stable release (a failed canary, a person's rollback or an abort)."""
+    if run.stable_release_id is None:
+        return _transition(
+            run,
+            (RunState.PENDING, RunState.RUNNING, RunState.PAUSED),
+            RunState.ABORTED if aborting else RunState.FAILED,
+            actor=actor,
+            reason=f"{reason} (no earlier release to return to)",
+            action="rollout.abort" if aborting else "rollout.fail",
+            finished_at=timezone.now(),
+            lease_owner="",
+            lease_expires_at=None,
+        )
+    now = timezone.now()
+    moved = _transition(
+        run,
+        (RunState.RUNNING, RunState.PAUSED),
+        RunState.ROLLING_BACK,
+        actor=actor,
+        reason=reason,
+        action="rollout.abort" if aborting else "rollout.rollback",
+        aborting=aborting,
+        rollback_started_at=now,
+        next_check_at=now,
+        paused_from="",
+    )
+    if moved:
+        _enqueue(run.pk)
+    return moved
+
+
+# --- people's controls ------------------------------------------------------------------------------------
+
+
+def run_promote(*, run: RolloutRun, actor, reason: str = "") -> bool:
+    """Skip the current step (e.g. an analysis that waits for data a person has seen elsewhere)."""
+    require(actor, "rollout.control")
+    with transaction.atomic():
+        updated = RolloutRun.objects.filter(
+            pk=run.pk, state__in=(RunState.RUNNING, RunState.PAUSED), step_index=run.step_index
+        ).update(
+            state=RunState.RUNNING,
+            step_index=run.step_index + 1,
+            step_started_at=timezone.now(),
+            step_looks=0,
+            next_check_at=timezone.now(),
+            paused_from="",
+        )
+        if updated != 1:
+            return False
+        old = run.state
+        run.refresh_from_db()
+        _record(run, old, RunState.RUNNING, actor=actor, reason=reason or "promoted", action="rollout.promote")
+        _enqueue(run.pk)
+    return True
+
+
+def run_pause(*, run: RolloutRun, actor, reason: str = "") -> bool:
+    require(actor, "rollout.control")
+    return _pause(run, actor=actor, reason=reason or "paused by hand")
+
+
+def _pause(run: RolloutRun, *, actor, reason: str) -> bool:
+    return _transition(
+        run,
+        run.state if run.state in (RunState.RUNNING, RunState.ROLLING_BACK) else RunState.RUNNING,
+        RunState.PAUSED,
+        actor=actor,
+        reason=reason,
+        action="rollout.pause",
+        paused_from=run.state if run.state in (RunState.RUNNING, RunState.ROLLING_BACK) else RunState.RUNNING,
+        lease_owner="",
+        lease_expires_at=None,
+    )
+
+
+def run_resume(*, run: RolloutRun, actor, reason: str = "") -> bool:
+    require(actor, "rollout.control")
+    step = run.current_step or {}
+    back_to = run.paused_from or RunState.RUNNING
+    fields = {"next_check_at": timezone.now(), "paused_from": ""}
+    if back_to == RunState.RUNNING and step.get("type") == "pause" and step.get("seconds") is None:
+        # Resuming is what an open-ended pause step waits for.
+        fields.update(step_index=run.step_index + 1, step_started_at=timezone.now(), step_looks=0)
+    elif back_to == RunState.RUNNING and step.get("type") in ("analysis", "bake"):
+        fields.update(step_started_at=timezone.now(), step_looks=0)
+    moved = _transition(
+        run, RunState.PAUSED, back_to, actor=actor, reason=reason or "resumed", action="rollout.resume", **fields
+    )
+    if moved:
+        with transaction.atomic():
+            _enqueue(run.pk)
+    return moved
+
+
+def run_abort(*, run: RolloutRun, actor, reason: str = "") -> bool:
+    require(actor, "rollout.control")
+    if run.state == RunState.PENDING:
+        return _transition(
+            run, RunState.PENDING, RunState.ABORTED, actor=actor, reason=reason or "aborted", action="rollout.abort"
+        )
+    return run_roll_back(run=run, actor=actor, reason=reason or "aborted", aborting=True)
+
+
+# --- the engine -------------------------------------------------------------------------------------------
+
+
+def run_advance(*, run_id: int, worker: str = "worker") -> None:
+    """Drive a run as far as it can go now. Safe to call any number of times, from any number of workers."""
+    token = f"{worker[:40]}:{uuid.uuid4().hex[:12]}"
+    run = RolloutRun.objects.filter(pk=run_id).first()
+    if run is None or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
+        return
+    lease = timedelta(seconds=run_settings(run)["lease_seconds"])
+    now = timezone.now()
+    claimed = (
+        RolloutRun.objects.filter(pk=run_id, state__in=(RunState.RUNNING, RunState.ROLLING_BACK))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(lease_owner=token, lease_expires_at=now + lease)
+    )
+    if claimed != 1:
+        return
+    try:
+        for _ in range(len(run.steps) + 3):
+            run = RolloutRun.objects.select_related("environment__feature").get(pk=run_id)
+            if run.lease_owner != token or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
+                return
+            RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=timezone.now() + lease)
+            if not _drive(run):
+                return
+    finally:
+        RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_owner="", lease_expires_at=None)
+
+
+def _drive(run: RolloutRun) -> bool:
+    """One move. True if the run moved on and the engine should look again now."""
+    if run.state == RunState.ROLLING_BACK:
+        return _drive_rollback(run)
+    step = run.current_step
+    if step is None:
+        _succeed(run)
+        return False
+    kind = step["type"]
+    if kind == "weight":
+        return _drive_weight(run, step)
+    if kind == "pause":
+        return _drive_pause(run, step)
+    return _drive_judged(run, step)
+
+
+def _set_weight(run: RolloutRun, weight: int, phase: str) -> bool:
+    """Apply a weight as the lease holder. False if the run changed hands or state meanwhile (a person paused or
+    aborted it): then a stale worker must not move traffic."""
+    with transaction.atomic(savepoint=False):
+        if run.candidate_weight != weight:
+            moved = RolloutRun.objects.filter(pk=run.pk, state=run.state, lease_owner=run.lease_owner).update(
+                candidate_weight=weight
+            )
+            if moved != 1:
+                return False
+            before = run.candidate_weight
+            run.candidate_weight = weight
+            audit_record(
+                actor=None,
+                action="rollout.weight",
+                obj=run,
+                before={"candidate_weight": before},
+                after={"candidate_weight": weight, "step_index": run.step_index},
+            )
+            weight_changed.send(sender=RolloutRun, run=run, phase=phase, weight=weight)
+        _deliveries_for_weight(run, phase)
+    return True
+
+
+def _deliveries_for_weight(run: RolloutRun, phase: str, table=None) -> None:
+    """Publish the routing table for the run's current weight and queue its webhooks (same transaction)."""
+    with transaction.atomic(savepoint=False):
+        table = table or routing_publish(run.environment, run)
+        deliveries_create(
+            run=run,
+            phase=phase,
+            payload={
+                "run": run.pk,
+                "phase": phase,
+                "routing_version": table.version,
+                "routing": table.body,
+            },
+        )
+
+
+def _deliveries_settled(run: RolloutRun, phase: str) -> bool:
+    """Deliver this phase's webhooks. True when all are delivered; pauses the run if a target gave up."""
+    pending, failed = deliver_due(run=run, phase=phase, settings=run_settings(run))
+    if failed is not None:
+        run.refresh_from_db()
+        _pause(
+            run,
+            actor=None,
+            reason=f"Webhook to {failed.target.url} failed {failed.attempts} times ({failed.last_error}); "
+            "fix the target and resume.",
+        )
+        return False
+    if pending:
+        RolloutRun.objects.filter(pk=run.pk).update(next_check_at=next_attempt_at(run=run, phase=phase))
+        return False
+    return True
+
+
+def _drive_weight(run: RolloutRun, step: dict) -> bool:
+    phase = f"step{run.step_index}"
+    if not _set_weight(run, step["weight"], phase) or not _deliveries_settled(run, phase):
+        return False
+    return _next_step(run, reason=f"candidate at {step['weight']} %")
+
+
+def _next_step(run: RolloutRun, *, reason: str) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        updated = RolloutRun.objects.filter(
+            pk=run.pk, state=RunState.RUNNING, step_index=run.step_index, lease_owner=run.lease_owner
+        ).update(step_index=run.step_index + 1, step_started_at=now, step_looks=0, next_check_at=now)
+        if updated != 1:
+            return False
+        RolloutTransition.objects.create(
+            run=run, old_state=run.state, new_state=run.state, step_index=run.step_index + 1, reason=reason
+        )
+    return True
+
+
+def _drive_pause(run: RolloutRun, step: dict) -> bool:
+    seconds = step.get("seconds")
+    if seconds is None:
+        _pause(run, actor=None, reason="Waiting for someone to resume (pause step).")
+        return False
+    due = run.step_started_at + timedelta(seconds=seconds)
+    if timezone.now() < due:
+        RolloutRun.objects.filter(pk=run.pk).update(next_check_at=due)
+        return False
+    return _next_step(run, reason=f"paused {seconds:g} s")
+
+
+def _drive_judged(run: RolloutRun, step: dict) -> bool:
+    cfg = run_settings(run)
+    interval = float(step.get("interval", cfg["analysis_seconds"] if step["type"] == "analysis" else 0) or 0)
+    if step["type"] == "bake":
+        duration = float(step.get("seconds", cfg["bake_seconds"]))
+        interval = interval or max(duration / max(cfg["max_looks"], 1), 0.001)
+    else:
+        interval = float(step.get("seconds", interval))
+    now = timezone.now()
+    due = run.step_started_at + timedelta(seconds=interval * (run.step_looks + 1))
+    if now < due:
+        RolloutRun.objects.filter(pk=run.pk).update(next_check_at=due)
+        return False
+    look = run.step_looks + 1
+    result = analysis.judge_window(run=run, start=run.step_started_at, end=now, look=look, max_looks=cfg["max_looks"])
+    verdict = result.get("verdict", "inconclusive")
+    with transaction.atomic():
+        _, created = Analysis.objects.get_or_create(
+            run=run,
+            step_index=run.step_index,
+            look=look,
+            defaults={"window_start": run.step_started_at, "window_end": now, "verdict": verdict, "result": result},
+        )
+        updated = RolloutRun.objects.filter(pk=run.pk, step_index=run.step_index, step_looks=run.step_looks).update(
+            step_looks=look
+        )
+    if not created or updated != 1:
+        return False
+    run.step_looks = look
+    reason = result.get("reason") or verdict
+    if verdict == "fail":
+        run_roll_back(run=run, actor=None, reason=f"Canary judge: fail at look {look}. {reason}")
+        return False
+    if step["type"] == "analysis" and verdict == "pass":
+        return _next_step(run, reason=f"analysis passed at look {look}")
+    bake_done = step["type"] == "bake" and now >= run.step_started_at + timedelta(seconds=duration)
+    if bake_done and verdict in ("pass", "marginal"):
+        return _next_step(run, reason=f"baked {duration:g} s, last verdict {verdict}")
+    if look >= cfg["max_looks"]:
+        # Not enough evidence either way: wait for a person; never promote or roll back on no evidence.
+        _pause(run, actor=None, reason=f"Judge still {verdict} after {look} looks: {reason}")
+        return False
+    return True
+
+
+def _drive_rollback(run: RolloutRun) -> bool:
+    if not _set_weight(run, 0, "rollback") or not _deliveries_settled(run, "rollback"):
+        return False
+    now = timezone.now()
+    return (
+        _transition(
+            run,
+            RunState.ROLLING_BACK,
+            RunState.ABORTED if run.aborting else RunState.ROLLED_BACK,
+            actor=None,
+            reason="traffic back on the stable release",
+            action="rollout.rolled_back",
+            finished_at=now,
+            time_to_rollback=now - (run.rollback_started_at or now),
+            next_check_at=None,
+        )
+        and False
+    )
+
+
+def _succeed(run: RolloutRun) -> None:
+    now = timezone.now()
+    is_rollback = run.kind == RunKind.ROLLBACK
+    try:
+        with transaction.atomic():
+            fields = {"finished_at": now, "next_check_at": None}
+            if is_rollback:
+                fields["time_to_rollback"] = now - (run.rollback_started_at or run.created_at)
+            if not _transition(
+                run,
+                RunState.RUNNING,
+                RunState.SUCCEEDED,
+                actor=None,
+                reason="rolled back" if is_rollback else "candidate serves all traffic",
+                action=f"{run.kind}.succeed",
+                **fields,
+            ):
+                return
+            deployment_record(
+                actor=run.requested_by,
+                environment=run.environment,
+                release=run.candidate_release,
+                via=Source.ROLLOUT,
+                is_rollback=is_rollback,
+                rollout_run_id=run.pk,
+                override_reason=run.override_reason,
+                notes=run.reason,
+            )
+    except ValidationError as exc:
+        _transition(
+            run,
+            RunState.RUNNING,
+            RunState.FAILED,
+            actor=None,
+            reason=f"Could not record the deployment: {'; '.join(exc.messages)}",
+            action=f"{run.kind}.fail",
+            finished_at=now,
+        )
+        return
+    if is_rollback:
+        impact_followup_start(run=run)
+
+
+def runs_due(now=None) -> list[int]:
+    """Runs the tick should drive: waiting steps that are due, and runs whose worker's lease expired."""
+    now = now or timezone.now()
+    return list(
+        RolloutRun.objects.filter(state__in=(RunState.RUNNING, RunState.ROLLING_BACK))
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .values_list("pk", flat=True)[:500]
+    )
