@@ -65,19 +65,17 @@ class Process:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def gunicorn(port: int, *, workers: int = 2, env: dict | None = None) -> Process:
+def gunicorn(port: int, *, workers: int = 2, env: dict | None = None, app: str = "config.wsgi:application") -> Process:
     p = Process(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi:application",
+            app,
             "-b",
             f"127.0.0.1:{port}",
             "-w",
             str(workers),
-            "--access-logfile",
-            "/dev/null",
             "--log-level",
             "warning",
         ],
