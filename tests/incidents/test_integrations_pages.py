@@ -117,7 +117,7 @@ def test_an_admin_adds_a_change_event_target_and_sees_its_deliveries(web_as, adm
     )
     target = ChangeEventTarget.objects.get()
     assert response.context["secret"] == target.secret
-    from rollouts import services as rollouts
+    from rollouts.registry import services as rollouts
 
     rollouts.deployment_record(actor=admin_user, environment=production, release=deployed[0])
     page = c.get(f"/integrations/targets/{target.pk}/").content.decode()

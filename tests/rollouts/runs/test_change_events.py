@@ -95,7 +95,7 @@ def test_a_rollback_is_sent_as_rolled_back(world, approver, receiver):
 
 
 def test_rollout_steps_are_announced_with_their_weight(world, approver, responder, receiver):
-    from rollouts import runs
+    from rollouts.runs import services as runs
 
     deploy(approver, world["staging"], world["stable"])
     run = runs.run_start(
