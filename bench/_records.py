@@ -8,6 +8,9 @@ A table is placed with a pair of markers naming the record file (without `.jsonl
     (generated)
     <!-- /bench-table -->
 
+and `<!-- bench-summary -->` … `<!-- /bench-summary -->` holds one generated row per record file: its target,
+whether the recorded run met it, and the load it ran under.
+
 A run with BENCH_* variables set records under a name that includes them (`incidents@BENCH_INCIDENTS=300000`),
 so the 100k, 300k and 1M rows of one benchmark are kept side by side.
 """
@@ -110,8 +113,29 @@ def _load(values) -> str:
     return "/".join(f"{v:.1f}" for v in values) if values else "?"
 
 
+SUMMARY = re.compile(r"(<!-- bench-summary -->\n)(?P<body>.*?)(<!-- /bench-summary -->)", re.S)
+
+
+def summary() -> str:
+    out = ["| record | target | met | recorded | load before / after |\n", "| --- | --- | --- | --- | --- |\n"]
+    for path in sorted(RECORDS.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            result = json.loads(line)
+            rec = result.get("recorded", {})
+            ok = result.get("ok")
+            met = "**yes**" if ok else "**no**" if ok is False else "-"
+            out.append(
+                f"| `{path.stem}` | {_shown(result.get('target', '-'))} | {met} | {rec.get('started_at', '?')} "
+                f"| {_load(rec.get('load_before'))} / {_load(rec.get('load_after'))} |\n"
+            )
+    return "".join(out)
+
+
 def render(text: str) -> str:
-    return MARKER.sub(lambda m: m.group(1) + table(m.group("stem")) + m.group(4), text)
+    text = MARKER.sub(lambda m: m.group(1) + table(m.group("stem")) + m.group(4), text)
+    return SUMMARY.sub(lambda m: m.group(1) + summary() + m.group(3), text)
 
 
 def render_doc() -> bool:

@@ -1,4 +1,4 @@
-"""Manager dashboard over 1M action items (issue 3): p50/p95 of the analysis and of the page GET on PostgreSQL.
+"""Manager dashboard over 1M action items: p50/p95 of the analysis and of the page GET on PostgreSQL.
 
 Uses its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/rewind_bench_dashboard), created
 and migrated here. Data (20k incidents over two years, 4 layer diagnoses each, 1M action items, 400 owners in 8

@@ -1,4 +1,4 @@
-"""Canary judge quality by simulation (issue 4, benchmark (a)).
+"""Canary judge quality by simulation.
 
 Assumptions (stated in docs/benchmarks.md too):
 - a rollout follows the default steps 1 -> 5 -> 25 -> 50 -> 100 % canary traffic; each step lasts 4 analysis

@@ -147,7 +147,7 @@ SPECTACULAR_SETTINGS = {
     # One name for choice sets that several fields share (e.g. Release.source and DeploymentEvent.via).
     "ENUM_NAME_OVERRIDES": {
         "SourceEnum": "rollouts.models.Source",
-        # incidents / diagnostics (issue 3)
+        # incidents / diagnostics
         "IncidentStatusEnum": "incidents.models.Status",
         "IncidentSourceEnum": "incidents.models.IncidentSource",
         "ActionItemStatusEnum": "incidents.models.ActionStatus",
@@ -157,7 +157,7 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "diagnostics.models.Verdict",
         # Dependent workflows' review status; other apps have "status" fields too.
         "ImpactStatusEnum": "rollouts.models.ImpactStatus",
-        # Rollout runs (issue 4): "layer", "kind", "state" and "mode" are field names in other apps too.
+        # Rollout runs: "layer", "kind", "state" and "mode" are field names in other apps too.
         "ReleaseLayerEnum": "rollouts.models.Layer",
         "DiagnosisLayerEnum": "diagnostics.models.DiagnosisLayer",
         "RunKindEnum": "rollouts.models.RunKind",

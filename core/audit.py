@@ -22,9 +22,11 @@ def audit_record(
     after: dict | None = None,
     reason: str = "",
 ) -> AuditEntry:
-    """Append an audit entry. ``actor`` is a user, or None for the system (workers, beat)."""
+    """Append an audit entry. ``actor`` is a user or a ``core.actors.SystemActor`` (workers, beat)."""
+    if actor is None:
+        raise ValueError("Every audited change names its actor; workers and beat pass a SystemActor.")
     user = actor if getattr(actor, "pk", None) else None
-    label = user.get_username() if user else (str(actor) if actor else "system")
+    label = actor.get_username()
     return AuditEntry.objects.create(
         actor=user,
         actor_label=label,

@@ -6,7 +6,7 @@ from django.db import models
 from core.immutable import ImmutableModel
 
 # ---------------------------------------------------------------------------------------------------------------
-# Four-layer diagnosis (issue 3). Behaviour-diff report models are appended below this section by their branch.
+# Four-layer diagnosis. Behaviour-diff report models follow below.
 # ---------------------------------------------------------------------------------------------------------------
 
 

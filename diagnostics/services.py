@@ -22,12 +22,6 @@ from diagnostics.models import (
 from diagnostics.signals import layer_changed
 
 
-def _require(actor, action: str) -> None:
-    # The system (a worker, beat) acts with actor=None; people are held to the rules table.
-    if actor is not None:
-        require(actor, action)
-
-
 def _person(owner, field: str = "owner") -> User:
     if not isinstance(owner, User):
         raise ValidationError({field: ["The owner must be one person (a user), not a team or a list."]})
@@ -39,7 +33,7 @@ def _person(owner, field: str = "owner") -> User:
 @transaction.atomic
 def ownership_map_set(*, actor, feature, layer: str, owner: User, team=None) -> LayerOwner:
     """Set who owns a layer of a feature; new incidents on that feature start with this person."""
-    _require(actor, "ownership.manage")
+    require(actor, "ownership.manage")
     if layer not in DiagnosisLayer.values:
         raise ValidationError({"layer": [f"Unknown layer {layer!r}; use one of {', '.join(DiagnosisLayer.values)}."]})
     _person(owner)
@@ -87,7 +81,7 @@ def diagnoses_create_for(*, actor, incident, features) -> list[LayerDiagnosis]:
 @transaction.atomic
 def layer_assign_owner(*, actor, diagnosis: LayerDiagnosis, owner, reason: str) -> LayerDiagnosis:
     """(Re)assign a layer to one person, recording who, from whom, to whom and why."""
-    _require(actor, "diagnosis.update")
+    require(actor, "diagnosis.update")
     _person(owner)
     reason = (reason or "").strip()
     if not reason:
@@ -150,7 +144,7 @@ def model_sole_root_cause_problem(diagnoses: list[LayerDiagnosis]) -> str | None
 def evidence_add(
     *, actor, diagnosis: LayerDiagnosis, text: str = "", url: str = "", kind: str = EvidenceKind.NOTE, data=None
 ) -> Evidence:
-    _require(actor, "diagnosis.update")
+    require(actor, "diagnosis.update")
     if not (text or "").strip() and not (url or "").strip():
         raise ValidationError({"text": ["Evidence needs a note or a link."]})
     evidence = Evidence(
@@ -180,7 +174,7 @@ def evidence_add(
 @transaction.atomic
 def layer_set_verdict(*, actor, diagnosis: LayerDiagnosis, status: str, evidence_note: str = "") -> LayerDiagnosis:
     """Move a layer to a verdict. The optional note is stored as evidence first (so it counts)."""
-    _require(actor, "diagnosis.update")
+    require(actor, "diagnosis.update")
     if status not in Verdict.values:
         raise ValidationError({"status": [f"Unknown verdict {status!r}; use one of {', '.join(Verdict.values)}."]})
     locked = LayerDiagnosis.objects.select_for_update().get(pk=diagnosis.pk)
@@ -215,7 +209,7 @@ def layer_set_verdict(*, actor, diagnosis: LayerDiagnosis, status: str, evidence
 
 @transaction.atomic
 def checklist_answer(*, actor, diagnosis: LayerDiagnosis, key: str, answer: str) -> LayerDiagnosis:
-    _require(actor, "diagnosis.update")
+    require(actor, "diagnosis.update")
     keys = [k for k, _ in CHECKLISTS[diagnosis.layer]]
     if key not in keys:
         raise ValidationError({"key": [f"Unknown question {key!r} for the {diagnosis.get_layer_display()} layer."]})

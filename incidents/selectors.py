@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict
@@ -48,15 +48,19 @@ def incident_list(
     if severity:
         qs = qs.filter(severity=severity)
     if feature:
-        qs = qs.filter(pk__in=Incident.features.through.objects.filter(feature__slug=feature).values("incident_id"))
+        # A correlated EXISTS on the feature's id (not IN over a join on the slug): the planner then reads the
+        # feature's share from the link table's statistics and walks the newest-first index, where the IN form
+        # misjudged the match count by 20x and sorted every match of a large feature.
+        feature_id = Feature.objects.filter(slug=feature).values("pk")[:1]
+        qs = qs.filter(
+            Exists(
+                Incident.features.through.objects.filter(incident_id=OuterRef("pk"), feature_id=Subquery(feature_id))
+            )
+        )
     if q:
         term = q.strip()
         match = re.fullmatch(r"(?i)inc-?(\d+)", term)
-        qs = (
-            qs.filter(pk=int(match.group(1)))
-            if match
-            else qs.filter(Q(title__icontains=term) | Q(summary__icontains=term))
-        )
+        qs = qs.filter(pk=int(match.group(1))) if match else qs.filter(search_text__icontains=term)
     return qs.order_by("-created_at", "-id")
 
 

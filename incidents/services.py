@@ -53,12 +53,6 @@ __all__ = [
 ]
 
 
-def _require(actor, action: str) -> None:
-    # The system (a worker, beat) acts with actor=None; people are held to the rules table.
-    if actor is not None:
-        require(actor, action)
-
-
 def _user_or_none(actor):
     return actor if getattr(actor, "pk", None) else None
 
@@ -103,7 +97,7 @@ def incident_open(
 ) -> Incident:
     """File an incident: four layer owners from the features' ownership maps, releases live during the impact
     window linked, and the first timeline entry."""
-    _require(actor, "incident.create")
+    require(actor, "incident.create")
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
     if not title:
@@ -196,7 +190,7 @@ _TIMESTAMP_ON_ENTRY = {
 
 @transaction.atomic
 def incident_transition(*, actor, incident: Incident, to_status: str, reason: str = "") -> Incident:
-    _require(actor, "incident.update")
+    require(actor, "incident.update")
     if to_status not in Status.values:
         raise ValidationError({"to_status": [f"Unknown status {to_status!r}."]})
     current = Incident.objects.get(pk=incident.pk)
@@ -253,7 +247,7 @@ _EDITABLE_FIELDS = ("title", "summary", "severity", "commander", "impact_started
 @transaction.atomic
 def incident_update(*, actor, incident: Incident, **fields) -> Incident:
     """Edit the descriptive fields (not the status: that goes through incident_transition)."""
-    _require(actor, "incident.update")
+    require(actor, "incident.update")
     unknown = set(fields) - set(_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be edited here."] for name in sorted(unknown)})
@@ -303,7 +297,7 @@ def _plain(value):
 def incident_add_note(
     *, actor, incident: Incident, text: str, source: str = IncidentSource.WEB, external_ref: str = ""
 ) -> TimelineEvent:
-    _require(actor, "incident.update")
+    require(actor, "incident.update")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": ["A note cannot be empty."]})
@@ -317,7 +311,7 @@ def incident_add_note(
 @transaction.atomic
 def timeline_note_edit(*, actor, event: TimelineEvent, text: str) -> TimelineEvent:
     """Notes are editable (typos, corrections); everything else on the timeline is a record of fact."""
-    _require(actor, "incident.update")
+    require(actor, "incident.update")
     if not event.is_editable:
         raise ValidationError({"kind": [f"Only notes can be edited; this is a {event.get_kind_display().lower()}."]})
     text = (text or "").strip()
@@ -366,7 +360,7 @@ def action_item_create(
     kind: str = ActionKind.CORRECTIVE,
     tracker_url: str = "",
 ) -> ActionItem:
-    _require(actor, "action_item.edit")
+    require(actor, "action_item.edit")
     errors = _action_item_errors(
         title=title, owner=owner, due_date=due_date, layer=layer, priority=priority, kind=kind, tracker_url=tracker_url
     )
@@ -407,7 +401,7 @@ _ACTION_FIELDS = ("title", "owner", "due_date", "layer", "priority", "kind", "tr
 @transaction.atomic
 def action_item_update(*, actor, item: ActionItem, **fields) -> ActionItem:
     """Change any field of an action item; status 'won't do' needs a reason, owner and due date stay required."""
-    _require(actor, "action_item.edit")
+    require(actor, "action_item.edit")
     unknown = set(fields) - set(_ACTION_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be edited."] for name in sorted(unknown)})
@@ -455,7 +449,7 @@ def change_event_record(
     environment=None,
 ) -> ChangeEvent:
     """A change Rewind does not version, posted from outside (CI, a dashboard, a pipeline)."""
-    _require(actor, "change_event.create")
+    require(actor, "change_event.create")
     if environment is not None and feature is not None and environment.feature_id != feature.pk:
         raise ValidationError({"environment": [f"{environment} is not an environment of {feature}."]})
     event = ChangeEvent(
@@ -480,7 +474,7 @@ def change_event_record(
 
 @transaction.atomic
 def postmortem_start(*, actor, incident: Incident) -> Postmortem:
-    _require(actor, "postmortem.edit")
+    require(actor, "postmortem.edit")
     postmortem, created = Postmortem.objects.get_or_create(incident=incident, defaults={"summary": incident.summary})
     if created:
         audit_record(actor=actor, action="postmortem.start", obj=postmortem)
@@ -492,7 +486,7 @@ def postmortem_start(*, actor, incident: Incident) -> Postmortem:
 def postmortem_update(*, actor, postmortem: Postmortem, **fields) -> Postmortem:
     """Edit the working copy. Editing a published postmortem starts the next revision (back to draft); the
     published revision stays as it was."""
-    _require(actor, "postmortem.edit")
+    require(actor, "postmortem.edit")
     unknown = set(fields) - set(POSTMORTEM_TEXT_FIELDS)
     if unknown:
         raise ValidationError({name: ["Unknown postmortem field."] for name in sorted(unknown)})
@@ -510,7 +504,7 @@ def postmortem_update(*, actor, postmortem: Postmortem, **fields) -> Postmortem:
 
 @transaction.atomic
 def postmortem_submit(*, actor, postmortem: Postmortem) -> Postmortem:
-    _require(actor, "postmortem.edit")
+    require(actor, "postmortem.edit")
     won = Postmortem.objects.filter(pk=postmortem.pk, status=PostmortemStatus.DRAFT).update(
         status=PostmortemStatus.IN_REVIEW, updated_at=timezone.now()
     )
@@ -554,7 +548,7 @@ def postmortem_publish_problems(postmortem: Postmortem) -> list[str]:
 
 @transaction.atomic
 def postmortem_publish(*, actor, postmortem: Postmortem) -> PostmortemRevision:
-    _require(actor, "postmortem.publish")
+    require(actor, "postmortem.publish")
     locked = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if locked.status != PostmortemStatus.IN_REVIEW:
         raise ValidationError({"status": ["Only a postmortem in review can be published."]})

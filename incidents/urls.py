@@ -1,6 +1,7 @@
 from django.urls import path
 
 from incidents import views
+from incidents.dashboard_views import urlpatterns as dashboard_urlpatterns
 
 app_name = "incidents"
 
@@ -23,7 +24,5 @@ urlpatterns = [
     path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
 ]
 
-# Manager dashboard (issue 3, item 9): its own module, appended so parallel edits above do not collide.
-from incidents.dashboard_views import urlpatterns as dashboard_urlpatterns  # noqa: E402
-
+# The manager dashboard's pages live beside its views (incidents/dashboard_views.py).
 urlpatterns += dashboard_urlpatterns

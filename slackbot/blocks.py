@@ -90,28 +90,49 @@ def incident_board(incident, diagnoses) -> tuple[str, list]:
     return text, blocks
 
 
+def _workflow_line(w) -> str:
+    who = " · ".join(x for x in (w.customer, w.name) if x)
+    status = w.get_status_display().lower() if w.pk else "detected, not in the plan yet"
+    return (
+        f"`{w.workflow_id}`{' (' + who + ')' if who else ''} — relies on {w.get_behaviour_display().lower()}; {status}"
+    )
+
+
+def _gate_note(gate) -> str:
+    if gate is None:
+        return ""
+    if gate.blocked:
+        return f":no_entry: *Impact gate:* {gate.reason}"
+    if gate.waived:
+        return f":warning: *Impact gate:* {gate.reason}"
+    return ""
+
+
 def rollback_plan(*, plan, value: str) -> tuple[str, list]:
-    """plan: slackbot.rollback_commands.RollbackPlan."""
+    """plan: rollouts.runs.plan.RollbackPlan (the same plan the web planner shows)."""
     lines = [
         f"*Rollback plan for {plan.environment}*",
         f"Current: release #{plan.current.number}  →  target: release #{plan.target.number}",
     ]
-    if plan.diff_lines:
+    changes = plan.diff.layers if plan.diff else []
+    if changes:
         lines.append("*What changes back:*")
-        lines += [f"• {line}" for line in plan.diff_lines]
+        lines += [f"• {c.layer}: {c.summary} ({c.before} → {c.after})" for c in changes]
     else:
         lines.append("The two releases have the same manifest.")
     if plan.violations:
-        lines.append("*Compatibility: refused* — " + "; ".join(plan.violations))
+        lines.append("*Compatibility: refused* — " + "; ".join(v.message for v in plan.violations))
     else:
         lines.append("*Compatibility:* ok")
-    if plan.workflows:
+    workflows = [_workflow_line(w) for w in plan.workflows] if plan.environment.is_production else []
+    if workflows:
         lines.append("*Dependent workflows:*")
-        lines += [f"• {w}" for w in plan.workflows[:15]]
+        lines += [f"• {w}" for w in workflows[:15]]
     else:
         lines.append("*Dependent workflows:* none known")
-    if plan.gate_note:
-        lines.append(plan.gate_note)
+    note = _gate_note(plan.gate) if plan.environment.is_production else ""
+    if note:
+        lines.append(note)
     text = f"Rollback plan: {plan.environment} #{plan.current.number} → #{plan.target.number}"
     body = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}]
     buttons = []

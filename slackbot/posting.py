@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from slack_sdk.errors import SlackApiError
 
+from core.actors import system_actor
 from core.audit import audit_record
 from incidents.models import Incident, TimelineKind
 from incidents.services import timeline_record
@@ -25,6 +26,9 @@ from slackbot.incident_commands import incident_for_channel, pin_message
 from slackbot.models import SlackMessage
 
 log = logging.getLogger(__name__)
+
+# Posts and channel bookkeeping the bot does on its own (a worker answering an incident being opened).
+SLACK_BOT = system_actor("slack bot")
 
 
 def _incident(incident_id: int):
@@ -54,7 +58,7 @@ def incident_channel_create(incident) -> str:
         channel_id = next(c["id"] for c in client.conversations_list(limit=1000)["channels"] if c.get("name") == name)
     if Incident.objects.filter(pk=incident.pk, slack_channel_id="").update(slack_channel_id=channel_id):
         audit_record(
-            actor=None,
+            actor=SLACK_BOT,
             action="incident.slack_channel",
             obj=incident,
             before={"slack_channel_id": ""},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -15,8 +14,8 @@ from core.permissions import require
 from core.tasks import enqueue_on_commit
 from incidents.models import Incident
 from rollouts.models import Environment, Feature, Release
-from rollouts.registry.compatibility import check_manifest
-from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
+from rollouts.registry.selectors import live_release_at
+from rollouts.runs.plan import RollbackPlan, rollback_plan
 from slackbot import blocks
 from slackbot import rollout_bridge as orchestration
 from slackbot.identity import SlackUserProblem, slack_user_resolve
@@ -27,22 +26,8 @@ log = logging.getLogger(__name__)
 USAGE = "Usage: `/rollback <feature> [environment] [to <release number>]` or `/rollback status`."
 
 
-@dataclass
-class RollbackPlan:
-    environment: Environment
-    current: Release
-    target: Release
-    diff_lines: list[str] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    workflows: list[str] = field(default_factory=list)
-    gate_note: str = ""
-
-    @property
-    def permission(self) -> str:
-        return "rollback.production" if self.environment.is_production else "rollback.staging"
-
-    def button_value(self) -> str:
-        return json.dumps({"e": self.environment.pk, "f": self.current.pk, "t": self.target.pk})
+def button_value(plan: RollbackPlan) -> str:
+    return json.dumps({"e": plan.environment.pk, "f": plan.current.pk, "t": plan.target.pk})
 
 
 def parse_rollback_text(text: str) -> tuple[str, str, int | None]:
@@ -71,7 +56,6 @@ def plan_build(text: str) -> RollbackPlan:
         if not Feature.objects.filter(slug=slug).exists():
             raise SlackUserProblem(f"No feature is called {slug!r}.")
         raise SlackUserProblem(f"{slug} has no environments yet.")
-    feature = envs[0].feature
     if env_name:
         environment = next((e for e in envs if e.name == env_name), None)
         if environment is None:
@@ -82,36 +66,9 @@ def plan_build(text: str) -> RollbackPlan:
         if len(production) != 1:
             raise SlackUserProblem(f"Say which environment of {slug}: {', '.join(e.name for e in envs)}.")
         environment = production[0]
-    current = live_release_at(environment, timezone.now())
-    if current is None:
-        raise SlackUserProblem(f"Nothing is live in {environment}, so there is nothing to roll back.")
-    if number is not None:
-        target = Release.objects.filter(feature=feature, number=number).first()
-        if target is None:
-            raise SlackUserProblem(f"{slug} has no release #{number}.")
-    else:
-        target = orchestration.rollback_default_target(environment=environment, current=current)
-        if target is None:
-            raise SlackUserProblem(
-                f"{environment} has no earlier good release to roll back to; name one with `to <n>`."
-            )
-    if target.pk == current.pk:
-        raise SlackUserProblem(f"Release #{target.number} is already live in {environment}.")
-    parts = {r.pk: r for r in releases_with_parts().filter(pk__in=[current.pk, target.pk])}
-    current, target = parts[current.pk], parts[target.pk]
-    plan = RollbackPlan(environment=environment, current=current, target=target)
-    for change in release_diff(current, target).layers:
-        plan.diff_lines.append(f"{change.layer}: {change.summary} ({change.before} → {change.after})")
-    plan.violations = [
-        v.message
-        for v in check_manifest(
-            model=target.model,
-            adapters=target.ordered_adapters(),
-            index=target.index,
-            query_encoder=target.query_encoder,
-        )
-    ]
-    plan.workflows, plan.gate_note = orchestration.rollback_impact(environment=environment, current=current)
+    plan = rollback_plan(environment=environment, to_number=number)
+    if plan.problem:
+        raise SlackUserProblem(plan.problem)
     return plan
 
 
@@ -149,7 +106,7 @@ def plan_message(text: str) -> dict:
         plan = plan_build(text)
     except SlackUserProblem as exc:
         return {"response_type": "ephemeral", "replace_original": True, "text": str(exc)}
-    summary, body = blocks.rollback_plan(plan=plan, value=plan.button_value())
+    summary, body = blocks.rollback_plan(plan=plan, value=button_value(plan))
     return {"response_type": "ephemeral", "replace_original": True, "text": summary, "blocks": body}
 
 
@@ -191,7 +148,6 @@ def handle_block_actions(payload: dict) -> HttpResponse:
         try:
             actor = slack_user_resolve(slack_user)
             plan = _load_plan(action.get("value", ""))
-            require(actor, plan.permission)
             with transaction.atomic():
                 run = orchestration.rollback_start(
                     actor=actor,

@@ -1,40 +1,11 @@
-"""The bot's view of rollout orchestration (rollouts.runs.services, rollouts.runs.analysis): default rollback target, the
-user-impact gate, runs in flight, starting a rollback. One module, so the bot reads one contract."""
+"""The bot's view of rollout orchestration (rollouts.runs.services): runs in flight and starting a rollback.
+One module, so the bot reads one contract; the rollback plan is rollouts.runs.plan."""
 
 from __future__ import annotations
 
-from rollouts.impact import services as impact
 from rollouts.models import ACTIVE_RUN_STATES, FINAL_RUN_STATES, RolloutRun
+from rollouts.registry.rollbacks import ImpactBlocked
 from rollouts.runs import services as runs
-
-
-def rollback_default_target(*, environment, current):
-    return runs.last_known_good(environment, exclude=current)
-
-
-def _workflow_line(w) -> str:
-    who = " · ".join(x for x in (w.customer, w.name) if x)
-    status = w.get_status_display().lower() if w.pk else "detected, not in the plan yet"
-    return (
-        f"`{w.workflow_id}`{' (' + who + ')' if who else ''} — relies on {w.get_behaviour_display().lower()}; {status}"
-    )
-
-
-def rollback_impact(*, environment, current) -> tuple[list[str], str]:
-    """(dependent workflows of the release being rolled back, with review status; a note on the impact gate)."""
-    if not environment.is_production:
-        return [], ""
-    gate = impact.rollback_gate(environment=environment, from_release=current)
-    stored = list(impact.workflows_for(environment, current))
-    unplanned = [w for w in gate.pending if w.pk is None]
-    lines = [_workflow_line(w) for w in [*stored, *unplanned]]
-    if gate.blocked:
-        note = f":no_entry: *Impact gate:* {gate.reason}"
-    elif gate.waived:
-        note = f":warning: *Impact gate:* {gate.reason}"
-    else:
-        note = ""
-    return lines, note
 
 
 def runs_in_flight() -> list[RolloutRun]:
@@ -80,4 +51,4 @@ def run_progress(run_id: int) -> tuple[str, bool, str] | None:
 
 
 # Refusals the rollback service raises besides PermissionDenied / ValidationError.
-REFUSALS = (runs.RunConflict, runs.ImpactBlocked)
+REFUSALS = (runs.RunConflict, ImpactBlocked)

@@ -47,3 +47,5 @@ def test_a_record_renders_every_metric_with_command_and_load(tmp_path, monkeypat
     assert "| p95 ms | 61.5 |" in rendered and "| queries | 4 |" in rendered
     assert "**not met**" in rendered and "BENCH_INCIDENTS=300000 .venv/bin/python -m bench incidents" in rendered
     assert _records.render(rendered) == rendered
+    summary = _records.render("<!-- bench-summary -->\n<!-- /bench-summary -->")
+    assert "| `incidents@BENCH_INCIDENTS=300000` | p95 < 50 ms | **no** |" in summary

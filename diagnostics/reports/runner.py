@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.actors import system_actor
 from core.audit import audit_record
 from core.tasks import enqueue
 from diagnostics.behaviour.engine import AnalysisOptions, analyse
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 HISTOGRAM_BINS = 30
 # Longer than any silent stretch of a healthy run (the engine reports progress between its phases).
 STALE_AFTER_SECONDS = 15 * 60
+
+# The worker that generates and compares answers, and beat resuming reports whose worker died.
+RUNNER = system_actor("behaviour-diff runner")
 
 
 class ReportCancelled(Exception):
@@ -65,7 +69,7 @@ def _claim(report: BehaviourReport, resume_stale_after: float | None) -> bool:
     """Queued -> running; or, when resuming, take over a running report whose worker went silent."""
     now = timezone.now()
     if report_transition(
-        actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING, started_at=now, heartbeat_at=now
+        actor=RUNNER, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING, started_at=now, heartbeat_at=now
     ):
         return True
     if resume_stale_after is None or report.status != ReportStatus.RUNNING:
@@ -79,7 +83,7 @@ def _claim(report: BehaviourReport, resume_stale_after: float | None) -> bool:
     ).update(heartbeat_at=now)
     if taken:
         audit_record(
-            actor=None,
+            actor=RUNNER,
             action="behaviour_report.resume",
             obj=report,
             reason=f"no progress from its worker for over {resume_stale_after:g} s",
@@ -105,7 +109,7 @@ def report_run(*, report_id: int, resume_stale_after: float | None = None) -> No
     except ReportCancelled:
         report.refresh_from_db(fields=["status"])
         report_transition(
-            actor=None,
+            actor=RUNNER,
             report=report,
             old=ReportStatus.RUNNING,
             new=ReportStatus.CANCELLED,
@@ -117,7 +121,7 @@ def report_run(*, report_id: int, resume_stale_after: float | None = None) -> No
         log.exception("behaviour report %s failed", report.pk)
         message = str(exc) if isinstance(exc, GenerationError | ValueError) else f"{type(exc).__name__}: {exc}"
         report_transition(
-            actor=None,
+            actor=RUNNER,
             report=report,
             old=ReportStatus.RUNNING,
             new=ReportStatus.FAILED,
@@ -127,7 +131,7 @@ def report_run(*, report_id: int, resume_stale_after: float | None = None) -> No
         )
         return
     report_transition(
-        actor=None,
+        actor=RUNNER,
         report=report,
         old=ReportStatus.RUNNING,
         new=ReportStatus.SUCCEEDED,
@@ -151,7 +155,7 @@ def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[in
     for report in stale.only("pk", "status", "cancel_requested"):
         if report.cancel_requested:
             report_transition(
-                actor=None,
+                actor=RUNNER,
                 report=report,
                 old=ReportStatus.RUNNING,
                 new=ReportStatus.CANCELLED,

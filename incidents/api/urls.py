@@ -1,6 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import views
+from incidents.dashboard_views import api_urlpatterns as dashboard_api_urlpatterns
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -9,9 +10,5 @@ router.register("action-items", views.ActionItemViewSet, basename="action-item")
 router.register("change-events", views.ChangeEventViewSet, basename="change-event")
 router.register("postmortems", views.PostmortemViewSet, basename="postmortem")
 
-urlpatterns = [*router.urls]
-
-# Manager dashboard (issue 3, item 9): appended so parallel edits above do not collide.
-from incidents.dashboard_views import api_urlpatterns as dashboard_api_urlpatterns  # noqa: E402
-
-urlpatterns += dashboard_api_urlpatterns
+# The manager dashboard's endpoints live beside its views (incidents/dashboard_views.py).
+urlpatterns = [*router.urls, *dashboard_api_urlpatterns]

@@ -204,12 +204,6 @@ def _snapshot(workflow: DependentWorkflow) -> dict:
     }
 
 
-def _may(actor, action: str) -> None:
-    """``actor=None`` is the system (a worker preparing a rollback); people need the role."""
-    if actor is not None:
-        require(actor, action)
-
-
 def workflows_for(environment: Environment, release: Release):
     return (
         DependentWorkflow.objects.filter(environment=environment, release=release)
@@ -224,7 +218,7 @@ def impact_plan_build(
 ) -> list[DependentWorkflow]:
     """Detect dependent workflows and merge them into the stored plan (reviews are kept). Returns the whole
     plan for rolling back ``from_release``: hand-entered and detected workflows."""
-    _may(actor, "impact.review")
+    require(actor, "impact.review")
     _check_same_feature(environment, from_release, *([to_release] if to_release else []))
     # One plan builder per environment at a time, so two planners do not both create the same workflow.
     Environment.objects.select_for_update().get(pk=environment.pk)
@@ -435,7 +429,7 @@ def impact_followup_start(
     to_release: Release | None = None,
     window_minutes: int = 120,
     started_at: datetime | None = None,
-    actor=None,
+    actor,
     run=None,
 ) -> ImpactFollowup | None:
     """Start following dependent workflows after a rollback. Idempotent while the window is open, so a

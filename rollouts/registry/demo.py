@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.actors import system_actor
 from core.models import Team
 from rollouts.registry import services
 from rollouts.registry.models import Environment, Feature, Source
@@ -28,14 +29,18 @@ INVOICE_TEMPLATE = """Invoice text (OCR):
 Return: vendor_name, invoice_number, issue_date, due_date, total, currency."""
 
 
+# The demo's catalogue (features and environments) is set up by the loader, not by one of the demo people.
+DEMO_LOADER = system_actor("demo data")
+
+
 def _feature(slug, name, team_slug, description, actor) -> Feature:
     feature = Feature.objects.filter(slug=slug).first()
     if feature is None:
         team = Team.objects.get(slug=team_slug)
-        feature = services.feature_create(actor=actor, slug=slug, name=name, team=team, description=description)
+        feature = services.feature_create(actor=DEMO_LOADER, slug=slug, name=name, team=team, description=description)
     for env_name, is_prod in (("staging", False), ("production", True)):
         if not Environment.objects.filter(feature=feature, name=env_name).exists():
-            services.environment_create(actor=actor, feature=feature, name=env_name, is_production=is_prod)
+            services.environment_create(actor=DEMO_LOADER, feature=feature, name=env_name, is_production=is_prod)
     return feature
 
 

@@ -1,4 +1,5 @@
-"""Writes to the release registry. Every function takes a keyword-only ``actor`` and audits."""
+"""Writes to the release registry. Every function takes a keyword-only ``actor``, checks its role in
+``core.permissions`` and audits."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from rollouts.registry.models import (
     Source,
     manifest_hash_of,
 )
+from rollouts.registry.rollbacks import rollback_require
 from rollouts.registry.selectors import live_release_at
 from rollouts.registry.signals import deployment_recorded
 
@@ -38,6 +40,7 @@ def _feature_state(feature: Feature) -> dict:
 
 @transaction.atomic
 def feature_create(*, actor, slug: str, name: str, team, description: str = "") -> Feature:
+    require(actor, "feature.manage")
     feature = Feature(slug=slug, name=name, team=team, description=description)
     feature.full_clean()
     feature.save()
@@ -47,6 +50,7 @@ def feature_create(*, actor, slug: str, name: str, team, description: str = "") 
 
 @transaction.atomic
 def feature_update(*, actor, feature: Feature, **changes) -> Feature:
+    require(actor, "feature.manage")
     unknown = set(changes) - set(FEATURE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
@@ -62,6 +66,7 @@ def feature_update(*, actor, feature: Feature, **changes) -> Feature:
 
 @transaction.atomic
 def environment_create(*, actor, feature: Feature, name: str, is_production: bool = False) -> Environment:
+    require(actor, "feature.manage")
     environment = Environment(feature=feature, name=name, is_production=is_production)
     environment.full_clean()
     environment.save()
@@ -78,6 +83,7 @@ def _register(
     model_cls: type[ComponentVersion], *, actor, content: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> tuple[ComponentVersion, bool]:
     """Idempotent: identical content returns the existing version (created=False)."""
+    require(actor, "release.register")
     digest = model_cls.hash_content(content)
     existing = model_cls.objects.filter(content_hash=digest).first()
     if existing:
@@ -241,6 +247,7 @@ def release_create(
 ) -> tuple[Release, bool]:
     """Create the next numbered release of a feature, or return the existing release with the same manifest
     (idempotent, so CI pipelines can call it blindly). Refuses incompatible manifests unless an approver overrides."""
+    require(actor, "release.register")
     adapters = list(adapters or [])
     if parent is not None and parent.feature_id != feature.pk:
         raise ValidationError({"parent": [f"Release {parent} belongs to another feature than {feature}."]})
@@ -323,6 +330,7 @@ def deployment_record(
 ) -> DeploymentEvent:
     """Record that a release became live in an environment. Compatibility is checked again here, so a
     rollback to an old, now-incompatible release is refused too (unless an approver overrides)."""
+    require(actor, "deployment.record")
     if release.feature_id != environment.feature_id:
         raise ValidationError({"release": [f"Release {release} belongs to another feature than {environment}."]})
     live_at = live_at or timezone.now()
@@ -331,8 +339,9 @@ def deployment_record(
     # Going back to an older release than the one live at that moment is a rollback, whatever the caller says.
     current = live_release_at(environment, live_at)
     is_rollback = is_rollback or bool(current and current.number > release.number)
-    if is_rollback and environment.is_production and actor is not None:
-        require(actor, "rollback.production")
+    if is_rollback and rollout_run_id is None:
+        # A run checked the rollback rule when it started; a deployment recorded by hand is checked here.
+        rollback_require(actor=actor, environment=environment, current=current, target=release)
     violations = check_manifest(
         model=release.model,
         adapters=release.ordered_adapters(),

@@ -15,6 +15,7 @@ from rollouts.registry import selectors, services
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.forms import VERSION_FORMS, DeploymentForm, ReleaseForm, add_service_errors
 from rollouts.registry.models import Feature, Release, Source
+from rollouts.registry.rollbacks import ImpactBlocked
 
 REGISTER = {
     "model": services.model_version_register,
@@ -148,7 +149,7 @@ def deployment_create(request, slug):
             services.deployment_record(actor=request.user, via=Source.WEB, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except PermissionDenied as exc:  # e.g. a responder rolling back production
+        except (PermissionDenied, ImpactBlocked) as exc:  # e.g. a responder rolling back production
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Deployment recorded.")

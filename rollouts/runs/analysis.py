@@ -1,6 +1,6 @@
-"""The one place rollouts wire in the canary judge (rollouts.judging.judge), observations (rollouts.judging.observations) and
-the user-impact tracker (rollouts.impact.services). Each is imported lazily so this branch works before they land;
-without a judge there is no evidence, and no evidence is Inconclusive (never a pass, never a rollback)."""
+"""Where a rollout run meets the canary judge: a run's config is checked against the judge's metrics, and each
+analysis window of a run is judged from the observations of its two arms. No evidence is Inconclusive (never a
+pass, never a rollback)."""
 
 from __future__ import annotations
 

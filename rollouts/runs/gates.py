@@ -8,18 +8,12 @@ while no report gate is registered is refused: a missing check is never a pass."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rollouts.impact.services import rollback_gate as impact_rollback_gate
 from rollouts.registry.models import Environment, Release
+from rollouts.registry.rollbacks import GateResult
 from rollouts.runs.models import RolloutRun
-
-
-@dataclass
-class GateResult:
-    blocked: bool = False
-    reason: str = ""
-    pending: list = field(default_factory=list)
 
 
 def rollback_gate(*, environment: Environment, from_release: Release) -> GateResult:

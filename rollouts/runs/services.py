@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.actors import system_actor
 from core.audit import audit_record
 from core.permissions import require
 from core.tasks import enqueue_on_commit
@@ -23,6 +24,7 @@ from rollouts.impact.services import impact_followup_start
 from rollouts.judging.models import Analysis
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import DeploymentEvent, Environment, Layer, Release, Source
+from rollouts.registry.rollbacks import is_older, rollback_permission, rollback_require
 from rollouts.registry.services import _refuse_or_override, deployment_record, release_create
 from rollouts.runs import analysis, gates
 from rollouts.runs.models import ACTIVE_RUN_STATES, RolloutRun, RolloutTransition, RunKind, RunMode, RunState
@@ -31,6 +33,8 @@ from rollouts.runs.signals import run_transitioned, weight_changed
 from rollouts.runs.webhooks import deliver_due, deliveries_create, next_attempt_at
 
 DEFAULT_WEIGHTS = (1, 5, 25, 50, 100)
+# The worker-side engine: steps, the judge's verdicts, recording the outcome of a run a person started.
+ENGINE = system_actor("rollout engine")
 STEP_TYPES = {"weight", "pause", "analysis", "bake"}
 
 
@@ -40,12 +44,6 @@ class RunConflict(Exception):
     def __init__(self, message: str, run: RolloutRun | None = None):
         super().__init__(message)
         self.run = run
-
-
-class ImpactBlocked(Exception):
-    def __init__(self, gate):
-        super().__init__(gate.reason or "Dependent workflows have not been reviewed.")
-        self.gate = gate
 
 
 def default_steps() -> list[dict]:
@@ -90,7 +88,7 @@ def run_settings(run: RolloutRun) -> dict:
 
 
 def _actor_label(actor) -> str:
-    return actor.get_username() if getattr(actor, "pk", None) else (str(actor) if actor else "system")
+    return actor.get_username()
 
 
 def _record(run: RolloutRun, old: str, new: str, *, actor, reason: str, action: str) -> None:
@@ -189,6 +187,9 @@ def run_start(
     stable_release = stable.release if stable else None
     if stable_release and stable_release.pk == candidate_release.pk:
         raise ValidationError({"candidate_release": [f"Release #{candidate_release.number} is already live."]})
+    if is_older(candidate_release, than=stable_release):
+        # Rolling out an older release moves traffic back: the rollback rule applies, whatever the door.
+        rollback_require(actor=actor, environment=environment, current=stable_release, target=candidate_release)
     _check_target(candidate_release, actor=actor, override_reason=override_reason)
     steps = validate_steps(steps if steps is not None else default_steps())
     problems = analysis.validate_config(config or {})
@@ -319,7 +320,7 @@ def rollback_request(
     """Roll an environment back. Returns (run, created). A rollout in flight is rolled back in place (traffic
     returns to its stable release); a rollback already in flight is returned as is, so repeated or concurrent
     requests make one run."""
-    require(actor, "rollback.production" if environment.is_production else "rollback.staging")
+    require(actor, rollback_permission(environment))
     if not reason.strip():
         raise ValidationError({"reason": ["Say why you roll back."]})
     if mode not in RunMode.values:
@@ -349,11 +350,8 @@ def rollback_request(
         )
     if target.pk == current.pk:
         raise ValidationError({"to_release": [f"Release #{target.number} is already live in {environment}."]})
+    rollback_require(actor=actor, environment=environment, current=current, target=target)
     _check_target(target, actor=actor, override_reason=override_reason)
-    if environment.is_production:
-        gate = gates.rollback_gate(environment=environment, from_release=current)
-        if gate.blocked:
-            raise ImpactBlocked(gate)
     steps = [{"type": "weight", "weight": 100}] if mode == RunMode.IMMEDIATE else default_steps()
     try:
         run = _create_run(
@@ -428,9 +426,24 @@ def run_roll_back(*, run: RolloutRun, actor, reason: str, aborting: bool = False
 # --- people's controls ------------------------------------------------------------------------------------
 
 
+def moves_back(run: RolloutRun) -> bool:
+    """A rollback, or a rollout whose candidate is older than the release it replaces."""
+    return run.kind == RunKind.ROLLBACK or (
+        run.stable_release is not None and is_older(run.candidate_release, than=run.stable_release)
+    )
+
+
+def control_permission(run: RolloutRun) -> str:
+    """Pausing, resuming, promoting or aborting a production rollback steers production traffic back: it needs
+    the same role as starting it."""
+    if moves_back(run):
+        return rollback_permission(run.environment)
+    return "rollout.control"
+
+
 def run_promote(*, run: RolloutRun, actor, reason: str = "") -> bool:
     """Skip the current step (e.g. an analysis that waits for data a person has seen elsewhere)."""
-    require(actor, "rollout.control")
+    require(actor, control_permission(run))
     with transaction.atomic():
         updated = RolloutRun.objects.filter(
             pk=run.pk, state__in=(RunState.RUNNING, RunState.PAUSED), step_index=run.step_index
@@ -452,7 +465,7 @@ def run_promote(*, run: RolloutRun, actor, reason: str = "") -> bool:
 
 
 def run_pause(*, run: RolloutRun, actor, reason: str = "") -> bool:
-    require(actor, "rollout.control")
+    require(actor, control_permission(run))
     return _pause(run, actor=actor, reason=reason or "paused by hand")
 
 
@@ -471,7 +484,7 @@ def _pause(run: RolloutRun, *, actor, reason: str) -> bool:
 
 
 def run_resume(*, run: RolloutRun, actor, reason: str = "") -> bool:
-    require(actor, "rollout.control")
+    require(actor, control_permission(run))
     step = run.current_step or {}
     back_to = run.paused_from or RunState.RUNNING
     fields = {"next_check_at": timezone.now(), "paused_from": ""}
@@ -490,7 +503,7 @@ def run_resume(*, run: RolloutRun, actor, reason: str = "") -> bool:
 
 
 def run_abort(*, run: RolloutRun, actor, reason: str = "") -> bool:
-    require(actor, "rollout.control")
+    require(actor, control_permission(run))
     if run.state == RunState.PENDING:
         return _transition(
             run, RunState.PENDING, RunState.ABORTED, actor=actor, reason=reason or "aborted", action="rollout.abort"
@@ -557,7 +570,7 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> bool:
             before = run.candidate_weight
             run.candidate_weight = weight
             audit_record(
-                actor=None,
+                actor=ENGINE,
                 action="rollout.weight",
                 obj=run,
                 before={"candidate_weight": before},
@@ -591,7 +604,7 @@ def _deliveries_settled(run: RolloutRun, phase: str) -> bool:
         run.refresh_from_db()
         _pause(
             run,
-            actor=None,
+            actor=ENGINE,
             reason=f"Webhook to {failed.target.url} failed {failed.attempts} times ({failed.last_error}); "
             "fix the target and resume.",
         )
@@ -626,7 +639,7 @@ def _next_step(run: RolloutRun, *, reason: str) -> bool:
 def _drive_pause(run: RolloutRun, step: dict) -> bool:
     seconds = step.get("seconds")
     if seconds is None:
-        _pause(run, actor=None, reason="Waiting for someone to resume (pause step).")
+        _pause(run, actor=ENGINE, reason="Waiting for someone to resume (pause step).")
         return False
     due = run.step_started_at + timedelta(seconds=seconds)
     if timezone.now() < due:
@@ -666,7 +679,7 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
     run.step_looks = look
     reason = result.get("reason") or verdict
     if verdict == "fail":
-        run_roll_back(run=run, actor=None, reason=f"Canary judge: fail at look {look}. {reason}")
+        run_roll_back(run=run, actor=ENGINE, reason=f"Canary judge: fail at look {look}. {reason}")
         return False
     if step["type"] == "analysis" and verdict == "pass":
         return _next_step(run, reason=f"analysis passed at look {look}")
@@ -675,7 +688,7 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
         return _next_step(run, reason=f"baked {duration:g} s, last verdict {verdict}")
     if look >= cfg["max_looks"]:
         # Not enough evidence either way: wait for a person; never promote or roll back on no evidence.
-        _pause(run, actor=None, reason=f"Judge still {verdict} after {look} looks: {reason}")
+        _pause(run, actor=ENGINE, reason=f"Judge still {verdict} after {look} looks: {reason}")
         return False
     return True
 
@@ -689,7 +702,7 @@ def _drive_rollback(run: RolloutRun) -> bool:
             run,
             RunState.ROLLING_BACK,
             RunState.ABORTED if run.aborting else RunState.ROLLED_BACK,
-            actor=None,
+            actor=ENGINE,
             reason="traffic back on the stable release",
             action="rollout.rolled_back",
             finished_at=now,
@@ -712,7 +725,7 @@ def _succeed(run: RolloutRun) -> None:
                 run,
                 RunState.RUNNING,
                 RunState.SUCCEEDED,
-                actor=None,
+                actor=ENGINE,
                 reason="rolled back" if is_rollback else "candidate serves all traffic",
                 action=f"{run.kind}.succeed",
                 **fields,
@@ -733,14 +746,14 @@ def _succeed(run: RolloutRun) -> None:
             run,
             RunState.RUNNING,
             RunState.FAILED,
-            actor=None,
+            actor=ENGINE,
             reason=f"Could not record the deployment: {'; '.join(exc.messages)}",
             action=f"{run.kind}.fail",
             finished_at=now,
         )
         return
     if is_rollback:
-        impact_followup_start(run=run)
+        impact_followup_start(actor=ENGINE, run=run)
 
 
 def runs_due(now=None) -> list[int]:

@@ -7,19 +7,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.audit import audit_trail
 from core.permissions import can, permission_required
-from rollouts.impact.services import workflows_for
-from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import Environment, Layer, Release
-from rollouts.registry.selectors import live_release_at, release_diff, releases_with_parts
-from rollouts.runs import gates
+from rollouts.registry.rollbacks import ImpactBlocked
 from rollouts.runs import services as runs
 from rollouts.runs.models import RunMode
+from rollouts.runs.plan import rollback_plan as rollback_plan_build
 from rollouts.runs.selectors import analysis_figure, run_for_page, run_steps, runs_for_list
 
 CONTROLS = {
@@ -51,7 +48,7 @@ def run_detail(request, pk: int):
         "latest": analyses[-1] if analyses else None,
         "figure": analysis_figure(analyses),
         "deliveries": list(run.deliveries.all()),
-        "can_control": can(request.user, "rollout.control"),
+        "can_control": can(request.user, runs.control_permission(run)),
         "controls": sorted(CONTROLS),
     }
     if request.htmx:
@@ -83,46 +80,34 @@ def _environment(slug: str, env: str) -> Environment:
 @permission_required("view")
 def rollback_plan(request, slug: str, env: str):
     environment = _environment(slug, env)
-    current = live_release_at(environment, timezone.now())
-    target, error = None, ""
+    error, to_number = "", None
     number = request.GET.get("to", "").strip()
     layer = request.GET.get("layer", "").strip()
     if layer and layer not in Layer.values:
         error, layer = f"Unknown layer {layer!r}.", ""
     if number:
-        if not number.isdigit():
-            error = "Release must be a number."
+        if number.isdigit():
+            to_number = int(number)
         else:
-            target = releases_with_parts().filter(feature=environment.feature, number=int(number)).first()
-            error = error or ("" if target else f"No release #{number}.")
-    elif current is not None:
-        target = runs.last_known_good(environment, exclude=current)
+            error = "Release must be a number."
+    plan = rollback_plan_build(environment=environment, to_number=to_number)
     ctx = {
         "environment": environment,
-        "current": current,
-        "target": target,
+        "plan": plan,
+        "current": plan.current,
+        "target": plan.target,
+        "diff": plan.diff,
+        "violations": plan.violations,
+        "gate": plan.gate,
+        "workflows": plan.workflows,
         "layer": layer,
         "layers": Layer.choices,
         "modes": RunMode.choices,
-        "error": error,
+        "error": error or (plan.problem if plan.current else ""),
         "releases": Release.objects.filter(feature=environment.feature).order_by("-number")[:50],
-        "can_rollback": can(request.user, "rollback.production" if environment.is_production else "rollback.staging"),
+        "can_rollback": can(request.user, plan.permission),
     }
-    if current is not None and target is not None:
-        ctx["diff"] = release_diff(current, target)
-        ctx["violations"] = check_manifest(
-            model=target.model,
-            adapters=target.ordered_adapters(),
-            index=target.index,
-            query_encoder=target.query_encoder,
-        )
-        ctx["gate"] = gates.rollback_gate(environment=environment, from_release=current)
-        ctx["workflows"] = _workflows(environment, current)
     return render(request, "rollouts/rollback_plan.html", ctx)
-
-
-def _workflows(environment, release) -> list:
-    return list(workflows_for(environment, release))
 
 
 @require_POST
@@ -149,7 +134,7 @@ def rollback_submit(request, slug: str, env: str):
             reason=request.POST.get("reason", ""),
             override_reason=request.POST.get("override_reason", ""),
         )
-    except (ValidationError, runs.RunConflict, runs.ImpactBlocked) as exc:
+    except (ValidationError, runs.RunConflict, ImpactBlocked) as exc:
         text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         messages.error(request, f"Rollback refused: {text}")
         return HttpResponseClientRedirect(plan_url) if request.htmx else redirect(plan_url)

@@ -14,10 +14,63 @@ import time
 from datetime import timedelta
 
 import httpx
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import audit_record
+from core.permissions import require
+from rollouts.registry.models import Environment
 from rollouts.runs.models import DeliveryStatus, RolloutRun, WebhookDelivery, WebhookTarget
+
+WEBHOOK_TARGET_FIELDS = ("url", "secret", "active")
+
+
+@transaction.atomic
+def webhook_target_create(
+    *, actor, environment: Environment, url: str, secret: str, active: bool = True
+) -> WebhookTarget:
+    require(actor, "webhook.manage")
+    target = WebhookTarget(environment=environment, url=url, secret=secret, active=active)
+    target.full_clean()
+    target.save()
+    audit_record(
+        actor=actor,
+        action="webhook_target.create",
+        obj=target,
+        after={"environment": target.environment_id, "url": target.url, "active": target.active},
+    )
+    return target
+
+
+@transaction.atomic
+def webhook_target_update(*, actor, target: WebhookTarget, **changes) -> WebhookTarget:
+    require(actor, "webhook.manage")
+    unknown = set(changes) - set(WEBHOOK_TARGET_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    target = WebhookTarget.objects.select_for_update().get(pk=target.pk)
+    before = {"url": target.url, "active": target.active}
+    for name, value in changes.items():
+        setattr(target, name, value)
+    target.full_clean()
+    target.save()
+    audit_record(
+        actor=actor,
+        action="webhook_target.update",
+        obj=target,
+        before=before,
+        after={"url": target.url, "active": target.active},
+    )
+    return target
+
+
+@transaction.atomic
+def webhook_target_delete(*, actor, target: WebhookTarget) -> None:
+    require(actor, "webhook.manage")
+    audit_record(actor=actor, action="webhook_target.delete", obj=target, before={"url": target.url})
+    target.delete()
 
 
 def signature_for(secret: str, timestamp: str, body: bytes) -> str:

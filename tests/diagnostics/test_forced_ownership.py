@@ -1,4 +1,4 @@
-"""Item 5: forced owner assignment, rule by rule."""
+"""Forced owner assignment, rule by rule."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from rollouts.registry import selectors, services
 from rollouts.registry.api import filters
+from rollouts.registry.api.responses import impact_blocked_response
 from rollouts.registry.api.serializers import (
     AdapterVersionSerializer,
     AtQuerySerializer,
@@ -42,6 +43,7 @@ from rollouts.registry.models import (
     ModelVersion,
     PromptVersion,
 )
+from rollouts.registry.rollbacks import ImpactBlocked
 
 ENV_PATH = r"environments/(?P<environment>[-a-zA-Z0-9_]+)"
 
@@ -237,6 +239,9 @@ class DeploymentEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def create(self, request):
         serializer = DeploymentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.deployment_record(actor=request.user, **serializer.validated_data)
+        try:
+            event = services.deployment_record(actor=request.user, **serializer.validated_data)
+        except ImpactBlocked as exc:
+            return impact_blocked_response(exc)
         event = self.get_queryset().get(pk=event.pk)
         return Response(DeploymentEventSerializer(event).data, status=status.HTTP_201_CREATED)

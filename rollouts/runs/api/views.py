@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,9 +11,11 @@ from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 
-from core.audit import audit_record
-from core.permissions import can, require
+from core.permissions import can
+from rollouts.registry.api.responses import impact_blocked_response
+from rollouts.registry.rollbacks import ImpactBlocked
 from rollouts.runs import services as runs
+from rollouts.runs import webhooks
 from rollouts.runs.api.serializers import (
     RollbackSerializer,
     RunActionSerializer,
@@ -58,7 +59,13 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             qs = qs.prefetch_related("transitions", "analyses", "deliveries")
         return qs
 
-    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer, 409: OpenApiResponse(description="busy")})
+    @extend_schema(
+        request=RunStartSerializer,
+        responses={
+            201: RunSerializer,
+            409: OpenApiResponse(description="Another run is active, or dependent workflows are not reviewed"),
+        },
+    )
     def create(self, request, *args, **kwargs):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,6 +85,8 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
         except runs.RunConflict as exc:
             return _conflict(exc)
+        except ImpactBlocked as exc:
+            return impact_blocked_response(exc)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     def _control(self, request, service) -> Response:
@@ -128,7 +137,6 @@ def rollback(request):
     data.is_valid(raise_exception=True)
     v = data.validated_data
     environment = v["environment_obj"]
-    require(request.user, "rollback.production" if environment.is_production else "rollback.staging")
     try:
         run, created = runs.rollback_request(
             actor=request.user,
@@ -142,13 +150,13 @@ def rollback(request):
         )
     except runs.RunConflict as exc:
         return _conflict(exc)
-    except runs.ImpactBlocked as exc:
-        return Response({"detail": str(exc), "pending_workflows": exc.gate.pending}, status=status.HTTP_409_CONFLICT)
+    except ImpactBlocked as exc:
+        return impact_blocked_response(exc)
     return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-rollback.cls.action_permissions = {}  # the view checks rollback.staging / rollback.production itself
-rollback.cls.write_action = "rollback.staging"
+# Any signed-in user reaches the service, which decides between rollback.staging and rollback.production.
+rollback.cls.write_action = "view"
 
 
 class WebhookTargetViewSet(
@@ -163,33 +171,15 @@ class WebhookTargetViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            target = serializer.save()
-            audit_record(
-                actor=self.request.user,
-                action="webhook_target.create",
-                obj=target,
-                after={"environment": target.environment_id, "url": target.url, "active": target.active},
-            )
+        serializer.instance = webhooks.webhook_target_create(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        before = {"url": serializer.instance.url, "active": serializer.instance.active}
-        with transaction.atomic():
-            target = serializer.save()
-            audit_record(
-                actor=self.request.user,
-                action="webhook_target.update",
-                obj=target,
-                before=before,
-                after={"url": target.url, "active": target.active},
-            )
+        serializer.instance = webhooks.webhook_target_update(
+            actor=self.request.user, target=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            audit_record(
-                actor=self.request.user, action="webhook_target.delete", obj=instance, before={"url": instance.url}
-            )
-            instance.delete()
+        webhooks.webhook_target_delete(actor=self.request.user, target=instance)
 
 
 _token_auth = TokenAuthentication()

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from diagnostics.reports import services
+from diagnostics.reports.runner import RUNNER
 from rollouts.models import Feature
 from rollouts.registry import services as rollouts_services
 
@@ -158,12 +159,12 @@ def finished_report(responder, releases, prompt_set_version):
         )
         if status == ReportStatus.QUEUED:
             return report
-        services.report_transition(actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING)
+        services.report_transition(actor=RUNNER, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING)
         if status == ReportStatus.RUNNING:
             return report
         result = result or contract_result()
         services.report_transition(
-            actor=None,
+            actor=RUNNER,
             report=report,
             old=ReportStatus.RUNNING,
             new=status,

@@ -20,6 +20,7 @@ from rollouts.impact.services import (
 )
 from rollouts.judging.observations import observations_ingest
 from rollouts.models import DependentWorkflow, ImpactSource, ImpactStatus
+from rollouts.runs.services import ENGINE
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 
 R2_LIVE = T0 + timedelta(hours=1)
@@ -176,11 +177,21 @@ def test_followup_reports_each_workflows_error_rate_after_the_rollback(responder
     _plan(responder, prod, r2, r1)
     rolled_back_at = R2_LIVE + timedelta(minutes=30)
     followup = impact_followup_start(
-        environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=30, started_at=rolled_back_at
+        actor=ENGINE,
+        environment=prod,
+        rolled_back_release=r2,
+        to_release=r1,
+        window_minutes=30,
+        started_at=rolled_back_at,
     )
     assert (
         impact_followup_start(
-            environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=30, started_at=rolled_back_at
+            actor=ENGINE,
+            environment=prod,
+            rolled_back_release=r2,
+            to_release=r1,
+            window_minutes=30,
+            started_at=rolled_back_at,
         ).pk
         == followup.pk
     )

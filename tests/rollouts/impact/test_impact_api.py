@@ -7,6 +7,7 @@ import pytest
 from core.models import AuditEntry
 from rollouts.impact.services import impact_followup_start, impact_plan_build
 from rollouts.models import DependentWorkflow, ImpactWaiver
+from rollouts.runs.services import ENGINE
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 
 LIST = "/api/v1/dependent-workflows/"
@@ -166,7 +167,9 @@ def test_waive_is_for_approvers_with_a_reason(api_as, responder, approver, plann
 
 def test_followup_endpoint(api_as, viewer, planned):
     _, prod, _, r1, r2 = planned
-    followup = impact_followup_start(environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=60)
+    followup = impact_followup_start(
+        actor=ENGINE, environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=60
+    )
     body = api_as(viewer).get(f"/api/v1/impact/followups/{followup.pk}").json()
     assert [row["workflow_id"] for row in body["rows"]] == ["invoice-parse", "triage"]
     assert body["complete"] is False

@@ -7,6 +7,7 @@ import pytest
 from rollouts.impact.services import impact_plan_build
 from rollouts.judging.observations import observations_ingest
 from rollouts.models import DependentWorkflow, ImpactWaiver
+from rollouts.runs.services import ENGINE
 from tests.rollouts.observation_support import T0, feature_with_releases, go_live, records_over
 from tests.support.browser import launch, log_in, requires_chromium
 
@@ -149,7 +150,12 @@ def test_page_shows_the_follow_up_after_a_rollback(web_as, viewer, responder, pl
     prod, r1, r2 = planned
     rolled_back_at = T0 + timedelta(hours=1, minutes=10)  # triage ran error-free on r2 in the half hour before
     impact_followup_start(
-        environment=prod, rolled_back_release=r2, to_release=r1, window_minutes=30, started_at=rolled_back_at
+        actor=ENGINE,
+        environment=prod,
+        rolled_back_release=r2,
+        to_release=r1,
+        window_minutes=30,
+        started_at=rolled_back_at,
     )
     feature = prod.feature
     observations_ingest(

@@ -1,4 +1,4 @@
-"""A rollout can require a passing behaviour-diff report (issue 5: "require a passing report as a rollout gate")."""
+"""A rollout can require a passing behaviour-diff report as its gate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from diagnostics.models import LinkPurpose, ReportLink, ReportStatus
 from diagnostics.reports import services as reports
-from diagnostics.reports.runner import summarise
+from diagnostics.reports.runner import RUNNER, summarise
 from rollouts.models import RolloutRun
 from tests.diagnostics.reports.conftest import cases, contract_result, jsonl, outputs
 from tests.rollouts.factories import deploy, feature_with_envs, release
@@ -39,10 +39,10 @@ def finished_report(actor, release_a, release_b, *, verdict: str):
         outputs_a=reports.OutputFile(io.BytesIO(jsonl(outputs())), "a.jsonl"),
         outputs_b=reports.OutputFile(io.BytesIO(jsonl(outputs())), "b.jsonl"),
     )
-    reports.report_transition(actor=None, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING)
+    reports.report_transition(actor=RUNNER, report=report, old=ReportStatus.QUEUED, new=ReportStatus.RUNNING)
     result = contract_result(verdict=verdict)
     reports.report_transition(
-        actor=None,
+        actor=RUNNER,
         report=report,
         old=ReportStatus.RUNNING,
         new=ReportStatus.SUCCEEDED,
