@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import system_actor
 from core.audit import audit_record
 from core.permissions import require
 from core.tasks import enqueue_on_commit
@@ -310,6 +311,8 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
     """Apply one authenticated, well-formed notification: open an incident, join one, or annotate one."""
     source = AlertSource.objects.select_for_update().get(pk=source.pk)
     now = timezone.now()
+    # Nobody clicked: the source acts, named on the audit log and the timeline (it may only open and annotate).
+    actor = system_actor(f"alert-source:{source.slug}")
     if notification.ignored_reason:
         return _note(
             source, notification, payload, outcome=NotificationOutcome.IGNORED, reason=notification.ignored_reason
@@ -358,7 +361,7 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
         else:
             first = firing[0]
             incident = incident_open(
-                actor=None,
+                actor=actor,
                 title=_title(first),
                 severity=severity,
                 summary=first.annotations.get("description", "") or first.summary,
@@ -416,7 +419,7 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
             )
     note = _note(source, notification, payload, outcome=outcome, reason=reason, incident=incident)
     audit_record(
-        actor=f"alert source {source.slug}",
+        actor=actor,
         action=f"alert.{outcome}",
         obj=incident,
         after={"source": source.slug, "group_key": notification.group_key, "status": notification.status},
