@@ -60,6 +60,7 @@ def _frame():
 def _stored_report():
     from django.core.management import call_command
 
+    from core.actors import system_actor
     from core.models import Role, Team, User
     from diagnostics.behaviour.engine import AnalysisOptions, analyse
     from diagnostics.models import BehaviourReport, PromptSet, PromptSetVersion, ReportStatus
@@ -74,11 +75,14 @@ def _stored_report():
         return existing, user, None
     team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
     feature, _ = Feature.objects.get_or_create(slug="bench-feature", defaults={"name": "Bench", "team": team})
-    prompt, _ = rs.prompt_version_register(actor=None, name="bench")
+    seeder = system_actor("benchmark seed")
+    prompt, _ = rs.prompt_version_register(actor=seeder, name="bench")
     releases = []
     for snapshot in ("m-1", "m-2"):
-        model, _ = rs.model_version_register(actor=None, provider="p", requested_alias="m", resolved_snapshot=snapshot)
-        releases.append(rs.release_create(actor=None, feature=feature, model=model, prompt=prompt)[0])
+        model, _ = rs.model_version_register(
+            actor=seeder, provider="p", requested_alias="m", resolved_snapshot=snapshot
+        )
+        releases.append(rs.release_create(actor=seeder, feature=feature, model=model, prompt=prompt)[0])
     prompt_set, _ = PromptSet.objects.get_or_create(name="bench-100k")
     version = PromptSetVersion.objects.create(
         prompt_set=prompt_set, number=1, case_count=N_CASES, segment_fields=["cluster", "locale"]

@@ -6,13 +6,15 @@ sides with paired statistics and returns a JSON-serialisable report. The Django 
 
 from diagnostics.behaviour.engine import AnalysisOptions, analyse
 from diagnostics.behaviour.export import report_csv, report_markdown
-from diagnostics.behaviour.metrics import DEFAULT_REFUSAL_PATTERNS, EmbeddingBackend, output_metrics, similarity
+from diagnostics.behaviour.metrics import EmbeddingBackend, output_metrics, similarity
+from diagnostics.behaviour.refusal import REFUSAL_RULES, detect
 
 __all__ = [
-    "DEFAULT_REFUSAL_PATTERNS",
+    "REFUSAL_RULES",
     "AnalysisOptions",
     "EmbeddingBackend",
     "analyse",
+    "detect",
     "output_metrics",
     "report_csv",
     "report_markdown",

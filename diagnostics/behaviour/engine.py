@@ -1,7 +1,7 @@
 """Compare two releases' answers to the same cases: paired statistics per metric and per segment.
 
 Directions (which way is a regression) are explicit per metric in ``METRICS``:
-- ``refusal``, ``hedging``, ``flattery``, ``latency``, ``cost``: up is a regression;
+- ``refusal``, ``non_answer``, ``disclaimer``, ``hedging``, ``flattery``, ``latency``, ``cost``: up is a regression;
 - ``json_valid``, ``schema_valid``: down is a regression;
 - ``chars``, ``words``, ``headings``, ``list_items``, ``code_blocks``: neutral — a significant move is reported as
   ``changed`` (length or formatting changed), never as a regression on its own, because longer or shorter is
@@ -20,8 +20,10 @@ Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
   overall metric or any segment x metric cell (after correction) regressed; else improvement when any improved;
   inconclusive when there are fewer than ``MIN_CASES`` cases. ``reason`` names the cells behind it.
+- ``sides``: {"a": label, "b": label}: what the two sides are (releases, generators, files).
 - ``metrics[]``: name, kind, direction, verdict (the four above plus ``changed`` for neutral metrics), effect
-  (mean delta b - a; rates for binary metrics), relative_change, ci, p_value, p_adjusted (Holm), mean_a, mean_b,
+  (mean delta b - a; rates for binary metrics, whose change is read in percentage points), relative_change
+  (continuous metrics only; null for rates), ci, p_value, p_adjusted (Holm), mean_a, mean_b,
   n, noise_floor, reason. Metrics without data are left out (schema_valid without schemas, latency/cost unless
   both ``latency_a``/``latency_b`` or ``cost_a``/``cost_b`` columns are given).
 - ``flip_matrices``: per binary metric, counts of cases both_false / a_only / b_only / both_true.
@@ -33,6 +35,8 @@ Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``top_changes[]``: the ``top_n`` least similar cases: case_id, similarity, segment, output_a/output_b (first
   sample, capped at ``TEXT_CAP`` characters, ``truncated``), word_diff [[op, text], ...] with op in
   equal/delete/insert (equal+delete rebuild output_a, equal+insert rebuild output_b).
+- ``refusal_patterns``: with custom ``refusal_patterns``, one entry per pattern: pattern, hits_a, hits_b (answers
+  matched on each side) and zero_match (true when it matched nothing on either side: probably a typo); else null.
 - ``options``: what the report was computed with.
 """
 
@@ -60,6 +64,8 @@ NEUTRAL = "neutral"
 # name -> (kind, direction)
 METRICS: dict[str, tuple[str, str]] = {
     "refusal": ("binary", UP_IS_WORSE),
+    "non_answer": ("binary", UP_IS_WORSE),
+    "disclaimer": ("binary", UP_IS_WORSE),
     "json_valid": ("binary", DOWN_IS_WORSE),
     "schema_valid": ("binary", DOWN_IS_WORSE),
     "chars": ("continuous", NEUTRAL),
@@ -93,6 +99,8 @@ class AnalysisOptions:
     seed: int = 0
     refusal_window: int | None = REFUSAL_WINDOW
     directions: dict[str, str] | None = None  # metric -> up_is_worse | down_is_worse | neutral
+    label_a: str = "A"
+    label_b: str = "B"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -120,11 +128,17 @@ def _validate(frame: pd.DataFrame, options: AnalysisOptions) -> None:
         unknown = {d for d in options.directions.values() if d not in (UP_IS_WORSE, DOWN_IS_WORSE, NEUTRAL)}
         if unknown:
             raise ValueError(f"unknown direction(s) {sorted(unknown)}; use up_is_worse, down_is_worse or neutral")
+        metrics = sorted(set(options.directions) - set(METRICS))
+        if metrics:
+            raise ValueError(f"directions name unknown metric(s) {metrics}; metrics are {', '.join(METRICS)}")
+    window = options.refusal_window
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"refusal_window must be a positive number of characters or None, got {window!r}")
 
 
 def _row_metrics(
     frame: pd.DataFrame, options: AnalysisOptions, backend: EmbeddingBackend | None, progress: Progress | None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, list[dict] | None]:
     def measured(fraction: float, message: str) -> None:
         if progress is not None:
             progress(0.05 + 0.6 * fraction, message)
@@ -138,6 +152,13 @@ def _row_metrics(
         backend=backend,
         progress=measured,
     )
+    patterns = None
+    if options.refusal_patterns is not None:
+        hits_a, hits_b = metrics_a.attrs["refusal_pattern_hits"], metrics_b.attrs["refusal_pattern_hits"]
+        patterns = [
+            {"pattern": p, "hits_a": hits_a[p], "hits_b": hits_b[p], "zero_match": hits_a[p] + hits_b[p] == 0}
+            for p in hits_a
+        ]
     side_a: dict[str, np.ndarray] = {}
     side_b: dict[str, np.ndarray] = {}
     for name in metrics_a.columns:
@@ -154,7 +175,7 @@ def _row_metrics(
                 raise ValueError(f"{name}_a/{name}_b must be numbers: {exc}") from exc
             if not (np.isnan(values[0]).all() and np.isnan(values[1]).all()):
                 side_a[name], side_b[name] = values
-    return side_a, side_b, sim
+    return side_a, side_b, sim, patterns
 
 
 @dataclass
@@ -236,9 +257,17 @@ def _test(kind: str, a: np.ndarray, b: np.ndarray, k: int) -> float | None:
 
 
 def _fmt(name: str, kind: str, value: float) -> str:
+    """A change: percentage points for rates (a rate going 0.25 % -> 0.99 % moved +0.7 pp, not "+300 %")."""
     if kind == "binary":
         return f"{value * 100:+.1f} pp"
     return f"{value:+.3g}"
+
+
+def _level(kind: str, value: float) -> str:
+    """A level on one side: a rate in percent, else the mean."""
+    if math.isnan(value):
+        return "-"
+    return f"{value * 100:.1f} %" if kind == "binary" else f"{value:.3g}"
 
 
 def _verdict(
@@ -251,12 +280,17 @@ def _verdict(
     n: int,
     floor: float | None,
     alpha: float,
+    levels: tuple[float, float] = (math.nan, math.nan),
 ) -> tuple[str, str]:
     """One verdict and one line of reason for a metric (or a segment x metric cell)."""
     label = name.replace("_", " ")
     if p_adjusted is None or n < MIN_CASES:
         return "inconclusive", f"{label}: only {n} paired case(s), too few to test"
-    shown = f"{label} {_fmt(name, kind, effect)} (CI {_fmt(name, kind, ci[0])} to {_fmt(name, kind, ci[1])}, p_adj {p_adjusted:.2g})"
+    moved = f"{_level(kind, levels[0])} → {_level(kind, levels[1])}, " if not math.isnan(levels[0]) else ""
+    shown = (
+        f"{label} {moved}{_fmt(name, kind, effect)} (CI {_fmt(name, kind, ci[0])} to {_fmt(name, kind, ci[1])}, "
+        f"p_adj {p_adjusted:.2g})"
+    )
     if p_adjusted >= alpha:
         return "no_significant_change", f"{shown}: not significant"
     if floor is not None and not math.isnan(floor) and abs(effect) <= floor:
@@ -361,7 +395,7 @@ def analyse(
     frame = frame.reset_index(drop=True)
     if progress is not None:
         progress(0.0, f"measuring {len(frame):,} answer pairs")
-    side_a, side_b, sim = _row_metrics(frame, options, embedding_backend, progress)
+    side_a, side_b, sim, patterns = _row_metrics(frame, options, embedding_backend, progress)
     cases = _per_case(frame, side_a, side_b, sim)
     n_cases, k = len(cases.ids), cases.k
     if progress is not None:
@@ -429,6 +463,7 @@ def analyse(
             cell["n"],
             cell["floor"],
             options.alpha,
+            (float(cell["a"].mean()), float(cell["b"].mean())) if cell["n"] else (math.nan, math.nan),
         )
 
     metrics_out, flip_matrices = [], {}
@@ -441,7 +476,7 @@ def analyse(
             "verdict": cell["verdict"],
             "effect": _round(cell["effect"]),
             "relative_change": _round(cell["effect"] / np.mean(cell["a"]))
-            if cell["n"] and np.mean(cell["a"]) != 0
+            if cell["kind"] != "binary" and cell["n"] and np.mean(cell["a"]) != 0
             else None,
             "ci": [_round(cell["ci"][0]), _round(cell["ci"][1])],
             "p_value": _round(cell["p"]) if cell["p"] is not None else None,
@@ -484,6 +519,7 @@ def analyse(
         if METRICS.get(name, ("continuous",))[0] == "continuous"
     }
     report = {
+        "sides": {"a": options.label_a, "b": options.label_b},
         "n_cases": n_cases,
         "k_samples": k,
         "verdict": verdict,
@@ -501,6 +537,7 @@ def analyse(
             "histogram": _histogram(cases.similarity),
         },
         "top_changes": _top_changes(frame, cases, options),
+        "refusal_patterns": patterns,
         "options": {
             "alpha": options.alpha,
             "bootstrap": options.bootstrap,
@@ -508,6 +545,7 @@ def analyse(
             "segment_fields": list(options.segment_fields),
             "refusal_window": options.refusal_window,
             "custom_refusal_patterns": options.refusal_patterns is not None,
+            "directions": dict(options.directions or {}),
         },
     }
     report = _json_ready(report)

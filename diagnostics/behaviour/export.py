@@ -11,27 +11,64 @@ _CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+def csv_safe(value: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would start a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _num(value: float | None, spec: str = ".4g") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def report_markdown(report: dict, *, label_a: str = "A", label_b: str = "B", top: int = 5) -> str:
-    """A readable summary: verdict, metric table, flips, similarity, significant segments, most changed cases."""
+def _level(m: dict, key: str) -> str:
+    value = m.get(key)
+    if value is None:
+        return "-"
+    return f"{value * 100:.1f} %" if m.get("kind") == "binary" else format(value, ".4g")
+
+
+def _change(m: dict, value: float | None) -> str:
+    """A change as read: percentage points for rates, plain units (and the relative change) otherwise."""
+    if value is None:
+        return "-"
+    return f"{value * 100:+.1f} pp" if m.get("kind") == "binary" else format(value, "+.4g")
+
+
+def report_markdown(report: dict, *, label_a: str | None = None, label_b: str | None = None, top: int = 5) -> str:
+    """A readable summary: verdict, metric table, flips, similarity, significant segments, most changed cases.
+
+    Sides are named by ``report["sides"]`` (releases, generators, files) unless labels are given."""
+    sides = report.get("sides") or {}
+    label_a = label_a or sides.get("a") or "A"
+    label_b = label_b or sides.get("b") or "B"
     lines = [
         f"**Verdict: {report['verdict']}** over {report['n_cases']} cases"
         f" ({report['k_samples']} sample(s) per case and side). {report['reason']}",
         "",
-        f"| metric | direction | mean {label_a} | mean {label_b} | effect ({label_b} - {label_a}) | 95% CI |"
-        " p (Holm) | verdict |",
+        f"A = {label_a}, B = {label_b}. Rates are in percent, their changes in percentage points (pp).",
+        "",
+        f"| metric | direction | {label_a} | {label_b} | change (B - A) | 95% CI | p (Holm) | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in report["metrics"]:
         relative = f" ({m['relative_change'] * 100:+.1f}%)" if m.get("relative_change") is not None else ""
         lines.append(
-            f"| {m['name']} | {m.get('direction', '')} | {_num(m['mean_a'])} | {_num(m['mean_b'])} | "
-            f"{_num(m['effect'], '+.4g')}{relative} | [{_num(m['ci'][0], '+.4g')}, {_num(m['ci'][1], '+.4g')}] | "
+            f"| {m['name']} | {m.get('direction', '')} | {_level(m, 'mean_a')} | {_level(m, 'mean_b')} | "
+            f"{_change(m, m['effect'])}{relative} | [{_change(m, m['ci'][0])}, {_change(m, m['ci'][1])}] | "
             f"{_num(m['p_adjusted'], '.2g')} | {m['verdict']} |"
         )
+    flagged = [p for p in report.get("refusal_patterns") or [] if p.get("zero_match")]
+    if report.get("refusal_patterns"):
+        lines += ["", "Refusal patterns (answers matched, A / B):"]
+        lines += [
+            f"- `{p['pattern']}`: {p['hits_a']} / {p['hits_b']}" + (" — **matched nothing**" if p["zero_match"] else "")
+            for p in report["refusal_patterns"]
+        ]
+        if flagged:
+            lines.append(f"{len(flagged)} pattern(s) matched no answer on either side: check them for typos.")
+    if report.get("preference"):
+        pref = report["preference"]
+        lines += ["", f"Pairwise preference ({pref.get('judge', 'judge')}): {pref.get('summary', '')}"]
     if report["flip_matrices"]:
         lines += ["", "Flip matrices (cases): " + "; ".join(f"{k}: {v}" for k, v in report["flip_matrices"].items())]
     if report.get("noise_floor"):
@@ -63,7 +100,9 @@ def report_csv(report: dict) -> str:
     writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for m in report["metrics"]:
-        writer.writerow({**m, "scope": "overall", "metric": m["name"], "ci_low": m["ci"][0], "ci_high": m["ci"][1]})
+        row = {**m, "scope": "overall", "metric": m["name"], "ci_low": m["ci"][0], "ci_high": m["ci"][1]}
+        writer.writerow({k: csv_safe(v) if isinstance(v, str) else v for k, v in row.items()})
     for s in report["segments"]:
-        writer.writerow({**s, "scope": "segment", "effect": s["delta"], "ci_low": s["ci"][0], "ci_high": s["ci"][1]})
+        row = {**s, "scope": "segment", "effect": s["delta"], "ci_low": s["ci"][0], "ci_high": s["ci"][1]}
+        writer.writerow({k: csv_safe(v) if isinstance(v, str) else v for k, v in row.items()})
     return out.getvalue()

@@ -4,8 +4,10 @@ Python's ``re`` scans a 1.5 KB answer for a dozen case-insensitive phrases in te
 seconds per metric at 100k pairs. So the work is done in chunks of a few thousand answers joined into one
 string: words and marker phrases come from one numpy pass that tokenises the UTF-8 bytes and hashes each word
 (phrases are matched as hashed word n-grams), structure (headings, list items, code fences) from a few
-literal-prefixed regex scans over the joined chunk, and refusal patterns run on the head of each answer only
-(``refusal_window`` characters: refusals are announced up front; pass ``None`` to scan whole answers).
+literal-prefixed regex scans over the joined chunk, and the refusal grammar (``refusal.py``: refusal, non-answer,
+disclaimer) runs on the opening of each answer only (``refusal_window`` characters: refusals are announced up
+front; pass ``None`` to scan whole answers). Hedging and flattery are not counted in refusal or non-answer
+wording ("I'd be happy to help if you provide more context" is the tail of a refusal, not flattery).
 """
 
 from __future__ import annotations
@@ -14,30 +16,16 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
 import numpy as np
 import pandas as pd
 
-# Maintained refusal patterns. They are matched against the lower-cased head of each answer with curly
-# apostrophes straightened; a pattern written in lower case takes the fast literal-prefix path of ``re``,
-# any other pattern is compiled case-insensitive (correct, only slower).
-DEFAULT_REFUSAL_PATTERNS: list[str] = [
-    r"sorry, (?:but )?i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
-    r"i apologi[sz]e, but i (?:can't|cannot|won't|am unable)",
-    # "As an AI" alone is mostly a disclaimer before a full answer; it counts when it declines something.
-    r"as an ai\b[^.!?\n]{0,40}?, i (?:can't|cannot|won't|am unable|am not able|'m unable|'m not able)",
-    r"i cannot (?:assist|help with|provide|comply|fulfil|create|generate|support)",
-    r"i can't (?:assist|help with|provide|comply|fulfil|create|generate|support)",
-    r"i'm (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
-    r"i am (?:unable|not able) to (?:help|assist|provide|comply|fulfil)",
-    r"i won't be able to (?:help|assist|provide)",
-    r"i must decline",
-    r"it is not appropriate for me to",
-]
-REFUSAL_WINDOW = 500
+from diagnostics.behaviour.refusal import DEFAULT_GRAMMAR, DEFAULT_WINDOW, Grammar, detect
+from diagnostics.behaviour.words import PhraseSet, Tokens, tokenise
+
+REFUSAL_WINDOW = DEFAULT_WINDOW
 
 # Marker phrases, matched as whole-word sequences (case-insensitive, punctuation ignored).
 HEDGING_MARKERS: tuple[str, ...] = (
@@ -87,6 +75,8 @@ METRIC_COLUMNS = [
     "chars",
     "words",
     "refusal",
+    "non_answer",
+    "disclaimer",
     "json_valid",
     "schema_valid",
     "headings",
@@ -97,14 +87,6 @@ METRIC_COLUMNS = [
 ]
 
 _CHUNK = 8192
-_WORD_BYTES = np.zeros(256, dtype=bool)
-_WORD_BYTES[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'")] = True
-_WORD_BYTES[128:] = True  # any non-ASCII UTF-8 byte belongs to a word: letters in other scripts
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_HASHED_PREFIX = 16  # bytes of a word that go into its hash (plus its length): longer words rarely collide
-_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spurious overlap at 150 words
 
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
@@ -120,15 +102,6 @@ class EmbeddingBackend(Protocol):
     """Optional semantic similarity: ``encode`` returns one vector per text (rows of a 2-D array)."""
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class _Tokens:
-    """Hashed words of one chunk: ``row`` (index within the chunk) and ``hash`` per word, in text order."""
-
-    row: np.ndarray
-    hash: np.ndarray
-    n_rows: int
 
 
 def _clean(texts: pd.Series | Sequence[str]) -> list[str]:
@@ -157,88 +130,13 @@ def _chunks(n: int) -> Iterator[slice]:
         yield slice(start, min(n, start + _CHUNK))
 
 
-def _tokenise(texts: list[str]) -> _Tokens:
-    """Words as maximal runs of letters/digits/apostrophes (lower-cased), each hashed FNV-style, vectorised."""
-    big = ("\x00".join(texts) + "\x00").lower().replace("\u2019", "'")
-    buf = np.frombuffer(big.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    inside = _WORD_BYTES[buf]
-    before = np.empty_like(inside)
-    before[0] = False
-    before[1:] = inside[:-1]
-    # The chunk ends in NUL (not a word byte), so word edges alternate: start, end, start, end...
-    edges = np.flatnonzero(inside != before)
-    starts = edges[0::2]
-    lengths = edges[1::2] - starts
-    # Hash each word 8 bytes at a time: an unaligned uint64 view of the buffer at byte stride 1 reads the
-    # 8 bytes starting at any offset; bytes past the word's end are masked off.
-    padded = np.concatenate([buf, np.zeros(_HASHED_PREFIX + 8, dtype=np.uint8)])
-    windows = np.ndarray(shape=(buf.size + _HASHED_PREFIX,), dtype="<u8", buffer=padded, strides=(1,))
-    hashes = np.full(starts.size, _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for offset in range(0, _HASHED_PREFIX, 8):
-            # Always all rounds: a word's hash must not depend on the longest word in its chunk.
-            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
-            word = windows[starts + offset] & _BYTE_MASKS[remaining]
-            hashes = (hashes ^ word) * _FNV_PRIME
-            hashes ^= hashes >> np.uint64(29)
-        hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
-    # Words per answer from where each NUL separator falls among the word starts (n searches, not one per word).
-    separators = np.flatnonzero(buf == 0)
-    per_row = np.diff(np.searchsorted(starts, separators), prepend=0)
-    rows = np.repeat(np.arange(len(texts)), per_row)
-    return _Tokens(row=rows, hash=hashes, n_rows=len(texts))
+_HEDGING = PhraseSet(HEDGING_MARKERS)
+_FLATTERY = PhraseSet(FLATTERY_MARKERS)
 
 
-class _PhraseSet:
-    """Marker phrases as hashed word n-grams, grouped by length; an n-gram is only hashed where its first word
-    is the first word of some phrase, so the common case costs one membership test per word."""
-
-    def __init__(self, phrases: Sequence[str]):
-        self.by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        grouped: dict[int, list[np.ndarray]] = {}
-        for phrase in phrases:
-            words = _tokenise([phrase]).hash
-            if words.size:
-                grouped.setdefault(words.size, []).append(words)
-        for n, rows in grouped.items():
-            table = np.stack(rows)
-            self.by_length[n] = (np.unique(table[:, 0]), np.unique(self._combine(table.T)))
-
-    @staticmethod
-    def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
-        combined = columns[0].copy()
-        with np.errstate(over="ignore"):
-            for column in columns[1:]:
-                combined = (combined * _MIX) ^ column
-        return combined
-
-    def count(self, tokens: _Tokens) -> np.ndarray:
-        counts = np.zeros(tokens.n_rows, dtype=np.int64)
-        size = tokens.hash.size
-        for n, (firsts, keys) in self.by_length.items():
-            if size < n:
-                continue
-            at = np.flatnonzero(np.isin(tokens.hash[: size - n + 1], firsts, kind="sort"))
-            if n > 1:
-                at = at[tokens.row[at] == tokens.row[at + n - 1]]
-            grams = self._combine([tokens.hash[at + k] for k in range(n)])
-            counts += np.bincount(tokens.row[at[np.isin(grams, keys, kind="sort")]], minlength=tokens.n_rows)
-        return counts
-
-
-_HEDGING = _PhraseSet(HEDGING_MARKERS)
-_FLATTERY = _PhraseSet(FLATTERY_MARKERS)
-
-
-def compile_refusal_patterns(patterns: Sequence[str] | None) -> list[re.Pattern[str]]:
-    """Compile refusal patterns, raising ``ValueError`` naming the first one that is not a valid regex."""
-    compiled = []
-    for pattern in DEFAULT_REFUSAL_PATTERNS if patterns is None else patterns:
-        try:
-            compiled.append(re.compile(pattern, 0 if pattern == pattern.lower() else re.IGNORECASE))
-        except re.error as exc:
-            raise ValueError(f"refusal pattern {pattern!r} is not a valid regular expression: {exc}") from exc
-    return compiled
+def refusal_grammar(patterns: Sequence[str] | None) -> Grammar:
+    """The maintained grammar, or the caller's refusal patterns in its place (``ValueError`` for a bad regex)."""
+    return DEFAULT_GRAMMAR if patterns is None else Grammar.with_refusal_patterns(patterns)
 
 
 def _rows_of(positions: list[int], row_starts: np.ndarray) -> np.ndarray:
@@ -264,20 +162,6 @@ def _structure(texts: list[str]) -> dict[str, np.ndarray]:
     candidate[_rows_of(fenced + opening, row_starts)] = True
     out["json_candidate"] = candidate
     return out
-
-
-def _refusals(texts: list[str], patterns: list[re.Pattern[str]], window: int | None) -> np.ndarray:
-    heads = texts if window is None else [t[:window] for t in texts]
-    big = ("\x00".join(heads) + "\x00").lower().replace("\u2019", "'")
-    # Row boundaries in characters of the lower-cased string (lower() may change lengths in rare scripts).
-    codepoints = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    separators = np.flatnonzero(codepoints == 0)
-    found = np.zeros(len(texts), dtype=bool)
-    for pattern in patterns:
-        positions = [m.start() for m in pattern.finditer(big)]
-        if positions:
-            found[np.searchsorted(separators, np.asarray(positions, dtype=np.int64))] = True
-    return found
 
 
 def _parse_json_answer(text: str) -> tuple[bool, Any]:
@@ -343,21 +227,37 @@ def _json_columns(texts: list[str], schemas: list[Any] | None, candidate: np.nda
     return json_valid, schema_valid
 
 
+def _marker_counts(texts: list[str], tokens: Tokens, opening_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hedging and flattery per answer, leaving out the refusal or non-answer wording (``opening_end`` chars)."""
+    hedging, flattery = _HEDGING.count(tokens), _FLATTERY.count(tokens)
+    rows = np.flatnonzero(opening_end > 0)
+    if rows.size:
+        worded = tokenise([texts[i][: opening_end[i]] for i in rows])
+        hedging[rows] -= _HEDGING.count(worded)
+        flattery[rows] -= _FLATTERY.count(worded)
+    return np.maximum(hedging, 0), np.maximum(flattery, 0)
+
+
 def _chunk_metrics(
-    texts: list[str], patterns: list[re.Pattern[str]], window: int | None, schemas: list[Any] | None
-) -> tuple[dict[str, Any], _Tokens]:
+    texts: list[str], grammar: Grammar, window: int | None, schemas: list[Any] | None
+) -> tuple[dict[str, Any], Tokens]:
     texts = _nul_free(texts)
-    tokens = _tokenise(texts)
+    tokens = tokenise(texts)
     columns: dict[str, Any] = _structure(texts)
     columns["words"] = np.bincount(tokens.row, minlength=len(texts)).astype(np.int64)
-    columns["refusal"] = _refusals(texts, patterns, window)
+    signals = detect(texts, window=window, grammar=grammar, words=tokens)
+    columns["refusal"] = signals.refusal
+    columns["refusal_kind"] = signals.refusal_kind
+    columns["non_answer"] = signals.non_answer
+    columns["disclaimer"] = signals.disclaimer
+    columns["pattern_hits"] = signals.rule_hits
     columns["json_valid"], columns["schema_valid"] = _json_columns(texts, schemas, columns.pop("json_candidate"))
-    columns["hedging"] = _HEDGING.count(tokens)
-    columns["flattery"] = _FLATTERY.count(tokens)
+    columns["hedging"], columns["flattery"] = _marker_counts(texts, tokens, signals.opening_end)
     return columns, tokens
 
 
-def _frame(parts: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
+def _frame(parts: list[dict[str, Any]], index: pd.Index, grammar: Grammar) -> pd.DataFrame:
+    """The metric columns; ``attrs["refusal_pattern_hits"]``: answers matched per refusal rule or pattern."""
     data = {}
     for name in METRIC_COLUMNS:
         if name == "schema_valid":
@@ -366,7 +266,12 @@ def _frame(parts: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
             )
         else:
             data[name] = np.concatenate([p[name] for p in parts]) if parts else np.zeros(0)
-    return pd.DataFrame(data, index=index)
+    frame = pd.DataFrame(data, index=index)
+    hits = np.sum([p["pattern_hits"] for p in parts], axis=0) if parts else np.zeros(len(grammar.refusal))
+    frame.attrs["refusal_pattern_hits"] = {
+        rule.name: int(count) for (rule, _), count in zip(grammar.refusal, hits, strict=True)
+    }
+    return frame
 
 
 def output_metrics(
@@ -376,21 +281,24 @@ def output_metrics(
     schemas: pd.Series | None = None,
     refusal_window: int | None = REFUSAL_WINDOW,
 ) -> pd.DataFrame:
-    """One row of metrics per answer (same index as ``texts``); see ``METRIC_COLUMNS``.
+    """One row of metrics per answer (same index as ``texts``): ``METRIC_COLUMNS`` and ``refusal_kind`` (full,
+    partial or empty).
 
     ``schema_valid`` is NA where no schema was given. Raises ``ValueError`` for an invalid pattern or schema.
     """
-    patterns = compile_refusal_patterns(refusal_patterns)
+    grammar = refusal_grammar(refusal_patterns)
     values = _clean(texts)
     schema_values = schemas.tolist() if schemas is not None else None
     parts = []
     for part in _chunks(len(values)):
         chunk_schemas = schema_values[part] if schema_values is not None else None
-        parts.append(_chunk_metrics(values[part], patterns, refusal_window, chunk_schemas)[0])
-    return _frame(parts, texts.index)
+        parts.append(_chunk_metrics(values[part], grammar, refusal_window, chunk_schemas)[0])
+    frame = _frame(parts, texts.index, grammar)
+    frame["refusal_kind"] = np.concatenate([p["refusal_kind"] for p in parts]) if parts else np.zeros(0, dtype=object)
+    return frame
 
 
-def _word_sets(tokens: _Tokens) -> np.ndarray:
+def _word_sets(tokens: Tokens) -> np.ndarray:
     """Each answer's set of hashed words as a row of ``_SET_BITS`` bits (uint64 words)."""
     width = _SET_BITS // 64
     bucket = (tokens.hash >> np.uint64(64 - 15)).astype(np.int64)
@@ -401,7 +309,7 @@ def _word_sets(tokens: _Tokens) -> np.ndarray:
     return bits.reshape(tokens.n_rows, width)
 
 
-def _token_jaccard(a: _Tokens, b: _Tokens) -> np.ndarray:
+def _token_jaccard(a: Tokens, b: Tokens) -> np.ndarray:
     """Jaccard similarity of the two answers' word sets, row by row (both empty counts as identical)."""
     set_a, set_b = _word_sets(a), _word_sets(b)
     shared = np.bitwise_count(set_a & set_b).sum(axis=1, dtype=np.int64)
@@ -429,7 +337,7 @@ def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None =
         out = [_embedding_similarity(left[part], right[part], backend) for part in _chunks(len(left))]
     else:
         out = [
-            _token_jaccard(_tokenise(_nul_free(left[part])), _tokenise(_nul_free(right[part])))
+            _token_jaccard(tokenise(_nul_free(left[part])), tokenise(_nul_free(right[part])))
             for part in _chunks(len(left))
         ]
     return np.concatenate(out) if out else np.zeros(0)
@@ -448,7 +356,7 @@ def paired_metrics(
     """Metrics of both sides and their similarity in one pass, so each answer is tokenised once."""
     if len(a) != len(b):
         raise ValueError(f"paired metrics need two series of the same length, got {len(a)} and {len(b)}")
-    patterns = compile_refusal_patterns(refusal_patterns)
+    grammar = refusal_grammar(refusal_patterns)
     left, right = _clean(a), _clean(b)
     schema_values = schemas.tolist() if schemas is not None else None
     parts_a, parts_b, sims = [], [], []
@@ -456,8 +364,8 @@ def paired_metrics(
     with ThreadPoolExecutor(max_workers=2) as pool:
         for part in _chunks(len(left)):
             chunk_schemas = schema_values[part] if schema_values is not None else None
-            future_b = pool.submit(_chunk_metrics, right[part], patterns, refusal_window, chunk_schemas)
-            metrics_a, tokens_a = _chunk_metrics(left[part], patterns, refusal_window, chunk_schemas)
+            future_b = pool.submit(_chunk_metrics, right[part], grammar, refusal_window, chunk_schemas)
+            metrics_a, tokens_a = _chunk_metrics(left[part], grammar, refusal_window, chunk_schemas)
             metrics_b, tokens_b = future_b.result()
             parts_a.append(metrics_a)
             parts_b.append(metrics_b)
@@ -468,4 +376,4 @@ def paired_metrics(
             if progress is not None:
                 progress(part.stop / max(len(left), 1), f"measured {part.stop:,} of {len(left):,} pairs")
     sim = np.concatenate(sims) if sims else np.zeros(0)
-    return _frame(parts_a, a.index), _frame(parts_b, b.index), sim
+    return _frame(parts_a, a.index, grammar), _frame(parts_b, b.index, grammar), sim

@@ -119,3 +119,32 @@ class GenerationEndpointForm(forms.ModelForm):
     class Meta:
         model = GenerationEndpoint
         fields = ["release", *ENDPOINT_FIELDS]
+
+
+def pattern_lines(text: str) -> list[str]:
+    return [p.strip() for p in (text or "").splitlines() if p.strip()]
+
+
+class CompareForm(forms.Form):
+    file_a = forms.FileField(label="Answers A (before)", help_text="JSONL, JSON array or CSV (AlpacaEval, Arena-Hard)")
+    file_b = forms.FileField(label="Answers B (after)")
+    prompts = forms.FileField(required=False, help_text="Optional prompts file with segment fields, by id or prompt")
+    label_a = forms.CharField(required=False, max_length=120, help_text="Default: the file's generator, else its name")
+    label_b = forms.CharField(required=False, max_length=120)
+    segment_fields = forms.CharField(required=False, help_text="Comma-separated segment fields")
+    text_field = forms.CharField(
+        required=False, max_length=80, help_text="Default: output, completion, response, answer"
+    )
+    id_field = forms.CharField(required=False, max_length=80, help_text="Default: id, case_id, question_id, uid")
+    alpha = forms.FloatField(min_value=0.001, max_value=0.2, initial=0.05)
+    refusal_patterns = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "^nope\ni can(?:no|')t help"}),
+        help_text="One regular expression per line instead of the maintained refusal grammar; ^ = start of the answer.",
+    )
+
+    def clean_segment_fields(self) -> list[str]:
+        return [f.strip() for f in (self.cleaned_data.get("segment_fields") or "").split(",") if f.strip()]
+
+    def clean_refusal_patterns(self) -> list[str] | None:
+        return pattern_lines(self.cleaned_data.get("refusal_patterns")) or None

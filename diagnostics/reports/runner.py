@@ -22,6 +22,7 @@ from core.actors import system_actor
 from core.audit import audit_record
 from core.tasks import enqueue
 from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
 from diagnostics.reports.services import CHUNK, report_transition
@@ -171,7 +172,12 @@ def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[in
 def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
     if frame.empty:
         raise ValueError("No paired outputs to compare.")
+    from diagnostics.reports.selectors import release_label
+
     opts = report.options or {}
+    label_a, label_b = release_label(report.release_a), release_label(report.release_b)
+    if label_a == label_b:
+        label_a, label_b = f"{label_a} (A)", f"{label_b} (B)"
     options = AnalysisOptions(
         segment_fields=list(opts.get("segment_fields", [])),
         alpha=opts.get("alpha", 0.05),
@@ -179,6 +185,10 @@ def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -
         top_n=opts.get("top_n", 20),
         refusal_patterns=opts.get("refusal_patterns"),
         seed=opts.get("seed", 0),
+        refusal_window=opts.get("refusal_window", REFUSAL_WINDOW),
+        directions=opts.get("directions"),
+        label_a=label_a,
+        label_b=label_b,
     )
     return analyse(frame, options, embedding_backend=embedding_backend(), progress=progress)
 

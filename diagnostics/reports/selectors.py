@@ -148,6 +148,21 @@ def report_distributions(summary: dict) -> list[dict]:
     return figures
 
 
+def release_label(release) -> str:
+    """A release as a reader knows it: feature, number and the model snapshot it runs."""
+    snapshot = getattr(getattr(release, "model", None), "resolved_snapshot", "")
+    return f"{release} ({snapshot})" if snapshot else str(release)
+
+
+def report_side_labels(report: BehaviourReport) -> tuple[str, str]:
+    """Sides named after their releases; the labels the report was computed with when it has them."""
+    sides = (report.summary or {}).get("sides") if hasattr(report, "summary") else None
+    if sides and sides.get("a") and sides.get("b") and sides["a"] != "A":
+        return sides["a"], sides["b"]
+    a, b = release_label(report.release_a), release_label(report.release_b)
+    return (a, b) if a != b else (f"{a} (A)", f"{b} (B)")
+
+
 def report_segment_values(summary: dict) -> list[str]:
     return sorted({f"{s['field']}={s['value']}" for s in summary.get("segments") or []})
 

@@ -18,6 +18,8 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.permissions import require
 from core.tasks import enqueue_on_commit
+from diagnostics.behaviour.engine import DOWN_IS_WORSE, METRICS, NEUTRAL, UP_IS_WORSE
+from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import (
     BehaviourReport,
     EvidenceKind,
@@ -39,6 +41,18 @@ from rollouts.models import Release
 
 CHUNK = 2000
 PASSING_VERDICTS = {"no_significant_change", "improvement"}
+# Every option a report accepts (docs/behaviour-diff-reports.md lists the same).
+OPTION_NAMES = (
+    "segment_fields",
+    "alpha",
+    "bootstrap",
+    "top_n",
+    "refusal_patterns",
+    "seed",
+    "refusal_window",
+    "directions",
+)
+DIRECTIONS = (UP_IS_WORSE, DOWN_IS_WORSE, NEUTRAL)
 
 
 def _rewind(file: IO[bytes]) -> IO[bytes]:
@@ -139,6 +153,8 @@ class ReportOptions:
     top_n: int = 20
     refusal_patterns: list[str] | None = None
     seed: int = 0
+    refusal_window: int | None = REFUSAL_WINDOW
+    directions: dict[str, str] | None = None
 
     @classmethod
     def validated(cls, raw: dict[str, Any], version: PromptSetVersion) -> ReportOptions:
@@ -167,12 +183,31 @@ class ReportOptions:
                         re.compile(pattern)
                     except re.error as exc:
                         errors.setdefault("refusal_patterns", []).append(f"{pattern!r} is not a valid regex: {exc}.")
-        unknown_keys = sorted(set(raw) - {"segment_fields", "alpha", "bootstrap", "top_n", "refusal_patterns", "seed"})
+        window = raw.get("refusal_window", REFUSAL_WINDOW)
+        if window is not None:
+            window = _num(window, int, 50, 100_000, "refusal_window", errors)
+        directions = raw.get("directions")
+        if directions is not None:
+            bad = (
+                "A map of metric -> up_is_worse, down_is_worse or neutral."
+                if not isinstance(directions, dict)
+                else next(
+                    (
+                        f"{metric!r}: " + ("unknown metric." if metric not in METRICS else f"unknown direction {d!r}.")
+                        for metric, d in directions.items()
+                        if metric not in METRICS or d not in DIRECTIONS
+                    ),
+                    None,
+                )
+            )
+            if bad:
+                errors["directions"] = [bad]
+        unknown_keys = sorted(set(raw) - set(OPTION_NAMES))
         if unknown_keys:
-            errors["options"] = [f"Unknown options: {', '.join(unknown_keys)}."]
+            errors["options"] = [f"Unknown options: {', '.join(unknown_keys)}; known: {', '.join(OPTION_NAMES)}."]
         if errors:
             raise ValidationError(errors)
-        return cls(fields, alpha, bootstrap, top_n, patterns, seed)
+        return cls(fields, alpha, bootstrap, top_n, patterns, seed, window, directions)
 
 
 def _num(value, kind, low, high, name: str, errors: dict) -> Any:

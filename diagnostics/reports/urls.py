@@ -12,6 +12,7 @@ urlpatterns = [
     path("reports/", views.report_list, name="report_list"),
     path("reports/endpoints/", views.endpoint_list, name="endpoint_list"),
     path("reports/new/", views.report_new, name="report_new"),
+    path("reports/compare/", views.report_compare, name="report_compare"),
     path("reports/<int:pk>/", views.report_detail, name="report_detail"),
     path("reports/<int:pk>/cancel/", views.report_cancel, name="report_cancel"),
     path("reports/<int:pk>/links/", views.report_link, name="report_link"),

@@ -9,17 +9,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.permissions import can, permission_required
+from diagnostics.behaviour.answers import AnswerFileError, read_answers
 from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.models import BehaviourReport, GenerationEndpoint, PromptSet, PromptSetVersion
 from diagnostics.reports import selectors, services
+from diagnostics.reports.compare import compare_files, pattern_hits
 from diagnostics.reports.forms import (
+    CompareForm,
     CoverageForm,
     GenerationEndpointForm,
     PromptSetImportForm,
     ReportLinkForm,
     ReportRequestForm,
+    pattern_lines,
 )
+from diagnostics.reports.runner import summarise
 from diagnostics.reports.services import OutputFile
+from diagnostics.reports.uploads import read_outputs
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -83,6 +89,67 @@ def prompt_set_version_detail(request, pk: int):
 # --- Reports ---
 
 
+@require_http_methods(["GET", "POST"])
+@permission_required("view")
+def report_compare(request):
+    """Compare two answer files at once: the report's rendering without a prompt set, feature or release."""
+    form = CompareForm(request.POST or None, request.FILES or None)
+    context: dict = {"form": form, "verdict_badge": selectors.VERDICT_BADGE}
+    if request.method == "POST" and "preview" in request.POST:
+        text_field, id_field = request.POST.get("text_field") or None, request.POST.get("id_field") or None
+
+        def answers(upload):
+            try:
+                return read_answers(upload.read(), filename=upload.name, text_field=text_field, id_field=id_field)
+            except AnswerFileError as exc:
+                raise ValidationError(str(exc)) from None
+
+        sides = {side: (request.POST.get(f"label_{side}", ""), f"file_{side}", answers) for side in ("a", "b")}
+        return _render_preview(request, "diagnostics/report_compare.html", context, _pattern_preview(request, sides))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result, pairing = compare_files(
+                actor=request.user,
+                file_a=data["file_a"],
+                file_b=data["file_b"],
+                prompts=data.get("prompts"),
+                segment_fields=data["segment_fields"],
+                label_a=data["label_a"],
+                label_b=data["label_b"],
+                text_field=data["text_field"] or None,
+                id_field=data["id_field"] or None,
+                refusal_patterns=data["refusal_patterns"],
+                alpha=data["alpha"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            export = request.POST.get("export")
+            if export == "json":
+                response = JsonResponse(result, json_dumps_params={"ensure_ascii": False})
+                response["Content-Disposition"] = 'attachment; filename="compare.json"'
+                return response
+            if export == "md":
+                response = HttpResponse(report_markdown(result), content_type="text/markdown; charset=utf-8")
+                response["Content-Disposition"] = 'attachment; filename="compare.md"'
+                return response
+            summary = summarise(result)
+            context.update(
+                summary=summary,
+                metrics=summary.get("metrics") or [],
+                flips=summary.get("flip_matrices") or {},
+                segment_rows=selectors.report_segment_rows(summary),
+                changes=[_change_sides(c) for c in selectors.report_top_changes(summary)],
+                heatmap=selectors.report_heatmap(summary),
+                distributions=selectors.report_distributions(summary),
+                label_a=pairing.label_a,
+                label_b=pairing.label_b,
+                pairing_note=pairing.note,
+            )
+    return render(request, "diagnostics/report_compare.html", context, status=400 if form.errors else 200)
+
+
 @require_GET
 @permission_required("view")
 def report_list(request):
@@ -97,10 +164,43 @@ def report_list(request):
     return render(request, template, context)
 
 
+def _pattern_preview(request, sides: dict[str, tuple[str, str, object]]) -> dict:
+    """Hit counts of the typed refusal patterns on the uploaded answer files, before anything runs.
+
+    ``sides``: side -> (label, upload field, reader of the upload into records with ``.text``)."""
+    patterns = pattern_lines(request.POST.get("refusal_patterns", ""))
+    if not patterns:
+        return {"message": "Type refusal patterns (one per line) to see how many answers each matches."}
+    texts, labels = {}, {}
+    try:
+        for side, (label, field, read) in sides.items():
+            upload = request.FILES.get(field)
+            if upload is None:
+                return {"message": "Choose both answer files to count pattern hits."}
+            texts[side] = [r.text for r in read(upload)]
+            labels[side] = label or upload.name
+        return {"rows": pattern_hits(patterns, texts), "label_a": labels["a"], "label_b": labels["b"]}
+    except ValidationError as exc:
+        return {"message": " ".join(exc.messages)}
+
+
+def _render_preview(request, template: str, context: dict, preview: dict):
+    if request.htmx:
+        return render(request, "diagnostics/_pattern_preview.html", {"preview": preview})
+    return render(request, template, {**context, "preview": preview})
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("report.create")
 def report_new(request):
     form = ReportRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and "preview" in request.POST:
+
+        def outputs(side: str):
+            return lambda upload: read_outputs(upload, filename=upload.name, field_name=f"outputs_{side}")
+
+        preview = _pattern_preview(request, {side: ("", f"outputs_{side}", outputs(side)) for side in ("a", "b")})
+        return _render_preview(request, "diagnostics/report_new.html", {"form": form}, preview)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -143,7 +243,12 @@ def _change_sides(change: dict) -> dict:
 def report_detail(request, pk: int):
     report = get_object_or_404(
         BehaviourReport.objects.select_related(
-            "release_a__feature", "release_b__feature", "prompt_set_version__prompt_set", "created_by"
+            "release_a__feature",
+            "release_b__feature",
+            "release_a__model",
+            "release_b__model",
+            "prompt_set_version__prompt_set",
+            "created_by",
         ).defer("result"),
         pk=pk,
     )
@@ -173,8 +278,9 @@ def report_detail(request, pk: int):
         "link_form": ReportLinkForm(),
         "gate_passes": services.report_gate_passes(report),
     }
+    context["label_a"], context["label_b"] = selectors.report_side_labels(report)
     if request.htmx and request.htmx.target == "segment-view":
-        return render(request, "diagnostics/report_detail.html#segment-view", context)
+        return render(request, "diagnostics/_report_results.html#segment-view", context)
     context["heatmap"] = selectors.report_heatmap(summary)
     context["distributions"] = selectors.report_distributions(summary)
     return render(request, "diagnostics/report_detail.html", context)
@@ -222,7 +328,9 @@ def report_export(request, pk: int, fmt: str):
     if fmt not in ("json", "csv", "md"):
         raise Http404("Export as .json, .csv or .md.")
     report = get_object_or_404(
-        BehaviourReport.objects.select_related("release_a__feature", "release_b__feature", "prompt_set_version"),
+        BehaviourReport.objects.select_related(
+            "release_a__feature", "release_b__feature", "release_a__model", "release_b__model", "prompt_set_version"
+        ),
         pk=pk,
     )
     if report.result is None:
@@ -233,11 +341,9 @@ def report_export(request, pk: int, fmt: str):
     elif fmt == "csv":
         response = HttpResponse(report_csv(report.result), content_type="text/csv; charset=utf-8")
     else:
-        header = (
-            f"# {report}\n\n- A: {report.release_a}\n- B: {report.release_b}\n"
-            f"- Prompt set: {report.prompt_set_version}\n\n"
-        )
-        body = header + report_markdown(report.result)
+        label_a, label_b = selectors.report_side_labels(report)
+        header = f"# {report}\n\n- A: {label_a}\n- B: {label_b}\n- Prompt set: {report.prompt_set_version}\n\n"
+        body = header + report_markdown(report.result, label_a=label_a, label_b=label_b)
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response

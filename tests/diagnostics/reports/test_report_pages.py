@@ -68,7 +68,9 @@ def test_exports_in_json_csv_and_markdown(web_as, viewer, finished_report):
     assert rows[0]["scope"] == "overall" and rows[0]["metric"] == "refusal" and rows[0]["ci_low"] == "0.2"
     assert any(r["scope"] == "segment" and r["value"] == "de" and r["verdict"] == "regression" for r in rows)
     markdown = client.get(f"/reports/{report.pk}/export.md").content.decode()
-    assert markdown.startswith("# 0314 vs 0613\n\n- A: support-assistant #1\n- B: support-assistant #2")
+    assert markdown.startswith(
+        "# 0314 vs 0613\n\n- A: support-assistant #1 (gpt-4-0314)\n- B: support-assistant #2 (gpt-4-0613)"
+    )
     assert (
         "**Verdict: regression** over 6 cases" in markdown and "- locale=de (n=3): refusal +100 pp: worse" in markdown
     )
