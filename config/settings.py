@@ -277,6 +277,28 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
+# Alerts in and change events out (docs/alerts-and-change-events.md).
+REWIND_CHANGE_EVENTS = {
+    "timeout_seconds": env_float("REWIND_CHANGE_EVENT_TIMEOUT_SECONDS", 10.0),
+    # A delivery a worker claimed but never finished (it crashed) is re-sent, same key, once this lease runs out.
+    "lease_seconds": env_float("REWIND_CHANGE_EVENT_LEASE_SECONDS", 60.0),
+    "backoff_seconds": env_float("REWIND_CHANGE_EVENT_BACKOFF_SECONDS", 5.0),
+    "max_attempts": env_int("REWIND_CHANGE_EVENT_MAX_ATTEMPTS", 8),
+}
+CELERY_IMPORTS = [*CELERY_IMPORTS, "rollouts.runs.change_events.tasks"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "AlertSourceKindEnum": "incidents.models.AlertSourceKind",
+        "AlertStatusEnum": "incidents.models.AlertStatus",
+        "ChangeKindEnum": "rollouts.runs.change_events.models.ChangeKind",
+        "DeliveryStatusEnum": "rollouts.models.DeliveryStatus",
+    }
+)
+CELERY_BEAT_SCHEDULE["change-events-sweep"] = {
+    "task": "rollouts.change_events_sweep",
+    "schedule": env_float("REWIND_CHANGE_EVENT_SWEEP_SECONDS", 10.0),
+}
+
 # One handler, on the root logger. Django's own "django" and "django.server" loggers come with handlers of their
 # own; they are reset here so each line is printed once, and expected refusals (4xx) log without a traceback.
 LOGGING = {

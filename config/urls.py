@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("incidents.api.urls")),
     path("", include("diagnostics.api.urls")),
     path("", include("rollouts.integrations.api_urls")),
+    path("", include("incidents.alerts.api.urls")),
 ]
 
 urlpatterns = [
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", include("diagnostics.urls")),
     path("slack/", include("slackbot.urls")),
     path("", include("rollouts.integrations.urls")),
+    path("", include("incidents.alerts.urls")),
 ]
 
 handler403 = "core.views.permission_denied"

@@ -41,6 +41,7 @@ RULES: dict[str, Role] = {
     "change_event.create": Role.RESPONDER,
     "feature.manage": Role.ADMIN,
     "metrics.read": Role.ADMIN,
+    "integration.manage": Role.ADMIN,
     "admin": Role.ADMIN,
 }
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from diagnostics.services import checklist_answer, evidence_add, layer_set_verdict, ownership_map_set
+from incidents.alerts import demo as alerts_demo
 from incidents.demo_history import OWNERS, load_history
 from incidents.models import Incident, IncidentSource
 from incidents.services import (
@@ -49,6 +50,7 @@ def load(people) -> None:
     _embedding_incident(people, features["support-assistant"])
     _quantization_incident(people, features["invoice-extractor"])
     _refusal_incident(people, features["support-assistant"])
+    alerts_demo.load(people)
 
 
 def _embedding_incident(people, feature) -> None:

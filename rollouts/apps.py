@@ -11,6 +11,7 @@ class RolloutsConfig(AppConfig):
         # The registry's rollback rule needs the user-impact gate, which lives above it (see registry/rollbacks.py).
         from rollouts.registry.rollbacks import impact_gate_register
         from rollouts.runs import receivers  # noqa: F401
+        from rollouts.runs.change_events import receivers as change_event_receivers  # noqa: F401
         from rollouts.runs.gates import rollback_gate
 
         impact_gate_register(rollback_gate)

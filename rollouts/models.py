@@ -37,6 +37,7 @@ from rollouts.registry.models import (  # noqa: F401
     manifest_hash_of,
     manifest_of,
 )
+from rollouts.runs.change_events.models import ChangeEventDelivery, ChangeEventTarget  # noqa: F401
 from rollouts.runs.models import (  # noqa: F401
     ACTIVE_RUN_STATES,
     FINAL_RUN_STATES,

@@ -24,7 +24,8 @@ if [ "${REWIND_REQUIRE_SERVICES:-0}" = "1" ]; then
   case "${DATABASE_URL:-}" in postgres*) ;; *) echo "PostgreSQL is required but does not answer on 127.0.0.1:5432" >&2; exit 1;; esac
   [ -n "${REDIS_URL:-}" ] || { echo "Redis is required but does not answer on 127.0.0.1:6379" >&2; exit 1; }
 fi
-# Debian packages some tests drive: chromium (browser tests), prometheus and prometheus-alertmanager.
+# Debian packages that tests drive: chromium (browser tests), prometheus and prometheus-alertmanager (alerts end
+# to end). Installed when missing; without them those tests skip, unless CI requires them.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
@@ -32,7 +33,7 @@ missing=()
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   echo "Installing Debian ${missing[*]} for the tests…"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
-    || echo "${missing[*]} could not be installed; the tests that need them will be skipped" >&2
+    || echo "${missing[*]} could not be installed; the tests needing them will be skipped" >&2
 fi
 export CELERY_QUEUE="rewind-test-$$"
 # Tests run with DEBUG off, where the development key is refused: a fresh random key per run (workers inherit it).

@@ -29,7 +29,7 @@ from rollouts.registry.services import _refuse_or_override, deployment_record, r
 from rollouts.runs import analysis, gates
 from rollouts.runs.models import ACTIVE_RUN_STATES, RolloutRun, RolloutTransition, RunKind, RunMode, RunState
 from rollouts.runs.routing import routing_publish
-from rollouts.runs.signals import run_transitioned
+from rollouts.runs.signals import run_transitioned, weight_changed
 from rollouts.runs.webhooks import deliver_due, deliveries_create, next_attempt_at
 
 DEFAULT_WEIGHTS = (1, 5, 25, 50, 100)
@@ -629,6 +629,7 @@ def _set_weight(run: RolloutRun, weight: int, phase: str) -> bool:
                 before={"candidate_weight": before},
                 after={"candidate_weight": weight, "step_index": run.step_index},
             )
+            weight_changed.send(sender=RolloutRun, run=run, phase=phase, weight=weight)
         _deliveries_for_weight(run, phase)
     return True
 

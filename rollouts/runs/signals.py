@@ -7,3 +7,7 @@ from django.dispatch import Signal
 
 # Sent inside the transition's transaction with run, old, new, reason, actor, kind ("rollout" or "rollback").
 run_transitioned = Signal()
+
+# Sent inside the transaction that moves a run's traffic, with run, phase ("step<N>" or "rollback") and weight
+# (the candidate's percent). Change events to other tools follow it (rollouts.runs.change_events).
+weight_changed = Signal()

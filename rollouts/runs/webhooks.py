@@ -112,24 +112,41 @@ def deliver_due(*, run: RolloutRun, phase: str, settings: dict) -> tuple[int, We
     return rows.filter(status=DeliveryStatus.PENDING).count(), failed
 
 
+def signed_post(
+    *, url: str, secret: str, idempotency_key: str, body: bytes, timeout: float, headers: dict | None = None
+) -> tuple[str, int | None]:
+    """POST a body in Rewind's signed wire format. Returns (error, HTTP status); error is '' on a 2xx."""
+    timestamp = str(int(time.time()))
+    all_headers = {
+        "Content-Type": "application/json",
+        **(headers or {}),
+        "Idempotency-Key": idempotency_key,
+        "X-Rewind-Timestamp": timestamp,
+        "X-Rewind-Signature": signature_for(secret, timestamp, body),
+    }
+    try:
+        response = httpx.post(url, content=body, headers=all_headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:500], None
+    if not 200 <= response.status_code < 300:
+        return f"HTTP {response.status_code}", response.status_code
+    return "", response.status_code
+
+
+def backoff_seconds(attempts: int, base: float) -> float:
+    """Wait before attempt ``attempts + 1``: base, then twice that, then four times, and so on"""
+    return base * (2 ** (attempts - 1))
+
+
 def _attempt(delivery: WebhookDelivery, settings: dict) -> None:
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "Idempotency-Key": delivery.idempotency_key,
-        "X-Rewind-Timestamp": timestamp,
-        "X-Rewind-Signature": signature_for(delivery.target.secret, timestamp, body),
-    }
-    error = ""
-    try:
-        response = httpx.post(
-            delivery.target.url, content=body, headers=headers, timeout=settings["webhook_timeout_seconds"]
-        )
-        if not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+    error, _status = signed_post(
+        url=delivery.target.url,
+        secret=delivery.target.secret,
+        idempotency_key=delivery.idempotency_key,
+        body=body,
+        timeout=settings["webhook_timeout_seconds"],
+    )
     attempts = delivery.attempts + 1
     pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING)
     if not error:
@@ -138,7 +155,7 @@ def _attempt(delivery: WebhookDelivery, settings: dict) -> None:
     if attempts >= settings["webhook_max_attempts"]:
         pending.update(status=DeliveryStatus.FAILED, attempts=attempts, last_error=error)
         return
-    backoff = settings["webhook_backoff_seconds"] * (2 ** (attempts - 1))
+    backoff = backoff_seconds(attempts, settings["webhook_backoff_seconds"])
     pending.update(attempts=attempts, last_error=error, next_attempt_at=timezone.now() + timedelta(seconds=backoff))
 
 
