@@ -290,6 +290,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
         "AlertSourceKindEnum": "incidents.models.AlertSourceKind",
         "AlertStatusEnum": "incidents.models.AlertStatus",
+        # What Argo and Flagger read: the judge's verdicts, not a layer diagnosis's (both fields are "verdict").
+        "JudgeVerdictEnum": ["pass", "marginal", "fail", "inconclusive", "no_data"],
         "ChangeKindEnum": "rollouts.runs.change_events.models.ChangeKind",
         "DeliveryStatusEnum": "rollouts.models.DeliveryStatus",
     }

@@ -416,6 +416,7 @@ def test_a_team_without_features_counts_the_items_its_people_own(world, responde
             owner=ines,
             due_date=timezone.localdate() + dt.timedelta(days=i - 1),
             layer="product",
+            backdate_reason="recorded after it was due",
         )
     everyone = dashboard_compute(DashboardFilters())
     row = {r["team"]: (r["open"], r["overdue"]) for r in everyone.open_by_team.to_dict("records")}["Product Insights"]

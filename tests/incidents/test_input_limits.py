@@ -27,7 +27,9 @@ def _item_payload(incident, **extra):
 def test_patching_an_action_items_due_date_is_saved_and_audited(api_as, responder, incident):
     created = api_as(responder).post("/api/v1/action-items/", _item_payload(incident), format="json").json()
     later = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
-    response = api_as(responder).patch(f"/api/v1/action-items/{created['id']}/", {"due_date": later}, format="json")
+    response = api_as(responder).patch(
+        f"/api/v1/action-items/{created['id']}/", {"due_date": later, "reason": "waiting on the vendor"}, format="json"
+    )
     assert response.status_code == 200, response.content
     assert ActionItem.objects.get(pk=created["id"]).due_date.isoformat() == later
     entry = AuditEntry.objects.filter(action="action_item.update").get()
@@ -48,8 +50,10 @@ def test_an_action_item_due_in_the_past_needs_a_backdating_reason(api_as, respon
     assert accepted.status_code == 201, accepted.content
     assert AuditEntry.objects.get(action="action_item.create").reason == "recording the 2019 review's item"
     # Moving an existing item's due date into the past needs the reason too; other edits of an overdue item do not.
-    fresh = client.post("/api/v1/action-items/", _item_payload(incident), format="json").json()
-    moved = client.patch(f"/api/v1/action-items/{fresh['id']}/", {"due_date": "2021-05-05"}, format="json")
+    fresh = client.post("/api/v1/action-items/", _item_payload(incident, confirm_duplicate=True), format="json").json()
+    moved = client.patch(
+        f"/api/v1/action-items/{fresh['id']}/", {"due_date": "2021-05-05", "reason": "slipped"}, format="json"
+    )
     assert moved.status_code == 400 and "due_date" in moved.json()
     renamed = client.patch(f"/api/v1/action-items/{accepted.json()['id']}/", {"title": "renamed"}, format="json")
     assert renamed.status_code == 200

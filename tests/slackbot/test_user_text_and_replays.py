@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from core.models import AuditEntry
-from incidents.models import Incident, TimelineEvent
+from incidents.models import ActionItem, Incident, TimelineEvent
+from incidents.services import action_item_update
 from rollouts.impact import services as impact
 from rollouts.models import Environment, RolloutRun
 from rollouts.registry import services as rollouts
@@ -67,7 +68,7 @@ def test_typed_control_sequences_reach_every_bot_message_escaped(
     assert f"Outage {ESCAPED}" in _texts(board)
 
     # An action item from the channel, then a status change that edits the board.
-    due = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    due = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     channel = incident.slack_channel_id
     reply = slack.command(f"action Fix {EVIL} @mo due {due} layer model", user_id="URAFA", channel_id=channel)
     assert reply.status_code == 200 and ESCAPED in reply.json()["text"]
@@ -75,7 +76,15 @@ def test_typed_control_sequences_reach_every_bot_message_escaped(
     (update,) = fake_slack.calls_to("chat.update")
     assert f"Outage {ESCAPED}" in _texts(update["args"])
 
-    # The overdue item's reminder DM to its owner.
+    # The item slips into the past (a back-dated move, through the service), and its owner gets the reminder DM.
+    item = ActionItem.objects.get()
+    action_item_update(
+        actor=responder,
+        item=item,
+        due_date=timezone.localdate() - dt.timedelta(days=1),
+        reason="slipped",
+        backdate_reason="it was due yesterday",
+    )
     assert reminders_send() == 1
     (dm,) = [c["args"] for c in fake_slack.calls_to("chat.postMessage") if c["args"]["channel"] == "DUMO"]
     assert f"Fix {ESCAPED}" in dm["text"]

@@ -58,7 +58,7 @@ def test_the_run_page_shows_steps_reasons_chart_and_controls(paused_run, web_as,
     page = web_as(responder).get(f"/rollouts/{paused_run.pk}/").content.decode()
     assert "<html" in page and 'id="run-live"' in page and 'hx-trigger="every 2s"' in page
     assert "pause until resumed" in page and "10 % to candidate" in page
-    assert "median +12 ms" in page and 'id="fig-analysis"' in page and "plotly/plotly.min.js" in page
+    assert "median +12 ms" in page and 'id="analysis-figure"' in page and "plotly/plotly.min.js" in page
     assert "hx-confirm=" in page and f'action="/rollouts/{paused_run.pk}/abort/"' in page
 
 
