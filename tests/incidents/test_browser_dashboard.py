@@ -117,6 +117,7 @@ def _history(admin: User) -> None:
                 title=f"Insight dashboard {i}",
                 owner=people["nora"],
                 due_date=today + dt.timedelta(days=i - 20),
+                backdate_reason="history",
                 layer="product",
             )
 

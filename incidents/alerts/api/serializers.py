@@ -99,7 +99,7 @@ class AlertNotificationSerializer(serializers.ModelSerializer):
 
 
 class ChangeEventTargetSerializer(serializers.ModelSerializer):
-    feature = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    feature = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = ChangeEventTarget

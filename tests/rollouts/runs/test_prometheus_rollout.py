@@ -174,10 +174,10 @@ def test_a_prometheus_that_does_not_answer_is_inconclusive_never_a_pass(staged, 
         candidate_release=candidate,
         steps=[
             {"type": "weight", "weight": 50},
-            {"type": "analysis", "seconds": 0.2},
+            {"type": "analysis", "seconds": 0.2, "looks": 1, "max_wait_looks": 1},
             {"type": "weight", "weight": 100},
         ],
-        config={"metrics": metric_rows("http://127.0.0.1:9"), "max_looks": 1},
+        config={"metrics": metric_rows("http://127.0.0.1:9")},
     )
     run = drive(run, {RunState.PAUSED, RunState.SUCCEEDED, RunState.ROLLED_BACK}, timeout=20)
     assert run.state == RunState.PAUSED  # waits for a person: no evidence is never a promotion
