@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.utils import timezone
 
 from rollouts.models import DeploymentEvent, RolloutRun, RunState, WebhookDelivery, WebhookTarget
 from rollouts.runs import services as runs
-from tests.rollouts.factories import deploy, feature_with_envs, release
-from tests.support.beat import CeleryBeat
+from tests.rollouts.factories import deploy
+from tests.rollouts.runs.engine_support import state_of, wait_for
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.worker import CeleryWorker
 
@@ -21,40 +19,10 @@ FAST = {"lease_seconds": 2, "webhook_backoff_seconds": 0.2, "webhook_max_attempt
 
 
 @pytest.fixture
-def beat(transactional_db):
-    process = CeleryBeat(tick_seconds=0.3)
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
 def receiver():
     r = WebhookReceiver(SECRET).start()
     yield r
     r.stop()
-
-
-@pytest.fixture
-def staged(team, approver):
-    feature, staging, _ = feature_with_envs(team)
-    stable = release(approver, feature, prompt="v1")
-    candidate = release(approver, feature, prompt="v2")
-    deploy(approver, staging, stable)
-    return staging, stable, candidate
-
-
-def wait_for(predicate, timeout: float, *logs) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out\n" + "\n".join(p.log()[-4000:] for p in logs))
-
-
-def state_of(run) -> str:
-    return RolloutRun.objects.values_list("state", flat=True).get(pk=run.pk)
 
 
 def test_a_killed_worker_is_replaced_and_each_webhook_lands_once(staged, responder, receiver, beat):

@@ -11,10 +11,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from rollouts.models import FINAL_RUN_STATES, Analysis, DeploymentEvent, RolloutRun, RunState
+from rollouts.models import FINAL_RUN_STATES, Analysis, DeploymentEvent, RunState
 from rollouts.runs import services as runs
-from tests.rollouts.factories import deploy, feature_with_envs, release
-from tests.support.beat import CeleryBeat
+from tests.rollouts.runs.engine_support import state_of, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -23,36 +22,6 @@ METRICS = [
     {"name": "error_rate", "kind": "binary", "bad_direction": "increase", "critical": True, "min_samples": 40},
     {"name": "latency_ms", "kind": "continuous", "bad_direction": "increase", "allowed_change": 0.1, "min_samples": 40},
 ]
-
-
-@pytest.fixture
-def beat(transactional_db):
-    process = CeleryBeat(tick_seconds=0.3)
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def staged(team, approver):
-    feature, staging, _ = feature_with_envs(team)
-    stable = release(approver, feature, prompt="v1")
-    candidate = release(approver, feature, prompt="v2")
-    deploy(approver, staging, stable)
-    return staging, stable, candidate
-
-
-def wait_for(predicate, timeout: float, *logs) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out\n" + "\n".join(p.log()[-4000:] for p in logs))
-
-
-def state_of(run) -> str:
-    return RolloutRun.objects.values_list("state", flat=True).get(pk=run.pk)
 
 
 def records(release, *, n: int, error_every: int, start: int = 0, at=None) -> list[dict]:

@@ -1,0 +1,1 @@
+from tests.rollouts.runs.engine_support import beat, staged  # noqa: F401
