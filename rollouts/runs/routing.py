@@ -118,7 +118,8 @@ _bodies: dict[str, bytes] = {}
 _redis = None
 
 
-def _mirror():
+def redis_client():
+    """The Redis client of the routing mirror (and of the gateway token cache), or None without Redis."""
     global _redis
     if not settings.REDIS_URL:
         return None
@@ -136,7 +137,7 @@ def _stamp(updated_at) -> int:
 
 
 def _mirror_set(feature_slug: str, environment_name: str, stamp: int, etag: str) -> None:
-    client = _mirror()
+    client = redis_client()
     if client is None:
         return
     # On a Redis error the database stays the truth: readers fall back to it.
@@ -163,23 +164,40 @@ def _mirror_after_commit(environment: Environment, table: RoutingTable) -> None:
     transaction.on_commit(mirror)
 
 
-def routing_read(feature_slug: str, environment_name: str) -> tuple[str, bytes] | None:
-    """(etag, JSON body) of the environment's table, or None if there is no such environment."""
-    client = _mirror()
+def routing_cached(feature_slug: str, environment_name: str) -> tuple[str, bytes] | None:
+    """(etag, JSON body) when this process holds the table Redis names as current, without a query; None when
+    only the database can tell (the table changed since this process serialised it, no such environment, or no
+    Redis). The gateway poll layer in front of Django answers from this alone."""
     key = _mirror_key(feature_slug, environment_name)
     seen = _seen.get(key)
-    if seen is not None and seen[0] > time.monotonic() and seen[1] in _bodies:
-        return seen[1], _bodies[seen[1]]
-    if client is not None:
-        try:
-            mirrored = client.get(key)
-        except redis.RedisError:
-            mirrored = None
-        if mirrored is not None:
-            etag = mirrored.decode().split("|", 1)[1]
-            if etag in _bodies:
-                _remember(key, etag)
-                return etag, _bodies[etag]
+    if seen is not None and seen[0] > time.monotonic():
+        data = _bodies.get(seen[1])
+        if data is not None:
+            return seen[1], data
+    client = redis_client()
+    if client is None:
+        return None
+    try:
+        mirrored = client.get(key)
+    except redis.RedisError:
+        return None
+    if mirrored is None:
+        return None
+    etag = mirrored.decode().split("|", 1)[1]
+    data = _bodies.get(etag)
+    if data is None:
+        return None
+    _remember(key, etag)
+    return etag, data
+
+
+def routing_read(feature_slug: str, environment_name: str) -> tuple[str, bytes] | None:
+    """(etag, JSON body) of the environment's table, or None if there is no such environment."""
+    cached = routing_cached(feature_slug, environment_name)
+    if cached is not None:
+        return cached
+    client = redis_client()
+    key = _mirror_key(feature_slug, environment_name)
     row = (
         RoutingTable.objects.filter(environment__feature__slug=feature_slug, environment__name=environment_name)
         .values_list("updated_at", "etag", "body")

@@ -103,7 +103,7 @@ def _fresh_routing_mirror():
     """Each test has its own database state: forget routing tables mirrored by earlier tests."""
     routing._bodies.clear()
     routing._seen.clear()
-    client = routing._mirror()
+    client = routing.redis_client()
     if client is not None:
         keys = list(client.scan_iter("rewind:routing:*"))
         if keys:
