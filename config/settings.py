@@ -54,8 +54,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Token polls of the routing table skip the rest of the stack (see the module for why).
-    "rollouts.runs.api.fast_poll.RoutingPollMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.http import require_GET
@@ -16,8 +15,9 @@ from core.permissions import can
 from rollouts.registry.api.responses import impact_blocked_response
 from rollouts.registry.hashing import content_hash
 from rollouts.registry.rollbacks import ImpactBlocked
+from rollouts.runs import gateway_tokens, webhooks
 from rollouts.runs import services as runs
-from rollouts.runs import webhooks
+from rollouts.runs.api.routing_poll import not_modified, poll_headers
 from rollouts.runs.api.serializers import (
     RollbackSerializer,
     RunActionSerializer,
@@ -202,35 +202,31 @@ class WebhookTargetViewSet(
 
 
 _token_auth = TokenAuthentication()
-# Tokens that passed recently, per web process: a gateway polling many times a second costs no query for auth.
-# A revoked token or deactivated user keeps read access to routing tables for at most this long.
-TOKEN_CACHE_SECONDS = 10.0
-_recent_tokens: dict[str, tuple[float, object]] = {}
 
 
 def _gateway_user(request):
-    """Token (gateways) or session (people). A plain Django view: the routing table is polled hard."""
+    """Token (gateways) or session (people). A plain Django view: the routing table is polled hard, and a token
+    that passed is remembered for the next polls (rollouts.runs.gateway_tokens)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")  # META, not request.headers: that parses every header
-    now = time.monotonic()
-    cached = _recent_tokens.get(header) if header else None
-    if cached and cached[0] > now:
-        return cached[1]
-    try:
-        found = _token_auth.authenticate(request)
-    except AuthenticationFailed:
-        return None
-    if found:
-        if len(_recent_tokens) > 10_000:
-            _recent_tokens.clear()
-        _recent_tokens[header] = (now + TOKEN_CACHE_SECONDS, found[0])
-        return found[0]
-    user = getattr(request, "user", None)  # absent on the gateway fast path, which only takes token requests
-    return user if user is not None and user.is_authenticated else None
+    if header:
+        user = gateway_tokens.remembered_user(header)
+        if user is not None:
+            return user
+        generation = gateway_tokens.generation()  # before the lookup: a change committed meanwhile wins
+        try:
+            found = _token_auth.authenticate(request)
+        except AuthenticationFailed:
+            return None
+        if found:
+            gateway_tokens.remember(header, found[0], generation)
+            return found[0]
+    return request.user if request.user.is_authenticated else None
 
 
 @require_GET
 def routing_table(request, feature: str, environment: str):
-    """GET /api/v1/routing/<feature>/<environment>: releases with weights and manifests; strong ETag."""
+    """GET /api/v1/routing/<feature>/<environment>: releases with weights and manifests; strong ETag. Token polls
+    are mostly answered before Django by rollouts.runs.api.routing_poll, with the same answer."""
     user = _gateway_user(request)
     if user is None:
         return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
@@ -243,12 +239,12 @@ def routing_table(request, feature: str, environment: str):
     rendering = request.GET.get("format")
     if rendering is not None:
         return _rendered(request, rendering, etag, body)
-    if etag in [t.strip() for t in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+    if not_modified(request.META.get("HTTP_IF_NONE_MATCH", ""), etag):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-cache"
+    for name, value in poll_headers(etag):
+        response[name] = value
     return response
 
 
@@ -264,10 +260,10 @@ def _rendered(request, rendering: str, etag: str, body: bytes):
             return JsonResponse({"port": ["Must be a port number between 1 and 65535."]}, status=400)
         options["port"] = int(port)
     variant = f'{etag[:-1]}-{rendering}-{content_hash(options)[:8]}"'
-    if variant in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if not_modified(request.META.get("HTTP_IF_NONE_MATCH", ""), variant):
         response = HttpResponseNotModified()
     else:
         response = JsonResponse(RENDERERS[rendering](json.loads(body), **options))
-    response["ETag"] = variant
-    response["Cache-Control"] = "no-cache"
+    for name, value in poll_headers(variant):
+        response[name] = value
     return response
