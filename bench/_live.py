@@ -46,11 +46,12 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict, name: str):
+    def __init__(self, args: list[str], env: dict, name: str, unset: tuple[str, ...] = ()):
         self.log = Path(tempfile.mkdtemp(prefix=f"rewind-bench-{name}-")) / "log"
         fh = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        full_env = {k: v for k, v in {**os.environ, **env}.items() if k not in unset}
         self.proc = subprocess.Popen(
-            args, env={**os.environ, **env}, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            args, env=full_env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def stop(self) -> None:
@@ -66,6 +67,8 @@ class Process:
 
 
 def gunicorn(port: int, *, workers: int = 2, env: dict | None = None, app: str = "config.wsgi:application") -> Process:
+    """Sync workers with no access log at all (gunicorn's default; a log file, even /dev/null, formats every
+    line), so no GUNICORN_CMD_ARGS from the caller's environment either."""
     p = Process(
         [
             sys.executable,
@@ -81,6 +84,7 @@ def gunicorn(port: int, *, workers: int = 2, env: dict | None = None, app: str =
         ],
         env or {},
         "gunicorn",
+        unset=("GUNICORN_CMD_ARGS",),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
