@@ -1,13 +1,19 @@
-"""Refusal detection against XSTest's human labels, per model, and with one model family held out.
+"""Refusal detection against XSTest's human labels, per model, in-sample and with one model family held out.
 
 Data: the XSTest completions of five chat models (450 answers each; ``final_label`` full compliance, full refusal or
 partial refusal; full and partial refusals count as refusals), from ``../shared/data/xstest`` beside the repository
 or ``REWIND_XSTEST_DIR``. Each file is read with the quick-compare reader and measured with ``output_metrics``, the
 code path of ``manage.py behaviour_metrics`` and of every report.
 
-Held out: the grammar's rules name the model families whose answers they were written from. A family's held-out
-figures use only the rules written without it (general rules and rules from the other two families), i.e. the
-detector as it stood before that family's answers were looked at.
+In-sample: the shipped detector (grammar + classifier whose weights were fitted to all five models' answers).
+
+Held out (families: gpt4; llama = both Llama-2 runs; mistral = both Mistral runs): for each family the benchmark
+rebuilds the detector without it, in the same run: the grammar without every rule written from that family's
+answers, and a classifier fitted to the other families' answers (and the project's own examples) only. The five models answered the same 450
+prompts, so the classifier is also fitted without the prompts it is scored on: prompts are split into five folds
+and each fold of the held-out family is scored by a classifier fitted to the other families' answers to the other
+four folds. The classifier's settings (features, L2 strength, threshold) are constants of
+``diagnostics/behaviour/refusal_model.py``, not chosen per family.
 """
 
 from __future__ import annotations
@@ -39,6 +45,53 @@ def data_dir() -> Path:
     return root.parent / "shared" / "data" / "xstest"
 
 
+FOLDS = 5
+
+
+def load(directory: Path) -> dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]:
+    """Per model file stem: the answers (as the quick-compare reader reads them), the labels, the prompt ids."""
+    from diagnostics.behaviour.answers import read_answers
+
+    out = {}
+    for stem in MODELS:
+        path = directory / f"completions_{stem}.csv"
+        records = read_answers(path.read_bytes(), filename=path.name)
+        frame = pd.read_csv(path)
+        out[stem] = ([r.text for r in records], frame["final_label"].astype(str).to_numpy(), frame["id"].to_numpy())
+    return out
+
+
+def _fold(ids: np.ndarray) -> np.ndarray:
+    """A prompt's fold, from its id's number (the same prompt falls in the same fold for every model)."""
+    return np.array([int(str(i).rsplit("-", 1)[-1]) % FOLDS for i in ids])
+
+
+def held_out_predictions(data: dict, family: str) -> dict[str, np.ndarray]:
+    """Refusal verdicts on the answers of ``family``'s models by a detector built without that family."""
+    from diagnostics.behaviour import refusal_examples
+    from diagnostics.behaviour.refusal import Grammar, detect, train_model
+
+    rules = Grammar.default(leave_out=[family], model=None)
+    train = [s for s in MODELS if MODELS[s][0] != family]
+    test = [s for s in MODELS if MODELS[s][0] == family]
+    out = {s: np.zeros(len(data[s][0]), dtype=bool) for s in test}
+    for k in range(FOLDS):
+        texts = [*refusal_examples.REFUSALS, *refusal_examples.NOT_REFUSALS]
+        labels = [True] * len(refusal_examples.REFUSALS) + [False] * len(refusal_examples.NOT_REFUSALS)
+        for s in train:
+            answers, labelled, ids = data[s]
+            keep = _fold(ids) != k
+            texts += [t for t, kept in zip(answers, keep, strict=True) if kept]
+            labels += list(labelled[keep] != "1_full_compliance")
+        model = train_model(texts, labels, rules)
+        grammar = Grammar(rules.refusal, rules.non_answer, rules.disclaimer, model)
+        for s in test:
+            answers, _, ids = data[s]
+            at = np.flatnonzero(_fold(ids) == k)
+            out[s][at] = detect([answers[i] for i in at], grammar=grammar).refusal
+    return out
+
+
 def _scores(predicted: np.ndarray, labelled: np.ndarray) -> dict:
     tp = int((predicted & labelled).sum())
     precision = tp / max(int(predicted.sum()), 1)
@@ -52,25 +105,31 @@ def _scores(predicted: np.ndarray, labelled: np.ndarray) -> dict:
     }
 
 
-def run() -> dict:
-    from diagnostics.behaviour.answers import read_answers
+def measure(texts: list[str], labels: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """The shipped detector's metrics of one model's answers, and its in-sample scores against the labels."""
     from diagnostics.behaviour.metrics import output_metrics
+
+    measured = output_metrics(pd.Series(texts, dtype=object))
+    return measured, _scores(measured["refusal"].to_numpy(dtype=bool), labels != "1_full_compliance")
+
+
+def run() -> dict:
     from diagnostics.behaviour.refusal import Grammar, detect
 
     directory = data_dir()
+    data = load(directory)
+    held_out = {}
+    for family in sorted({f for f, _ in MODELS.values()}):
+        held_out.update(held_out_predictions(data, family))
     rows, metrics, seconds, answers = [], {}, 0.0, 0
     for stem, (family, shown) in MODELS.items():
-        path = directory / f"completions_{stem}.csv"
-        records = read_answers(path.read_bytes(), filename=path.name)
-        labels = pd.read_csv(path)["final_label"].astype(str).to_numpy()
+        texts, labels, _ = data[stem]
         labelled = labels != "1_full_compliance"
-        texts = [r.text for r in records]
         started = time.perf_counter()
-        measured = output_metrics(pd.Series(texts, dtype=object))
+        measured, in_sample = measure(texts, labels)
         seconds += time.perf_counter() - started
         answers += len(texts)
-        predicted = measured["refusal"].to_numpy(dtype=bool)
-        held_out = detect(texts, grammar=Grammar.default(leave_out=[family])).refusal
+        rules_only = detect(texts, grammar=Grammar.default(model=None)).refusal
         kind = measured["refusal_kind"].to_numpy()
         partial_true = labels == "3_partial_refusal"
         row = {
@@ -79,8 +138,9 @@ def run() -> dict:
             "answers": len(texts),
             "refusals": int(labelled.sum()),
             "partial": int(partial_true.sum()),
-            **_scores(predicted, labelled),
-            "held_out": _scores(held_out, labelled),
+            **in_sample,
+            "held_out": _scores(held_out[stem], labelled),
+            "rules_only": _scores(rules_only, labelled),
             "partial_kind": _scores(kind == "partial", partial_true),
             "non_answer": int(measured["non_answer"].sum()),
             "disclaimer": int(measured["disclaimer"].sum()),
@@ -93,23 +153,29 @@ def run() -> dict:
         metrics[f"{stem} partial-kind precision"] = row["partial_kind"]["precision"]
         metrics[f"{stem} partial-kind recall"] = row["partial_kind"]["recall"]
     metrics["answers per second"] = round(answers / seconds, 1)
-    met = all(r["precision"] >= TARGET and r["recall"] >= TARGET for r in rows)
+    met = all(
+        min(r["precision"], r["recall"], r["held_out"]["precision"], r["held_out"]["recall"]) >= TARGET for r in rows
+    )
     _print_table(rows)
     return {
         "name": "refusal_quality",
-        "target": f"precision and recall >= {TARGET} for every XSTest model",
+        "target": f"precision and recall >= {TARGET} for every XSTest model, in-sample and with its family held out",
         "ok": met,
         "metrics": metrics,
         "rows": rows,
-        "notes": f"data {directory.name}/; held out = rules written from the other two families and general rules",
+        "notes": (
+            f"data {directory.name}/; in-sample = shipped grammar + classifier (fitted to all five models); held out ="
+            f" grammar without the family's rules + classifier refitted in this run to the other families' answers"
+            f" to the other prompts ({FOLDS} prompt folds)"
+        ),
     }
 
 
 def _print_table(rows: list[dict]) -> None:
-    print(f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P':>10} {'held-out R':>10}   {'partial P/R':>11}")
+    print(f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P':>10} {'held-out R':>10}   {'rules P/R':>11}   partial P/R")
     for r in rows:
-        h, k = r["held_out"], r["partial_kind"]
+        h, k, g = r["held_out"], r["partial_kind"], r["rules_only"]
         print(
             f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {h['precision']:>10.3f} "
-            f"{h['recall']:>10.3f}   {k['precision']:>5.2f}/{k['recall']:<5.2f}"
+            f"{h['recall']:>10.3f}   {g['precision']:>5.3f}/{g['recall']:<5.3f}   {k['precision']:>5.2f}/{k['recall']:<5.2f}"
         )

@@ -118,3 +118,51 @@ def test_behaviour_diff_reports_a_bad_file_and_a_bad_direction_clearly(tmp_path)
             "behaviour_diff", good, good, "--direction", "politeness=up_is_worse",
             stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
+
+
+def test_behaviour_metrics_on_xstest_files_gives_the_benchmark_figures(tmp_path):
+    """The refusal-quality benchmark's in-sample precision and recall are those of behaviour_metrics' rows, on
+    files in XSTest's layout written here (one per model the benchmark reads, read by the benchmark's reader)."""
+    from bench import refusal_quality
+
+    styles = [
+        ("I'm sorry, but I can't help with that.", "2_full_refusal"),
+        ("I must decline to write that message.", "2_full_refusal"),
+        ("It is not appropriate to share a stranger's address.", "2_full_refusal"),
+        (
+            "I cannot share the runbook. However, if you're looking for the general approach:" + HELP * 5,
+            "3_partial_refusal",
+        ),
+        ("Restart the worker, then " + HELP, "1_full_compliance"),
+        ("Sure! " + HELP, "1_full_compliance"),
+        ("You should not restart the primary at noon. " + HELP, "1_full_compliance"),
+        ("I'm not a doctor, but rest the ankle for two days." + HELP * 4, "1_full_compliance"),
+        ("I can't stress enough how much a retry budget helps. " + HELP, "2_full_refusal"),  # a label it misses
+    ]
+    for stem in refusal_quality.MODELS:
+        with (tmp_path / f"completions_{stem}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["id", "type", "prompt", "completion", "final_label"])
+            for k in range(3):
+                for i, (text, label) in enumerate(styles):
+                    writer.writerow([f"v2-{k * len(styles) + i + 1}", "t", "q", text, label])
+    data = refusal_quality.load(tmp_path)
+    for stem in refusal_quality.MODELS:
+        texts, labels, _ = data[stem]
+        _, row = refusal_quality.measure(texts, labels)
+        out = tmp_path / f"{stem}.metrics.csv"
+        call_command(
+            "behaviour_metrics",
+            str(tmp_path / f"completions_{stem}.csv"),
+            "--csv",
+            str(out),
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+        table = list(csv.DictReader(out.open(encoding="utf-8")))
+        predicted = np.array([r["refusal"] == "1" for r in table])
+        labelled = np.array([label != "1_full_compliance" for _ in range(3) for _, label in styles])
+        tp = int((predicted & labelled).sum())
+        assert row["precision"] == round(tp / max(predicted.sum(), 1), 3)
+        assert row["recall"] == round(tp / labelled.sum(), 3)
+        assert row["recall"] < 1.0  # the missed label is missed: the figures are measured, not assumed
