@@ -79,29 +79,46 @@ def write_files(directory: str | Path, n: int, *, seed: int = 0, layout: str = "
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = (directory / f"a.{layout}", directory / f"b.{layout}")
-    starts = list(range(0, n, _BLOCK))
-    handles = [p.open("w", encoding="utf-8", newline="") for p in paths]
-    try:
-        writers = [csv.writer(h) for h in handles] if layout == "csv" else None
-        if writers:
-            for w in writers:
-                w.writerow(["instruction", "output", "generator", "segment"])
-        for side, order in ((0, starts), (1, starts[::-1])):
-            for start in order:
-                block = pairs(min(_BLOCK, n - start), seed, start)
-                texts = block["output_a" if side == 0 else "output_b"]
-                model = "model-a" if side == 0 else "model-b"
-                for i, (text, segment) in enumerate(zip(texts, block["segment"], strict=True)):
-                    case = start + i
-                    if writers:
-                        writers[side].writerow(
-                            [f"Question {case}: how should service {case % 97} cache?", text, model, segment]
-                        )
-                    else:
-                        record = {"id": f"c{case}", "instruction": f"Question {case}", "output": text,
-                                  "generator": model, "segment": segment}  # fmt: skip
-                        handles[side].write(json.dumps(record) + "\n")
-    finally:
-        for h in handles:
-            h.close()
+    blocks = []  # side B's blocks, written apart and joined in reverse order
+    with paths[0].open("w", encoding="utf-8", newline="") as out_a:
+        if layout == "csv":
+            csv.writer(out_a).writerow(_CSV_HEADER)
+        for start in range(0, n, _BLOCK):
+            block = pairs(min(_BLOCK, n - start), seed, start)
+            blocks.append(directory / f".b-{start}.part")
+            with blocks[-1].open("w", encoding="utf-8", newline="") as out_b:
+                for side, out in ((0, out_a), (1, out_b)):
+                    texts = block["output_a" if side == 0 else "output_b"]
+                    _write(out, layout, start, texts, block["segment"], "model-a" if side == 0 else "model-b")
+    with paths[1].open("wb") as out_b:
+        if layout == "csv":
+            out_b.write((",".join(_CSV_HEADER) + "\r\n").encode())
+        for part in reversed(blocks):
+            out_b.write(part.read_bytes())
+            part.unlink()
     return paths
+
+
+_CSV_HEADER = ["instruction", "output", "generator", "segment"]
+
+
+def _write(out, layout: str, start: int, texts: list[str], segments: list[str], model: str) -> None:
+    if layout == "csv":
+        writer = csv.writer(out)
+        for i, (text, segment) in enumerate(zip(texts, segments, strict=True)):
+            case = start + i
+            writer.writerow([f"Question {case}: how should service {case % 97} cache?", text, model, segment])
+        return
+    lines = [
+        json.dumps(
+            {
+                "id": f"c{start + i}",
+                "instruction": f"Question {start + i}",
+                "output": text,
+                "generator": model,
+                "segment": segment,
+            }
+        )
+        for i, (text, segment) in enumerate(zip(texts, segments, strict=True))
+    ]
+    out.write("\n".join(lines) + "\n")

@@ -88,7 +88,8 @@ MIN_CASES = 5  # fewer paired cases than this cannot reach significance with the
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
 DIFF_PRECISE_PAIRS = 1_500_000
-CHUNK_PAIRS = 8192  # pairs read and measured at once
+CHUNK_PAIRS = 8192  # pairs read at once (and handed to a worker)
+MEASURE_PAIRS = 2048  # pairs measured at once
 PARALLEL_FROM_PAIRS = 50_000  # from this many pairs, chunks are measured in two worker processes
 # Up to this many cases intervals are paired percentile-bootstrap ones (2,000 resamples cost O(resamples x n));
 # past it the normal interval of the mean, which the bootstrap's converges to at that size.
@@ -175,18 +176,38 @@ def _measure(
     backend: EmbeddingBackend | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, dict[str, int], dict[str, int]]:
     """One chunk's per-answer metrics as compact columns (the texts are not kept), its similarities and the
-    answers each refusal pattern matched. Runs in a worker process when the source is large."""
-    metrics_a, metrics_b, sim = paired_metrics(
-        texts_a, texts_b, refusal_patterns=patterns, schemas=schemas, refusal_window=window, backend=backend
-    )
-    side_a, side_b = {}, {}
-    for name in metrics_a.columns:
-        if name == "refusal_kind":
-            continue
-        side_a[name] = _compact(metrics_a[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
-        side_b[name] = _compact(metrics_b[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
-    hits_a, hits_b = metrics_a.attrs["refusal_pattern_hits"], metrics_b.attrs["refusal_pattern_hits"]
-    return side_a, side_b, np.asarray(sim, dtype=float), hits_a, hits_b
+    answers each refusal pattern matched. Runs in a worker process when the source is large.
+
+    Measured ``MEASURE_PAIRS`` at a time: the word-set bitmaps of similarity take 4 KB per answer while they
+    live, and a smaller batch keeps them small; per-answer values do not depend on the batch."""
+    side_a: dict[str, list[np.ndarray]] = {}
+    side_b: dict[str, list[np.ndarray]] = {}
+    sims, hits_a, hits_b = [], {}, {}
+    for start in range(0, len(texts_a), MEASURE_PAIRS):
+        part = slice(start, start + MEASURE_PAIRS)
+        metrics_a, metrics_b, sim = paired_metrics(
+            texts_a.iloc[part],
+            texts_b.iloc[part],
+            refusal_patterns=patterns,
+            schemas=schemas.iloc[part] if schemas is not None else None,
+            refusal_window=window,
+            backend=backend,
+        )
+        for name in metrics_a.columns:
+            if name == "refusal_kind":
+                continue
+            side_a.setdefault(name, []).append(metrics_a[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+            side_b.setdefault(name, []).append(metrics_b[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+        sims.append(np.asarray(sim, dtype=float))
+        for total, hits in (
+            (hits_a, metrics_a.attrs["refusal_pattern_hits"]),
+            (hits_b, metrics_b.attrs["refusal_pattern_hits"]),
+        ):
+            for pattern, count in hits.items():
+                total[pattern] = total.get(pattern, 0) + count
+    compact_a = {name: _compact(np.concatenate(parts)) for name, parts in side_a.items()}
+    compact_b = {name: _compact(np.concatenate(parts)) for name, parts in side_b.items()}
+    return compact_a, compact_b, np.concatenate(sims), hits_a, hits_b
 
 
 class _Inline:
@@ -213,9 +234,11 @@ def _executor(workers: int):
     if workers <= 1:
         return _Inline()
     try:
-        # Forked workers start at once with the modules already imported; a daemonic process (a prefork task
-        # worker) cannot have children, and then the chunks are measured here.
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        # Workers forked from a fresh server process that imported only the metrics: they share nothing of this
+        # process (its memory, its connections). A daemonic process cannot have children: then measure here.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["diagnostics.behaviour.engine"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
     except (ValueError, OSError, AssertionError):
         return _Inline()
 
