@@ -16,6 +16,11 @@ smallest mean delta that resampling the same release could produce (z * sqrt(2 s
 pooled within-case variance of samples of one side); a significant change inside the floor is reported as
 no significant change.
 
+Streaming: ``analyse_source`` reads a ``PairSource`` chunk by chunk (``analyse`` wraps a frame in one); each chunk
+is measured, in two worker processes for large sources, and only compact per-answer metric columns, case-key
+hashes, sample numbers and segment codes are kept, never the texts; the ``top_n`` quoted cases are read again
+from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
+
 Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
   overall metric or any segment x metric cell (after correction) regressed; else improvement when any improved;
