@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.behaviour.answers import AnswerFileError, AnswerRecord, _answer, _records, pairing_note
+from diagnostics.behaviour.engine import CHUNK_PAIRS
 
 _HASH_BATCH = 8192
-_CHUNK_PAIRS = 8192
 
 
 def _hashes(texts: list[str]) -> np.ndarray:
@@ -262,8 +262,8 @@ class FilePairs:
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         found: dict[str, int] = {}
-        for start in range(0, self.size, _CHUNK_PAIRS):
-            yield self._frame([self._row(p, found) for p in range(start, min(self.size, start + _CHUNK_PAIRS))])
+        for start in range(0, self.size, CHUNK_PAIRS):
+            yield self._frame([self._row(p, found) for p in range(start, min(self.size, start + CHUNK_PAIRS))])
         absent = [name for name in self._fields if not found.get(name)]
         if absent:
             raise AnswerFileError(

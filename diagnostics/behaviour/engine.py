@@ -93,7 +93,7 @@ MIN_CASES = 5  # fewer paired cases than this cannot reach significance with the
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
 DIFF_PRECISE_PAIRS = 1_500_000
-CHUNK_PAIRS = 8192  # pairs read at once (and handed to a worker)
+CHUNK_PAIRS = 4096  # pairs read at once (and handed to a worker): a few chunks are in flight at a time
 MEASURE_PAIRS = 2048  # pairs measured at once
 PARALLEL_FROM_PAIRS = 50_000  # from this many pairs, chunks are measured in two worker processes
 # Up to this many cases intervals are paired percentile-bootstrap ones (2,000 resamples cost O(resamples x n));
@@ -167,7 +167,12 @@ def _validate_options(options: AnalysisOptions) -> None:
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
-    """float32 when that holds every value exactly (counts, rates of few samples), else float64 as given."""
+    """The narrowest type that holds every value exactly: int8 (flags, small counts), float32 (counts, rates
+    of few samples), else float64 as given (latency, cost)."""
+    if values.size and not np.isnan(values).any() and values.min() >= -128 and values.max() <= 127:
+        small = values.astype(np.int8)
+        if np.array_equal(small, values):
+            return small
     narrow = values.astype(np.float32)
     return narrow if np.array_equal(narrow.astype(np.float64), values, equal_nan=True) else values
 
