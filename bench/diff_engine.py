@@ -4,8 +4,8 @@ For every size, two JSON Lines answer files (``bench/_pairs.py``: deterministic,
 blocks in reverse order, so pairing by id is real work) are written under var/bench-diff/ once, then a fresh
 subprocess runs ``manage.py behaviour_diff A B --segment segment --json OUT`` in-process (``call_command``): the
 command indexes both files, pairs them by id and streams the pairs to the engine, the same engine the report task
-uses. Wall time, CPU seconds (the process and its measuring workers) and peak RSS (``ru_maxrss`` of the process,
-and of its largest worker) are taken by that subprocess. On the shared 2-core machine other jobs stretch wall
+uses. Wall time, CPU seconds (the process, and with its measuring workers) and peak RSS (``ru_maxrss`` of the
+process; ``VmHWM`` of its largest worker, sampled from /proc) are taken by that subprocess. On the shared 2-core machine other jobs stretch wall
 time; CPU time does not move with load.
 
 On the same 100k files, in the same run, Evidently's text descriptors (length, words, sentences, non-letter
@@ -44,6 +44,54 @@ def files(n: int) -> tuple[Path, Path]:
     return paths
 
 
+class _Workers:
+    """The measuring workers' CPU seconds and peak RSS, read from /proc: they are children of the engine's
+    forkserver process, not of this one, so ``RUSAGE_CHILDREN`` does not see them."""
+
+    def __init__(self):
+        import threading
+
+        self.cpu: dict[int, float] = {}
+        self.peak_mb: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _descendants(self) -> list[int]:
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        out, frontier = [], [os.getpid()]
+        while frontier:
+            frontier = [pid for pid, parent in parents.items() if parent in frontier]
+            out += frontier
+        return out
+
+    def _watch(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(0.5):
+            for pid in self._descendants():
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_mb[pid] = int(line.split()[1]) / 1024
+
+    def stop(self) -> tuple[float, float]:
+        """CPU seconds of all workers, and the largest worker's peak RSS (MB)."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.cpu.values()), max(self.peak_mb.values(), default=0.0)
+
+
 def _child(path_a: str, path_b: str, out: str) -> None:
     import io
     import resource
@@ -53,20 +101,23 @@ def _child(path_a: str, path_b: str, out: str) -> None:
     django_setup()
     from django.core.management import call_command
 
+    workers = _Workers()
     wall, cpu = time.perf_counter(), time.process_time()
     call_command("behaviour_diff", path_a, path_b, "--segment", "segment", "--json", out, stdout=io.StringIO(),
                  stderr=io.StringIO())  # fmt: skip
     wall = time.perf_counter() - wall
     own = resource.getrusage(resource.RUSAGE_SELF)
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - cpu
+    worker_cpu, worker_peak = workers.stop()
     report = json.loads(Path(out).read_text())
     print(
         json.dumps(
             {
                 "wall_s": wall,
-                "cpu_s": time.process_time() - cpu + workers.ru_utime + workers.ru_stime,
+                "cpu_s": cpu + worker_cpu,
+                "main_cpu_s": cpu,
                 "peak_rss_mb": own.ru_maxrss / 1024,
-                "worker_peak_rss_mb": workers.ru_maxrss / 1024,
+                "worker_peak_rss_mb": worker_peak,
                 "load_average_1m": os.getloadavg()[0],
                 "verdict": report["verdict"],
                 "refusal_segments": [
@@ -112,6 +163,7 @@ def run() -> dict:
         tag = f"rewind_{n // 1000}k"
         metrics[f"{tag}_wall_s"] = round(result["wall_s"], 1)
         metrics[f"{tag}_cpu_s"] = round(result["cpu_s"], 1)
+        metrics[f"{tag}_main_cpu_s"] = round(result["main_cpu_s"], 1)
         metrics[f"{tag}_peak_rss_mb"] = round(result["peak_rss_mb"], 0)
         metrics[f"{tag}_worker_peak_rss_mb"] = round(result["worker_peak_rss_mb"], 0)
         metrics[f"{tag}_load_1m"] = round(result["load_average_1m"], 1)
