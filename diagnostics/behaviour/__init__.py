@@ -4,7 +4,7 @@ Pure analysis (pandas/numpy/scipy, no Django): ``metrics`` measures each output,
 sides with paired statistics and returns a JSON-serialisable report. The Django side stores inputs and reports.
 """
 
-from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.engine import AnalysisOptions, analyse, analyse_source
 from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.behaviour.metrics import EmbeddingBackend, output_metrics, similarity
 from diagnostics.behaviour.refusal import REFUSAL_RULES, detect
@@ -14,6 +14,7 @@ __all__ = [
     "AnalysisOptions",
     "EmbeddingBackend",
     "analyse",
+    "analyse_source",
     "detect",
     "output_metrics",
     "report_csv",

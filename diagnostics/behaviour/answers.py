@@ -140,40 +140,40 @@ def _records(data: bytes, filename: str) -> list[tuple[int, dict]]:
     return rows
 
 
+def _answer(number: int, record: dict, filename: str, text_field: str | None, id_field: str | None) -> AnswerRecord:
+    if text_field:
+        text = _content(record.get(text_field))
+    else:
+        text = _content(_first(record, TEXT_FIELDS)) or _arena_text(record)
+    if text is None:
+        wanted = f"`{text_field}`" if text_field else "output, completion, response, answer or an Arena-Hard answer"
+        raise AnswerFileError(f"{filename} record {number}: no answer text ({wanted}).")
+    raw_id = record.get(id_field) if id_field else _first(record, ID_FIELDS)
+    if id_field and raw_id in (None, ""):
+        raise AnswerFileError(f"{filename} record {number}: no `{id_field}`.")
+    sample = record.get("sample")
+    try:
+        sample = int(sample) if sample not in (None, "") else 0
+    except (TypeError, ValueError):
+        raise AnswerFileError(f"{filename} record {number}: sample must be a whole number.") from None
+    instruction = _scalar(_first(record, INSTRUCTION_FIELDS)) or _arena_instruction(record)
+    fields = {k: v for k, v in ((k, _scalar(v)) for k, v in record.items()) if v is not None}
+    return AnswerRecord(
+        number=number,
+        id=None if raw_id in (None, "") else str(raw_id),
+        instruction=instruction,
+        text=text,
+        generator=_scalar(_first(record, GENERATOR_FIELDS)),
+        sample=sample,
+        fields=fields,
+    )
+
+
 def read_answers(
     data: bytes, *, filename: str, text_field: str | None = None, id_field: str | None = None
 ) -> list[AnswerRecord]:
     """Every record of an answer file (see the module doc); raises ``AnswerFileError`` naming the record."""
-    out = []
-    for number, record in _records(data, filename):
-        if text_field:
-            text = _content(record.get(text_field))
-        else:
-            text = _content(_first(record, TEXT_FIELDS)) or _arena_text(record)
-        if text is None:
-            wanted = f"`{text_field}`" if text_field else "output, completion, response, answer or an Arena-Hard answer"
-            raise AnswerFileError(f"{filename} record {number}: no answer text ({wanted}).")
-        raw_id = record.get(id_field) if id_field else _first(record, ID_FIELDS)
-        if id_field and raw_id in (None, ""):
-            raise AnswerFileError(f"{filename} record {number}: no `{id_field}`.")
-        sample = record.get("sample")
-        try:
-            sample = int(sample) if sample not in (None, "") else 0
-        except (TypeError, ValueError):
-            raise AnswerFileError(f"{filename} record {number}: sample must be a whole number.") from None
-        instruction = _scalar(_first(record, INSTRUCTION_FIELDS)) or _arena_instruction(record)
-        fields = {k: v for k, v in ((k, _scalar(v)) for k, v in record.items()) if v is not None}
-        out.append(
-            AnswerRecord(
-                number=number,
-                id=None if raw_id in (None, "") else str(raw_id),
-                instruction=instruction,
-                text=text,
-                generator=_scalar(_first(record, GENERATOR_FIELDS)),
-                sample=sample,
-                fields=fields,
-            )
-        )
+    out = [_answer(number, record, filename, text_field, id_field) for number, record in _records(data, filename)]
     if not out:
         raise AnswerFileError(f"{filename}: the file holds no answers.")
     return out
@@ -212,13 +212,18 @@ class Pairing:
 
     @property
     def note(self) -> str:
-        unpaired = []
-        if self.only_a:
-            unpaired.append(f"{self.only_a} answer(s) only in {self.label_a}")
-        if self.only_b:
-            unpaired.append(f"{self.only_b} answer(s) only in {self.label_b}")
-        tail = f"; left out: {', '.join(unpaired)}" if unpaired else ""
-        return f"{len(self.frame)} answer pairs, paired by {self.by}{tail}"
+        return pairing_note(len(self.frame), self.by, self.only_a, self.only_b, self.label_a, self.label_b)
+
+
+def pairing_note(pairs: int, by: str, only_a: int, only_b: int, label_a: str, label_b: str) -> str:
+    """One line on what was paired and what was left out."""
+    unpaired = []
+    if only_a:
+        unpaired.append(f"{only_a} answer(s) only in {label_a}")
+    if only_b:
+        unpaired.append(f"{only_b} answer(s) only in {label_b}")
+    tail = f"; left out: {', '.join(unpaired)}" if unpaired else ""
+    return f"{pairs} answer pairs, paired by {by}{tail}"
 
 
 def _key(record: AnswerRecord, by: str) -> str:

@@ -16,6 +16,11 @@ smallest mean delta that resampling the same release could produce (z * sqrt(2 s
 pooled within-case variance of samples of one side); a significant change inside the floor is reported as
 no significant change.
 
+Streaming: ``analyse_source`` reads a ``PairSource`` chunk by chunk (``analyse`` wraps a frame in one); each chunk
+is measured, in two worker processes for large sources, and only compact per-answer metric columns, case-key
+hashes, sample numbers and segment codes are kept, never the texts; the ``top_n`` quoted cases are read again
+from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
+
 Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
   overall metric or any segment x metric cell (after correction) regressed; else improvement when any improved;
@@ -45,10 +50,14 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import multiprocessing
+import os
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -84,6 +93,12 @@ MIN_CASES = 5  # fewer paired cases than this cannot reach significance with the
 DISTRIBUTION_CAP = 1000
 TEXT_CAP = 20_000
 DIFF_PRECISE_PAIRS = 1_500_000
+CHUNK_PAIRS = 4096  # pairs read at once (and handed to a worker): a few chunks are in flight at a time
+MEASURE_PAIRS = 2048  # pairs measured at once
+PARALLEL_FROM_PAIRS = 50_000  # from this many pairs, chunks are measured in two worker processes
+# Up to this many cases intervals are paired percentile-bootstrap ones (2,000 resamples cost O(resamples x n));
+# past it the normal interval of the mean, which the bootstrap's converges to at that size.
+BOOTSTRAP_MAX_CASES = 200_000
 _WORDS = re.compile(r"\s+|\S+")
 
 Progress = Callable[[float, str], None]
@@ -104,26 +119,41 @@ class AnalysisOptions:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Input
+# Input: a stream of chunks of paired answers, measured as it is read
 
 
-def _validate(frame: pd.DataFrame, options: AnalysisOptions) -> None:
-    required = ["case_id", "sample", "output_a", "output_b", *options.segment_fields]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame is missing column(s): {', '.join(missing)}")
-    if frame.empty:
-        raise ValueError("frame has no rows: nothing to compare")
+class PairSource(Protocol):
+    """Paired answers in stream order: ``chunks()`` yields frames of the engine's columns (case_id, sample,
+    output_a, output_b, segment fields, optional schema, latency_a/b, cost_a/b); ``rows(positions)`` gives the
+    rows at those positions of the stream again (the few cases the report quotes in full). ``size`` is the number
+    of pairs when known before reading (progress, and whether to measure in worker processes)."""
+
+    size: int | None
+
+    def chunks(self) -> Iterator[pd.DataFrame]: ...
+
+    def rows(self, positions: Sequence[int]) -> pd.DataFrame: ...
+
+
+class FrameSource:
+    """A frame already in memory, read in chunks like any other source."""
+
+    def __init__(self, frame: pd.DataFrame, chunk: int = CHUNK_PAIRS):
+        self.frame = frame.reset_index(drop=True)
+        self.size = len(self.frame)
+        self._chunk = chunk
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        for start in range(0, len(self.frame), self._chunk):
+            yield self.frame.iloc[start : start + self._chunk]
+
+    def rows(self, positions: Sequence[int]) -> pd.DataFrame:
+        return self.frame.iloc[list(positions)]
+
+
+def _validate_options(options: AnalysisOptions) -> None:
     if not 0 < options.alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {options.alpha}")
-    for column in ("output_a", "output_b"):
-        absent = frame[column].isna()
-        if absent.any():
-            first = frame.loc[absent, "case_id"].iloc[0]
-            raise ValueError(f"{column} is missing in {int(absent.sum())} row(s), first for case {first!r}")
-    if frame.duplicated(["case_id", "sample"]).any():
-        first = frame.loc[frame.duplicated(["case_id", "sample"]), "case_id"].iloc[0]
-        raise ValueError(f"case {first!r} has the same sample number more than once")
     if options.directions:
         unknown = {d for d in options.directions.values() if d not in (UP_IS_WORSE, DOWN_IS_WORSE, NEUTRAL)}
         if unknown:
@@ -136,53 +166,222 @@ def _validate(frame: pd.DataFrame, options: AnalysisOptions) -> None:
         raise ValueError(f"refusal_window must be a positive number of characters or None, got {window!r}")
 
 
-def _row_metrics(
-    frame: pd.DataFrame, options: AnalysisOptions, backend: EmbeddingBackend | None, progress: Progress | None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, list[dict] | None]:
-    def measured(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(0.05 + 0.6 * fraction, message)
+def _compact(values: np.ndarray) -> np.ndarray:
+    """The narrowest type that holds every value exactly: int8 (flags, small counts), float32 (counts, rates
+    of few samples), else float64 as given (latency, cost)."""
+    if values.size and not np.isnan(values).any() and values.min() >= -128 and values.max() <= 127:
+        small = values.astype(np.int8)
+        if np.array_equal(small, values):
+            return small
+    narrow = values.astype(np.float32)
+    return narrow if np.array_equal(narrow.astype(np.float64), values, equal_nan=True) else values
 
-    metrics_a, metrics_b, sim = paired_metrics(
-        frame["output_a"].astype(str),
-        frame["output_b"].astype(str),
-        refusal_patterns=options.refusal_patterns,
-        schemas=frame["schema"] if "schema" in frame.columns else None,
-        refusal_window=options.refusal_window,
-        backend=backend,
-        progress=measured,
-    )
-    patterns = None
-    if options.refusal_patterns is not None:
-        hits_a, hits_b = metrics_a.attrs["refusal_pattern_hits"], metrics_b.attrs["refusal_pattern_hits"]
-        patterns = [
-            {"pattern": p, "hits_a": hits_a[p], "hits_b": hits_b[p], "zero_match": hits_a[p] + hits_b[p] == 0}
-            for p in hits_a
-        ]
-    side_a: dict[str, np.ndarray] = {}
-    side_b: dict[str, np.ndarray] = {}
-    for name in metrics_a.columns:
-        if name == "schema_valid" and metrics_a[name].isna().all():
-            continue
-        side_a[name] = metrics_a[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        side_b[name] = metrics_b[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    for name in ("latency", "cost"):
-        columns = (f"{name}_a", f"{name}_b")
-        if all(c in frame.columns for c in columns):
-            try:
-                values = [pd.to_numeric(frame[c], errors="raise").to_numpy(dtype=float) for c in columns]
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{name}_a/{name}_b must be numbers: {exc}") from exc
-            if not (np.isnan(values[0]).all() and np.isnan(values[1]).all()):
-                side_a[name], side_b[name] = values
-    return side_a, side_b, sim, patterns
+
+def _measure(
+    texts_a: pd.Series,
+    texts_b: pd.Series,
+    schemas: pd.Series | None,
+    patterns: list[str] | None,
+    window: int | None,
+    backend: EmbeddingBackend | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, dict[str, int], dict[str, int]]:
+    """One chunk's per-answer metrics as compact columns (the texts are not kept), its similarities and the
+    answers each refusal pattern matched. Runs in a worker process when the source is large.
+
+    Measured ``MEASURE_PAIRS`` at a time: the word-set bitmaps of similarity take 4 KB per answer while they
+    live, and a smaller batch keeps them small; per-answer values do not depend on the batch."""
+    side_a: dict[str, list[np.ndarray]] = {}
+    side_b: dict[str, list[np.ndarray]] = {}
+    sims, hits_a, hits_b = [], {}, {}
+    for start in range(0, len(texts_a), MEASURE_PAIRS):
+        part = slice(start, start + MEASURE_PAIRS)
+        metrics_a, metrics_b, sim = paired_metrics(
+            texts_a.iloc[part],
+            texts_b.iloc[part],
+            refusal_patterns=patterns,
+            schemas=schemas.iloc[part] if schemas is not None else None,
+            refusal_window=window,
+            backend=backend,
+        )
+        for name in metrics_a.columns:
+            if name == "refusal_kind":
+                continue
+            side_a.setdefault(name, []).append(metrics_a[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+            side_b.setdefault(name, []).append(metrics_b[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+        sims.append(np.asarray(sim, dtype=float))
+        for total, hits in (
+            (hits_a, metrics_a.attrs["refusal_pattern_hits"]),
+            (hits_b, metrics_b.attrs["refusal_pattern_hits"]),
+        ):
+            for pattern, count in hits.items():
+                total[pattern] = total.get(pattern, 0) + count
+    compact_a = {name: _compact(np.concatenate(parts)) for name, parts in side_a.items()}
+    compact_b = {name: _compact(np.concatenate(parts)) for name, parts in side_b.items()}
+    return compact_a, compact_b, np.concatenate(sims), hits_a, hits_b
+
+
+class _Inline:
+    """Runs chunk measurements in this process, as an executor would (small inputs, embedding backends)."""
+
+    class _Done:
+        def __init__(self, value):
+            self._value = value
+
+        def result(self):
+            return self._value
+
+    def submit(self, fn, *args):
+        return self._Done(fn(*args))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _executor(workers: int):
+    if workers <= 1:
+        return _Inline()
+    try:
+        # Workers forked from a fresh server process that imported only the metrics: they share nothing of this
+        # process (its memory, its connections). A daemonic process cannot have children: then measure here.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["diagnostics.behaviour.engine"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    except (ValueError, OSError, AssertionError):
+        return _Inline()
+
+
+class _Columns:
+    """Append-only compact columns of the stream, one numpy array per chunk until ``done`` joins them."""
+
+    def __init__(self):
+        self.parts: dict[str, list[np.ndarray]] = {}
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        self.parts.setdefault(name, []).append(values)
+
+    def take(self, name: str) -> np.ndarray:
+        """The whole column (its chunks are released)."""
+        parts = self.parts.pop(name, [])
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class _Stream:
+    """What the report needs from every pair, gathered chunk by chunk: case keys, sample numbers, segment label
+    codes, per-answer metric columns of both sides and similarity; never the texts."""
+
+    def __init__(self, options: AnalysisOptions, backend: EmbeddingBackend | None):
+        self.options, self.backend = options, backend
+        self.rows = 0
+        self.columns = _Columns()
+        self.labels: list[dict[str, int]] = [{} for _ in options.segment_fields]
+        self.values: list[list[str]] = []  # per segment field, its values among the cases, sorted
+        self.missing = {"output_a": [0, None], "output_b": [0, None]}
+        self.numbers: dict[str, bool] | None = None  # latency/cost: given as both columns in every chunk
+        self.pattern_hits: tuple[dict[str, int], dict[str, int]] | None = None
+        self.metric_names: list[str] = []
+
+    def take(self, chunk: pd.DataFrame) -> tuple | None:
+        """Validates and keeps a chunk's keys; returns the measuring job's arguments (None if nothing to measure)."""
+        if "sample" not in chunk.columns:
+            chunk = chunk.assign(sample=0)  # one answer per case per side
+        required = ["case_id", "sample", "output_a", "output_b", *self.options.segment_fields]
+        missing = [c for c in required if c not in chunk.columns]
+        if missing:
+            raise ValueError(f"frame is missing column(s): {', '.join(missing)}")
+        if chunk.empty:
+            return None
+        self.rows += len(chunk)
+        for column in ("output_a", "output_b"):
+            absent = chunk[column].isna()
+            if absent.any():
+                count = self.missing[column]
+                if count[1] is None:
+                    count[1] = chunk.loc[absent, "case_id"].iloc[0]
+                count[0] += int(absent.sum())
+        cols = self.columns
+        cols.add("case", pd.util.hash_array(chunk["case_id"].to_numpy()))
+        cols.add("sample", pd.to_numeric(chunk["sample"], errors="coerce").to_numpy(dtype=float))
+        for f, name in enumerate(self.options.segment_fields):
+            values = chunk[name]
+            labels = values.astype(object).where(values.notna(), "(missing)").astype(str)
+            known = self.labels[f]
+            cols.add(f"segment:{f}", np.array([known.setdefault(v, len(known)) for v in labels], dtype=np.int32))
+        for name in ("latency", "cost"):
+            present = all(c in chunk.columns for c in (f"{name}_a", f"{name}_b"))
+            self.numbers = self.numbers or {}
+            self.numbers[name] = self.numbers.get(name, present) and present
+            if present:
+                try:
+                    for side in ("a", "b"):
+                        column = pd.to_numeric(chunk[f"{name}_{side}"], errors="raise").to_numpy(dtype=float)
+                        cols.add(f"{side}:{name}", column)
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{name}_a/{name}_b must be numbers: {exc}") from exc
+        if self.missing["output_a"][0] or self.missing["output_b"][0]:
+            return None  # the input is refused at the end; no point measuring
+        return (
+            chunk["output_a"].astype(str),
+            chunk["output_b"].astype(str),
+            chunk["schema"] if "schema" in chunk.columns else None,
+            self.options.refusal_patterns,
+            self.options.refusal_window,
+        )
+
+    def measured(self, result) -> None:
+        side_a, side_b, sim, hits_a, hits_b = result
+        self.metric_names = list(side_a)
+        for name in side_a:
+            self.columns.add(f"a:{name}", side_a[name])
+            self.columns.add(f"b:{name}", side_b[name])
+        self.columns.add("similarity", sim)
+        if self.pattern_hits is None:
+            self.pattern_hits = (dict(hits_a), dict(hits_b))
+        else:
+            for total, hits in zip(self.pattern_hits, (hits_a, hits_b), strict=True):
+                for pattern, count in hits.items():
+                    total[pattern] += count
+
+
+def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progress | None, workers: int) -> _Stream:
+    stream = _Stream(options, backend)
+    size = source.size
+    if workers < 0:
+        workers = 2 if backend is None and (size or 0) >= PARALLEL_FROM_PAIRS and (os.cpu_count() or 1) > 1 else 1
+    pending: deque = deque()
+    done = 0
+
+    def collect(job) -> None:
+        nonlocal done
+        rows, future = job
+        stream.measured(future.result())
+        done += rows
+        if progress is not None:
+            fraction = min(done / size, 1.0) if size else 0.0
+            shown = f"{done:,} of {size:,}" if size else f"{done:,}"
+            progress(0.05 + 0.6 * fraction, f"measured {shown} pairs")
+
+    with _executor(workers) if backend is None else _Inline() as pool:
+        for chunk in source.chunks():
+            job = stream.take(chunk)
+            if job is None:
+                continue
+            pending.append((len(chunk), pool.submit(_measure, *job, backend)))
+            # Bounded: at most one chunk waits per worker beyond the one being read.
+            while len(pending) > max(workers, 1):
+                collect(pending.popleft())
+        while pending:
+            collect(pending.popleft())
+    return stream
 
 
 @dataclass
 class _Cases:
     """Per-case aggregates: means over the K samples of each side, and within-case variance for the noise floor."""
 
-    ids: np.ndarray
+    n: int
     first_row: np.ndarray
     k: int
     mean_a: dict[str, np.ndarray]
@@ -191,41 +390,71 @@ class _Cases:
     similarity: np.ndarray
 
 
-def _per_case(frame: pd.DataFrame, side_a: dict, side_b: dict, sim: np.ndarray) -> _Cases:
-    codes, ids = pd.factorize(frame["case_id"], sort=False)
-    n = len(ids)
-    first_row = np.full(n, -1, dtype=np.int64)
-    sample = pd.to_numeric(frame["sample"], errors="coerce").to_numpy(dtype=float)
+def _per_case(stream: _Stream, source: PairSource) -> tuple[_Cases, list[np.ndarray]]:
+    """Cases in order of first appearance, the K samples of each averaged; and per segment field the label code
+    of each case (its first sample's row)."""
+    cols = stream.columns
+    keys = cols.take("case")
+    uniques, first_index, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(uniques.size, dtype=np.int64)
+    rank[np.argsort(first_index, kind="stable")] = np.arange(uniques.size)
+    codes = rank[inverse]
+    del keys, inverse, uniques, first_index
+    n = int(rank.size)
+    sample = cols.take("sample")
     order = np.lexsort((sample, codes))  # first row of a case = its lowest sample number
+    repeated = (codes[order][1:] == codes[order][:-1]) & (sample[order][1:] == sample[order][:-1])
+    if repeated.any():
+        first = source.rows([int(order[1:][repeated].min())])["case_id"].iloc[0]
+        raise ValueError(f"case {first!r} has the same sample number more than once")
+    first_row = np.full(n, -1, dtype=np.int64)
     first_row[codes[order[::-1]]] = order[::-1]
-    k = int(np.bincount(codes).max())
+    del order, repeated, sample
+    counts = np.bincount(codes, minlength=n)
+    k = int(counts.max())
 
-    def mean_and_var(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def mean_and_var(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values = values.astype(np.float64)
         valid = ~np.isnan(values)
         count = np.bincount(codes, weights=valid, minlength=n)
         total = np.bincount(codes, weights=np.where(valid, values, 0.0), minlength=n)
-        squares = np.bincount(codes, weights=np.where(valid, values * values, 0.0), minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
+            if k == 1:
+                return mean, np.full(n, np.nan)
+            squares = np.bincount(codes, weights=np.where(valid, values * values, 0.0), minlength=n)
             var = (squares - total * total / count) / (count - 1)
-        return mean, np.where(count >= 2, np.maximum(var, 0.0), np.nan), count
+        return mean, np.where(count >= 2, np.maximum(var, 0.0), np.nan)
 
+    names = list(stream.metric_names)
+    for name in ("latency", "cost"):
+        if (stream.numbers or {}).get(name):
+            names.append(name)
     mean_a, mean_b, within = {}, {}, {}
-    for name in side_a:
-        mean_a[name], var_a, _ = mean_and_var(side_a[name])
-        mean_b[name], var_b, _ = mean_and_var(side_b[name])
+    for name in names:
+        side_a, side_b = cols.take(f"a:{name}"), cols.take(f"b:{name}")
+        if name == "schema_valid" and np.isnan(side_a).all():
+            continue
+        if name in ("latency", "cost") and np.isnan(side_a).all() and np.isnan(side_b).all():
+            continue
+        m_a, var_a = mean_and_var(side_a)
+        m_b, var_b = mean_and_var(side_b)
+        del side_a, side_b
         pooled = np.concatenate([var_a, var_b])
         within[name] = float(np.nanmean(pooled)) if k > 1 and np.isfinite(pooled).any() else math.nan
-    sim_mean, _, _ = mean_and_var(sim.astype(float))
-    return _Cases(
-        ids=np.asarray(ids),
-        first_row=first_row,
-        k=k,
-        mean_a=mean_a,
-        mean_b=mean_b,
-        within_var=within,
-        similarity=sim_mean,
-    )
+        mean_a[name], mean_b[name] = _compact(m_a), _compact(m_b)
+    sim_mean, _ = mean_and_var(cols.take("similarity"))
+    partitions = []
+    for f in range(len(stream.options.segment_fields)):
+        of_case = cols.take(f"segment:{f}")[first_row]
+        labels = list(stream.labels[f])
+        present = sorted(np.unique(of_case).tolist(), key=lambda code: labels[code])  # values of cases, sorted
+        sorted_code = np.full(len(labels), -1, dtype=np.int64)
+        sorted_code[present] = np.arange(len(present))
+        partitions.append(sorted_code[of_case])
+        stream.values.append([labels[code] for code in present])
+    cases = _Cases(n=n, first_row=first_row, k=k, mean_a=mean_a, mean_b=mean_b, within_var=within, similarity=sim_mean)
+    return cases, partitions
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -307,22 +536,6 @@ def _verdict(
 # Report parts
 
 
-def _segment_groups(
-    frame: pd.DataFrame, cases: _Cases, fields: list[str]
-) -> tuple[list[tuple[str | None, Any, np.ndarray]], list[np.ndarray]]:
-    """The whole set then every (field, value) group, in the order of the bootstrap's rows; and per field the
-    group code of each case."""
-    groups: list[tuple[str | None, Any, np.ndarray]] = [(None, None, np.ones(len(cases.ids), dtype=bool))]
-    partitions = []
-    for name in fields:
-        values = frame[name].iloc[cases.first_row].reset_index(drop=True)
-        labels = values.astype(object).where(values.notna(), "(missing)").astype(str)
-        codes, uniques = pd.factorize(labels, sort=True)
-        partitions.append(codes.astype(np.int64))
-        groups.extend((name, str(value), codes == g) for g, value in enumerate(uniques))
-    return groups, partitions
-
-
 def _word_diff(a: str, b: str) -> list[list[str]]:
     """Word-level diff: ops equal/delete/insert whose texts rebuild ``a`` (equal+delete) and ``b`` (equal+insert)."""
     left, right = _WORDS.findall(a), _WORDS.findall(b)
@@ -377,42 +590,89 @@ def _json_ready(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _groups(cases: _Cases, partitions: list[np.ndarray], fields: list[str], values: list[list[str]]) -> list:
+    """The whole set then every (field, value) group, in the order of the bootstrap's rows: each group's cases as
+    ascending positions."""
+    groups: list[tuple[str | None, Any, np.ndarray]] = [(None, None, np.arange(cases.n))]
+    for name, codes, labels in zip(fields, partitions, values, strict=True):
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+        groups.extend((name, label, order[bounds[g] : bounds[g + 1]]) for g, label in enumerate(labels))
+    return groups
+
+
+def _intervals(
+    cases: _Cases, names: list[str], partitions: list[np.ndarray], options: AnalysisOptions
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bootstrap intervals (groups x metrics), or None past ``BOOTSTRAP_MAX_CASES`` (normal intervals then)."""
+    if cases.n > BOOTSTRAP_MAX_CASES:
+        return None
+    a_matrix = np.column_stack([cases.mean_a[m].astype(np.float64) for m in names])
+    b_matrix = np.column_stack([cases.mean_b[m].astype(np.float64) for m in names])
+    valid = ~np.isnan(a_matrix) & ~np.isnan(b_matrix)
+    deltas = np.where(valid, b_matrix - a_matrix, 0.0)
+    del a_matrix, b_matrix
+    (overall_lo, overall_hi), per_field = stats.bootstrap_group_means(
+        deltas, valid, partitions, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
+    )
+    lo = np.vstack([overall_lo[None, :], *[field_lo for field_lo, _ in per_field]])
+    hi = np.vstack([overall_hi[None, :], *[field_hi for _, field_hi in per_field]])
+    return lo, hi
+
+
 def analyse(
     frame: pd.DataFrame,
     options: AnalysisOptions,
     *,
     embedding_backend: EmbeddingBackend | None = None,
     progress: Progress | None = None,
+    workers: int = -1,
 ) -> dict:
     """Compare ``output_a`` with ``output_b`` case by case; returns the JSON-serialisable report (see module doc).
 
     Raises ``ValueError`` with a readable message for bad input. ``progress(fraction, message)`` is called a
     few times; an exception raised by it (a cancellation) propagates and stops the analysis.
     """
-    if "sample" not in frame.columns:
-        frame = frame.assign(sample=0)  # one answer per case per side
-    _validate(frame, options)
-    frame = frame.reset_index(drop=True)
-    if progress is not None:
-        progress(0.0, f"measuring {len(frame):,} answer pairs")
-    side_a, side_b, sim, patterns = _row_metrics(frame, options, embedding_backend, progress)
-    cases = _per_case(frame, side_a, side_b, sim)
-    n_cases, k = len(cases.ids), cases.k
-    if progress is not None:
-        progress(0.7, f"testing {len(side_a)} metrics over {n_cases:,} cases")
-
-    names = list(side_a)
-    z = float(scistats.norm.ppf(1 - options.alpha / 2))
-    groups, partitions = _segment_groups(frame, cases, options.segment_fields)
-    a_matrix = np.column_stack([cases.mean_a[m] for m in names])
-    b_matrix = np.column_stack([cases.mean_b[m] for m in names])
-    valid = ~np.isnan(a_matrix) & ~np.isnan(b_matrix)
-    deltas = np.where(valid, b_matrix - a_matrix, 0.0)
-    (overall_lo, overall_hi), per_field = stats.bootstrap_group_means(
-        deltas, valid, partitions, resamples=options.bootstrap, alpha=options.alpha, seed=options.seed
+    return analyse_source(
+        FrameSource(frame), options, embedding_backend=embedding_backend, progress=progress, workers=workers
     )
-    lo = np.vstack([overall_lo[None, :], *[field_lo for field_lo, _ in per_field]])
-    hi = np.vstack([overall_hi[None, :], *[field_hi for _, field_hi in per_field]])
+
+
+def analyse_source(
+    source: PairSource,
+    options: AnalysisOptions,
+    *,
+    embedding_backend: EmbeddingBackend | None = None,
+    progress: Progress | None = None,
+    workers: int = -1,
+) -> dict:
+    """``analyse`` over a stream of chunks: each chunk is measured (in ``workers`` processes; -1: two for large
+    sources on a multi-core machine, else this one) and only its compact metric columns are kept."""
+    _validate_options(options)
+    if progress is not None:
+        progress(0.0, f"measuring {source.size:,} answer pairs" if source.size else "measuring answer pairs")
+    stream = _read(source, options, embedding_backend, progress, workers)
+    if stream.rows == 0:
+        raise ValueError("frame has no rows: nothing to compare")
+    for column, (count, first) in stream.missing.items():
+        if count:
+            raise ValueError(f"{column} is missing in {count} row(s), first for case {first!r}")
+    patterns = None
+    if options.refusal_patterns is not None and stream.pattern_hits is not None:
+        hits_a, hits_b = stream.pattern_hits
+        patterns = [
+            {"pattern": p, "hits_a": hits_a[p], "hits_b": hits_b[p], "zero_match": hits_a[p] + hits_b[p] == 0}
+            for p in hits_a
+        ]
+    cases, partitions = _per_case(stream, source)
+    n_cases, k = cases.n, cases.k
+    names = list(cases.mean_a)
+    if progress is not None:
+        progress(0.7, f"testing {len(names)} metrics over {n_cases:,} cases")
+
+    z = float(scistats.norm.ppf(1 - options.alpha / 2))
+    groups = _groups(cases, partitions, options.segment_fields, stream.values)
+    bootstrapped = _intervals(cases, names, partitions, options)
     if progress is not None:
         progress(0.85, "per-segment breakdown")
 
@@ -422,29 +682,39 @@ def analyse(
             return None
         return z * math.sqrt(2 * var / (k * n))
 
-    # Each (group, metric) cell: n, effect, p.
-    cells = []
-    for g, (field_name, value, members) in enumerate(groups):
-        for j, name in enumerate(names):
-            kind = METRICS.get(name, ("continuous", NEUTRAL))[0]
-            mask = members & valid[:, j]
-            a, b = a_matrix[mask, j], b_matrix[mask, j]
+    # Each (group, metric) cell: n, effect, interval, p, the two sides' levels (and flips for overall rates).
+    by_cell: dict[tuple[int, int], dict] = {}
+    for j, name in enumerate(names):
+        kind = METRICS.get(name, ("continuous", NEUTRAL))[0]
+        a_all, b_all = cases.mean_a[name].astype(np.float64), cases.mean_b[name].astype(np.float64)
+        valid = ~np.isnan(a_all) & ~np.isnan(b_all)
+        for g, (field_name, value, members) in enumerate(groups):
+            chosen = members[valid[members]]
+            a, b = a_all[chosen], b_all[chosen]
             effect = float((b - a).mean()) if a.size else math.nan
-            cells.append(
-                {
-                    "group": g,
-                    "field": field_name,
-                    "value": value,
-                    "metric": name,
-                    "kind": kind,
-                    "n": int(a.size),
-                    "a": a,
-                    "b": b,
-                    "effect": effect,
-                    "ci": (float(lo[g, j]), float(hi[g, j])),
-                    "p": _test(kind, a, b, k),
-                }
-            )
+            if bootstrapped is not None:
+                ci = (float(bootstrapped[0][g, j]), float(bootstrapped[1][g, j]))
+            elif a.size >= 2:
+                half = z * float((b - a).std(ddof=1)) / math.sqrt(a.size)
+                ci = (effect - half, effect + half)
+            else:
+                ci = (math.nan, math.nan)
+            by_cell[g, j] = {
+                "group": g,
+                "field": field_name,
+                "value": value,
+                "metric": name,
+                "kind": kind,
+                "n": int(a.size),
+                "levels": (float(a.mean()), float(b.mean())) if a.size else (math.nan, math.nan),
+                "flips": _flips(a, b) if g == 0 and kind == "binary" else None,
+                "effect": effect,
+                "ci": ci,
+                "p": _test(kind, a, b, k),
+            }
+        del a_all, b_all, valid
+    cells = [by_cell[g, j] for g in range(len(groups)) for j in range(len(names))]
+    del by_cell
     overall = [c for c in cells if c["group"] == 0]
     segment_cells = [c for c in cells if c["group"] != 0]
     for cell, adjusted in zip(overall, stats.holm([c["p"] for c in overall]), strict=True):
@@ -463,33 +733,34 @@ def analyse(
             cell["n"],
             cell["floor"],
             options.alpha,
-            (float(cell["a"].mean()), float(cell["b"].mean())) if cell["n"] else (math.nan, math.nan),
+            cell["levels"],
         )
 
     metrics_out, flip_matrices = [], {}
     for cell in overall:
         name = cell["metric"]
+        mean_a, mean_b = cell["levels"]
         entry = {
             "name": name,
             "kind": cell["kind"],
             "direction": _direction(name, options),
             "verdict": cell["verdict"],
             "effect": _round(cell["effect"]),
-            "relative_change": _round(cell["effect"] / np.mean(cell["a"]))
-            if cell["kind"] != "binary" and cell["n"] and np.mean(cell["a"]) != 0
+            "relative_change": _round(cell["effect"] / mean_a)
+            if cell["kind"] != "binary" and cell["n"] and mean_a != 0
             else None,
             "ci": [_round(cell["ci"][0]), _round(cell["ci"][1])],
             "p_value": _round(cell["p"]) if cell["p"] is not None else None,
             "p_adjusted": _round(cell["p_adjusted"]) if cell["p_adjusted"] is not None else None,
-            "mean_a": _round(float(np.mean(cell["a"]))) if cell["n"] else None,
-            "mean_b": _round(float(np.mean(cell["b"]))) if cell["n"] else None,
+            "mean_a": _round(mean_a) if cell["n"] else None,
+            "mean_b": _round(mean_b) if cell["n"] else None,
             "n": cell["n"],
             "noise_floor": _round(cell["floor"]) if cell["floor"] is not None else None,
             "reason": cell["reason"],
         }
         metrics_out.append(entry)
         if cell["kind"] == "binary":
-            flip_matrices[name] = _flips(cell["a"], cell["b"])
+            flip_matrices[name] = cell["flips"]
 
     segments_out = [
         {
@@ -536,7 +807,7 @@ def analyse(
             "median": _round(float(np.nanmedian(cases.similarity))),
             "histogram": _histogram(cases.similarity),
         },
-        "top_changes": _top_changes(frame, cases, options),
+        "top_changes": _top_changes(source, cases, options),
         "refusal_patterns": patterns,
         "options": {
             "alpha": options.alpha,
@@ -546,6 +817,7 @@ def analyse(
             "refusal_window": options.refusal_window,
             "custom_refusal_patterns": options.refusal_patterns is not None,
             "directions": dict(options.directions or {}),
+            **({} if bootstrapped is not None else {"interval": "normal"}),
         },
     }
     report = _json_ready(report)
@@ -573,17 +845,18 @@ def _overall(n_cases: int, overall: list[dict], segment_cells: list[dict]) -> tu
     return "no_significant_change", f"no metric with a worse direction moved significantly.{tail}"
 
 
-def _top_changes(frame: pd.DataFrame, cases: _Cases, options: AnalysisOptions) -> list[dict]:
+def _top_changes(source: PairSource, cases: _Cases, options: AnalysisOptions) -> list[dict]:
     order = np.argsort(np.nan_to_num(cases.similarity, nan=1.0), kind="stable")[: options.top_n]
+    rows = source.rows([int(cases.first_row[i]) for i in order])
     out = []
-    for i in order:
-        row = frame.iloc[int(cases.first_row[i])]
+    for i, (_, row) in zip(order, rows.iterrows(), strict=True):
         a, b = str(row["output_a"]), str(row["output_b"])
         truncated = len(a) > TEXT_CAP or len(b) > TEXT_CAP
         a, b = a[:TEXT_CAP], b[:TEXT_CAP]
+        case_id = row["case_id"]
         out.append(
             {
-                "case_id": cases.ids[i].item() if hasattr(cases.ids[i], "item") else cases.ids[i],
+                "case_id": case_id.item() if hasattr(case_id, "item") else case_id,
                 "similarity": _round(float(cases.similarity[i]), 4),
                 "segment": {f: (None if pd.isna(row[f]) else str(row[f])) for f in options.segment_fields},
                 "output_a": a,

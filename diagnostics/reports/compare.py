@@ -6,14 +6,16 @@ The analysis runs in the request, so files are capped: larger comparisons belong
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import IO
 
 from django.core.exceptions import ValidationError
 
 from core.permissions import require
-from diagnostics.behaviour.answers import AnswerFileError, Pairing, pair_answers, read_answers, read_prompts
-from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.answer_stream import FilePairs, index_answers, pair_indexes
+from diagnostics.behaviour.answers import AnswerFileError, read_prompts
+from diagnostics.behaviour.engine import AnalysisOptions, analyse_source
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.behaviour.refusal import Grammar, detect
 
@@ -30,7 +32,7 @@ def _read(file: IO[bytes], field: str) -> bytes:
 
 def _answers(file, field: str, text_field: str | None, id_field: str | None):
     try:
-        return read_answers(_read(file, field), filename=file.name, text_field=text_field, id_field=id_field)
+        return index_answers(io.BytesIO(_read(file, field)), file.name, text_field, id_field)
     except AnswerFileError as exc:
         raise ValidationError({field: [str(exc)]}) from None
 
@@ -48,7 +50,7 @@ def compare_files(
     id_field: str | None = None,
     refusal_patterns: list[str] | None = None,
     alpha: float = 0.05,
-) -> tuple[dict, Pairing]:
+) -> tuple[dict, FilePairs]:
     """The report of two answer files (paired by id, else by instruction text); ``ValidationError`` per field."""
     require(actor, "view")
     a = _answers(file_a, "file_a", text_field, id_field)
@@ -60,21 +62,14 @@ def compare_files(
         except AnswerFileError as exc:
             raise ValidationError({"prompts": [str(exc)]}) from None
     try:
-        pairing = pair_answers(
-            a,
-            b,
-            prompts=prompt_fields,
-            segment_fields=list(segment_fields),
-            names=(file_a.name, file_b.name),
-            labels=(label_a or None, label_b or None),
+        pairing = pair_indexes(
+            a, b, prompts=prompt_fields, segment_fields=list(segment_fields), labels=(label_a or None, label_b or None)
         )
     except AnswerFileError as exc:
         field = "segment_fields" if "Segment field" in str(exc) else "__all__"
         raise ValidationError({field: [str(exc)]}) from None
-    if len(pairing.frame) > MAX_PAIRS:
-        raise ValidationError(
-            {"__all__": [f"{len(pairing.frame):,} pairs; up to {MAX_PAIRS:,} here. Request a report."]}
-        )
+    if pairing.size > MAX_PAIRS:
+        raise ValidationError({"__all__": [f"{pairing.size:,} pairs; up to {MAX_PAIRS:,} here. Request a report."]})
     options = AnalysisOptions(
         segment_fields=list(segment_fields),
         alpha=alpha,
@@ -83,7 +78,11 @@ def compare_files(
         label_b=pairing.label_b,
     )
     try:
-        return analyse(pairing.frame, options), pairing
+        # In the request: measured here, not in worker processes.
+        return analyse_source(pairing, options, workers=1), pairing
+    except AnswerFileError as exc:
+        field = "segment_fields" if "Segment field" in str(exc) else "__all__"
+        raise ValidationError({field: [str(exc)]}) from None
     except ValueError as exc:
         raise ValidationError({"__all__": [str(exc)]}) from None
 

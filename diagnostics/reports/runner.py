@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from core.actors import system_actor
 from core.audit import audit_record
 from core.tasks import enqueue
-from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.engine import CHUNK_PAIRS, AnalysisOptions, analyse_source
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
@@ -104,8 +104,7 @@ def report_run(*, report_id: int, resume_stale_after: float | None = None) -> No
             progress = progress.span(0.5, 1.0)
         else:
             progress = progress.span(0.02, 1.0)
-        frame = report_frame(report, progress=progress.span(0.0, 0.2))
-        result = _analyse(report, frame, progress.span(0.2, 0.98))
+        result = _analyse(report, progress.span(0.0, 0.98))
         progress(1.0, "Saving", force=True)
     except ReportCancelled:
         report.refresh_from_db(fields=["status"])
@@ -169,9 +168,7 @@ def reports_resume_stale(*, stale_after: float = STALE_AFTER_SECONDS) -> list[in
     return resumed
 
 
-def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -> dict:
-    if frame.empty:
-        raise ValueError("No paired outputs to compare.")
+def _analyse(report: BehaviourReport, progress: Progress) -> dict:
     from diagnostics.reports.selectors import release_label
 
     opts = report.options or {}
@@ -190,7 +187,10 @@ def _analyse(report: BehaviourReport, frame: pd.DataFrame, progress: Progress) -
         label_a=label_a,
         label_b=label_b,
     )
-    return analyse(frame, options, embedding_backend=embedding_backend(), progress=progress)
+    # Measured in this process: a task worker's forked children would share its database connection.
+    return analyse_source(
+        OutputPairs(report), options, embedding_backend=embedding_backend(), progress=progress, workers=1
+    )
 
 
 def embedding_backend():
@@ -245,19 +245,22 @@ def _generate_outputs(report: BehaviourReport, progress: Progress) -> None:
         Output.objects.bulk_create(batch, ignore_conflicts=True)
 
 
-def _frame_rows(report: BehaviourReport, fields: list[str]) -> Iterator[dict]:
+def _frame_rows(report: BehaviourReport, fields: list[str], cases: list[int] | None = None) -> Iterator[dict]:
     """Pair A and B answers per (case, sample) from rows ordered by case, sample, side."""
+    prompt_cases = PromptCase.objects.filter(version_id=report.prompt_set_version_id)
+    outputs = Output.objects.filter(report=report)
+    if cases is not None:
+        prompt_cases, outputs = prompt_cases.filter(pk__in=cases), outputs.filter(case_id__in=cases)
     case_info = {
         pk: (case_id, segments, schema)
-        for pk, case_id, segments, schema in PromptCase.objects.filter(version_id=report.prompt_set_version_id)
-        .values_list("pk", "case_id", "segments", "json_schema")
-        .iterator(chunk_size=CHUNK)
+        for pk, case_id, segments, schema in prompt_cases.values_list(
+            "pk", "case_id", "segments", "json_schema"
+        ).iterator(chunk_size=CHUNK)
     }
     current: tuple | None = None
     pair: dict = {}
     rows = (
-        Output.objects.filter(report=report)
-        .order_by("case_id", "sample", "side")
+        outputs.order_by("case_id", "sample", "side")
         .values_list("case_id", "sample", "side", "text", "latency_ms", "cost")
         .iterator(chunk_size=CHUNK)
     )
@@ -268,7 +271,7 @@ def _frame_rows(report: BehaviourReport, fields: list[str]) -> Iterator[dict]:
                 yield pair
             current = key
             case_id, segments, schema = case_info[case_pk]
-            pair = {"case_id": case_id, "sample": sample, "schema": schema}
+            pair = {"case_id": case_id, "sample": sample, "schema": schema, "_case": case_pk}
             pair.update({f: (segments or {}).get(f, "(none)") for f in fields})
         pair[f"output_{side}"] = text
         pair[f"latency_{side}"] = latency
@@ -277,33 +280,54 @@ def _frame_rows(report: BehaviourReport, fields: list[str]) -> Iterator[dict]:
         yield pair
 
 
-def report_frame(report: BehaviourReport, *, progress: Progress | None = None, chunk: int = 20000) -> pd.DataFrame:
-    """The engine's input, built chunk by chunk from the Output table (never one giant list of dicts)."""
-    fields = list((report.options or {}).get("segment_fields", []))
-    expected = report.outputs.count() // 2 or 1
-    frames: list[pd.DataFrame] = []
-    buffer: list[dict] = []
-    built = 0
-    for row in _frame_rows(report, fields):
-        buffer.append(row)
-        if len(buffer) >= chunk:
-            frames.append(pd.DataFrame.from_records(buffer))
-            built += len(buffer)
-            buffer = []
-            if progress:
-                progress(built / expected, f"Reading outputs: {built} pairs")
-    if buffer:
-        frames.append(pd.DataFrame.from_records(buffer))
-    if not frames:
+class OutputPairs:
+    """A report's stored answers as the engine's stream: pairs read from the Output table chunk by chunk, each
+    chunk's texts dropped once measured; the few quoted in full are read again by (case, sample)."""
+
+    def __init__(self, report: BehaviourReport, chunk: int = CHUNK_PAIRS):
+        self.report, self._chunk = report, chunk
+        self.fields = list((report.options or {}).get("segment_fields", []))
+        self.size = report.outputs.count() // 2 or None
+        self._keys: list[np.ndarray] = []
+
+    def _frame(self, rows: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame.from_records(rows).drop(columns=["_case"]) if rows else pd.DataFrame()
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        self._keys = []
+        buffer: list[dict] = []
+        for row in _frame_rows(self.report, self.fields):
+            buffer.append(row)
+            if len(buffer) >= self._chunk:
+                yield self._take(buffer)
+                buffer = []
+        if buffer:
+            yield self._take(buffer)
+        if not self._keys:
+            raise ValueError("No paired outputs to compare.")
+
+    def _take(self, rows: list[dict]) -> pd.DataFrame:
+        self._keys.append(np.array([(row["_case"], row["sample"]) for row in rows], dtype=np.int64).reshape(-1, 2))
+        return self._frame(rows)
+
+    def rows(self, positions) -> pd.DataFrame:
+        keys = np.concatenate(self._keys)[list(positions)]
+        wanted = {(int(case), int(sample)) for case, sample in keys}
+        found = {
+            (row["_case"], row["sample"]): row
+            for row in _frame_rows(self.report, self.fields, cases=sorted({case for case, _ in wanted}))
+            if (row["_case"], row["sample"]) in wanted
+        }
+        return self._frame([found[int(case), int(sample)] for case, sample in keys])
+
+
+def report_frame(report: BehaviourReport) -> pd.DataFrame:
+    """Every pair of a report in one frame (what the engine streams, for inspection and benchmarks)."""
+    source = OutputPairs(report)
+    try:
+        return pd.concat(list(source.chunks()), ignore_index=True)
+    except ValueError:
         return pd.DataFrame()
-    frame = pd.concat(frames, ignore_index=True)
-    for side in ("a", "b"):
-        for column in (f"latency_{side}", f"cost_{side}"):
-            if column in frame and frame[column].isna().all():
-                frame = frame.drop(columns=[column])
-    if "schema" in frame and frame["schema"].isna().all():
-        frame = frame.drop(columns=["schema"])
-    return frame
 
 
 def summarise(result: dict) -> dict:

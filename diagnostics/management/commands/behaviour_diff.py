@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from diagnostics.behaviour.answers import AnswerFileError, pair_answers, read_answers, read_file, read_prompts
-from diagnostics.behaviour.engine import AnalysisOptions, analyse
+from diagnostics.behaviour.answer_stream import open_answer_file, pair_files
+from diagnostics.behaviour.answers import AnswerFileError, read_file, read_prompts
+from diagnostics.behaviour.engine import AnalysisOptions, analyse_source
 from diagnostics.behaviour.export import report_markdown
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 
@@ -51,28 +52,23 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        handles = []
         try:
-            sides = []
             for key in ("a", "b"):
-                data, name = read_file(options[key])
-                sides.append(
-                    (
-                        read_answers(
-                            data, filename=name, text_field=options["text_field"], id_field=options["id_field"]
-                        ),
-                        name,
-                    )
-                )
+                handles.append(open_answer_file(options[key]))
             prompts = None
             if options["prompts"]:
                 data, name = read_file(options["prompts"])
                 prompts = read_prompts(data, filename=name)
-            pairing = pair_answers(
-                sides[0][0],
-                sides[1][0],
+            # Both files are read record by record; the engine keeps metrics, not texts (answer_stream).
+            pairing = pair_files(
+                handles[0][0],
+                handles[1][0],
+                names=(handles[0][1], handles[1][1]),
+                text_field=options["text_field"],
+                id_field=options["id_field"],
                 prompts=prompts,
                 segment_fields=options["segment"],
-                names=(sides[0][1], sides[1][1]),
                 labels=(options["label_a"], options["label_b"]),
             )
             analysis = AnalysisOptions(
@@ -87,9 +83,15 @@ class Command(BaseCommand):
                 label_a=pairing.label_a,
                 label_b=pairing.label_b,
             )
-            report = analyse(pairing.frame, analysis)
+            report = analyse_source(pairing, analysis)
+            self._finish(report, pairing, options)
         except (AnswerFileError, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            for handle, _ in handles:
+                handle.close()
+
+    def _finish(self, report: dict, pairing, options) -> None:
         self.stderr.write(pairing.note)
         if options["judge_url"]:
             report["preference"] = self._judge(pairing, options)
@@ -117,7 +119,7 @@ class Command(BaseCommand):
         config = EndpointConfig(base_url=options["judge_url"], model=options["judge_model"], header_env=headers)
         try:
             return preference_judge(
-                pairing.frame, config, segment_fields=options["segment"], labels=(pairing.label_a, pairing.label_b)
+                pairing.frame(), config, segment_fields=options["segment"], labels=(pairing.label_a, pairing.label_b)
             )
         except GenerationError as exc:
             raise CommandError(f"preference judge: {exc}") from None
