@@ -31,10 +31,16 @@ DOC = ROOT / "docs" / "benchmarks.md"
 MARKER = re.compile(r"(<!-- bench-table: (?P<stem>[^ ]+) -->\n)(?P<body>.*?)(<!-- /bench-table -->)", re.S)
 # Variables that change what a benchmark measures; anything else in the environment is not part of its name.
 SKIP_IN_NAME = {"BENCH_RECORD"}
+# Variables that change how long or how parallel a run is, not what it measures: in its command, not its name.
+COMMAND_ONLY = {"BENCH_DEADLINE", "BENCH_PROCESSES"}
 
 
 def variant_env() -> dict[str, str]:
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("BENCH_") and k not in SKIP_IN_NAME}
+    return {
+        k: v
+        for k, v in sorted(os.environ.items())
+        if k.startswith("BENCH_") and k not in SKIP_IN_NAME and k not in COMMAND_ONLY
+    }
 
 
 def record_stem(name: str, env: dict[str, str] | None = None) -> str:
@@ -52,7 +58,7 @@ def _commit() -> str:
 
 
 def context(name: str) -> dict:
-    env = variant_env()
+    env = {**variant_env(), **{k: os.environ[k] for k in sorted(COMMAND_ONLY) if k in os.environ}}
     command = " ".join([*(f"{k}={v}" for k, v in env.items()), ".venv/bin/python -m bench", name])
     return {
         "command": command,

@@ -43,22 +43,28 @@ LATENCY_MEDIAN, LATENCY_SIGMA = 400.0, 0.5
 PAUSE_SHARE = 0.10
 MAX_MINUTES = 12 * 60  # a run still going after 12 simulated hours is reported as stuck
 
-# Runs per (scenario, volume): what the shared 2-core machine (load 10-15 from other work) could afford in about
-# half an hour; every rate is reported with its Clopper-Pearson 95 % interval.
+# Runs per (scenario, volume). Rows are run in chunks of CHUNK runs, each chunk with its own seed, interleaved so
+# that every row advances in proportion to its target; BENCH_DEADLINE (a UTC time, e.g. 2026-12-02T02:20) stops
+# starting chunks after it, so a grid that does not fit ends with every row at a similar share of its target.
+# Every rate is reported with its Clopper-Pearson 95 % interval.
 FULL = {
-    "err": {1_500: 60, 1_250: 40, 500: 30, 250: 30},
-    "err_diurnal": {1_500: 60},
-    "aa": dict.fromkeys(VOLUMES, 40),
-    "aa_diurnal": dict.fromkeys(VOLUMES, 20),
-    "aa_default_metrics": {1_500: 20},
-    "lat": {1_500: 20},
+    "aa": dict.fromkeys(VOLUMES, 1_000),
+    "aa_diurnal": dict.fromkeys(VOLUMES, 1_000),
+    "err": {1_500: 300, 1_250: 100, 500: 100, 250: 100},
+    "err_diurnal": {1_500: 300},
+    "aa_default_metrics": {1_500: 100},
+    "lat": {1_500: 100},
 }
+# The quick grid is the smallest that can show the three targets: 30 runs of the 1 % -> 3 % rise at 1,500/min
+# (>= 95 % means at most one miss), A/A at the lowest and highest volume (a false rollback there is a miss of the
+# 1 % target in the row) and a diurnal A/A row.
 QUICK = {
-    "aa": {250: 8, 1_500: 12},
-    "err": {1_500: 20},
-    "aa_diurnal": {500: 8},
-    "err_diurnal": {1_500: 10},
+    "aa": {250: 6, 1_500: 8},
+    "aa_diurnal": {1_500: 6},
+    "err": {1_500: 30},
 }
+CHUNK = 10
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
 
 # "error": the run judges the default critical metric (error_rate) only, so no latency samples are written or
 # tested (four times cheaper); "default": both default metrics (error_rate, and latency_ms as a non-critical one).
@@ -318,12 +324,10 @@ def _row(name: str, volume: int, outcomes: list[dict], five_pct: int) -> dict:
     }
 
 
-def run() -> dict:
-    started, started_cpu = time.perf_counter(), time.process_time()
-    quick = os.environ.get("BENCH_QUICK") == "1"
+def _grid(quick: bool) -> dict[str, dict[int, int]]:
     grid = QUICK if quick else FULL
     only = [n for n in os.environ.get("BENCH_SCENARIOS", "").split(",") if n]
-    if only:  # run part of the grid (e.g. one process per scenario on a machine with spare cores)
+    if only:
         unknown = set(only) - set(SCENARIOS)
         if unknown:
             raise ValueError(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
@@ -331,26 +335,103 @@ def run() -> dict:
     volumes = {int(v) for v in os.environ.get("BENCH_VOLUMES", "").split(",") if v}
     if volumes:
         grid = {name: {v: n for v, n in runs.items() if v in volumes} for name, runs in grid.items()}
-    _setup()
-    from rollouts.runs.services import default_steps
+    rows = [r.split(":") for r in os.environ.get("BENCH_ROWS", "").split(",") if r]
+    if rows:  # e.g. BENCH_ROWS=lat:1500,err:250: only these (scenario, volume) rows
+        wanted = {(name, int(volume)) for name, volume in rows}
+        grid = {name: {v: n for v, n in runs.items() if (name, v) in wanted} for name, runs in grid.items()}
+    return {name: runs for name, runs in grid.items() if runs}
 
-    world = _world()
-    five_pct = _five_percent_step(default_steps())
-    rows, number = [], 0
+
+def _chunks(grid: dict[str, dict[int, int]]) -> list[tuple[str, int, int, int]]:
+    """(scenario, volume, chunk number, runs) in the order they are run: the chunk that brings its row to the
+    smallest share of its target first, so a deadline cuts every row at about the same share."""
+    chunks = []
     for name, per_volume in grid.items():
         for volume, count in per_volume.items():
-            rng = np.random.default_rng([SEED, list(SCENARIOS).index(name), volume])
-            outcomes = []
-            for _ in range(count):
-                number += 1
-                outcomes.append(simulate_run(world, SCENARIOS[name], volume, rng, number))
-            rows.append(_row(name, volume, outcomes, five_pct))
-            print(json.dumps({"row": rows[-1]}), file=sys.stderr, flush=True)  # progress, one line per row
+            for number, first in enumerate(range(0, count, CHUNK)):
+                runs = min(CHUNK, count - first)
+                chunks.append(((first + runs) / count, name, volume, number, runs))
+    chunks.sort(key=lambda c: (c[0], list(SCENARIOS).index(c[1]), c[2]))
+    return [(name, volume, number, runs) for _, name, volume, number, runs in chunks]
+
+
+def _deadline() -> float | None:
+    text = os.environ.get("BENCH_DEADLINE")
+    if not text:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def _work(part: int, parts: int, quick: bool) -> list[dict]:
+    """One process's share of the chunks (every parts-th, from part), on its own in-memory database."""
+    _setup()
+    world = _world()
+    deadline = _deadline()
+    outcomes = []
+    for i, (name, volume, chunk, runs) in enumerate(_chunks(_grid(quick))):
+        if i % parts != part:
+            continue
+        if deadline is not None and time.time() > deadline:
+            break
+        rng = np.random.default_rng([SEED, list(SCENARIOS).index(name), volume, chunk])
+        for k in range(runs):
+            row = list(SCENARIOS).index(name) * len(VOLUMES) + VOLUMES.index(volume)
+            number = row * 10_000 + chunk * CHUNK + k + 1  # its environment's name and its day, unique per process
+            outcome = simulate_run(world, SCENARIOS[name], volume, rng, number)
+            outcome.update(scenario=name, volume=volume)
+            outcomes.append(outcome)
+            print(json.dumps({"outcome": outcome}, default=str), file=sys.stderr, flush=True)  # progress
+    return outcomes
+
+
+def _work_star(args) -> list[dict]:
+    return _work(*args)
+
+
+def run() -> dict:
+    started, started_cpu = time.perf_counter(), time.process_time()
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    grid = _grid(quick)
+    parts = max(1, PROCESSES)
+    if parts == 1:
+        outcomes = _work(0, 1, quick)
+        children_cpu = 0.0
+    else:
+        import multiprocessing
+        import resource
+
+        # Spawned, not forked: each process sets Django up on its own in-memory database.
+        with multiprocessing.get_context("spawn").Pool(parts) as pool:
+            outcomes = [o for part in pool.map(_work_star, [(p, parts, quick) for p in range(parts)]) for o in part]
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_cpu = usage.ru_utime + usage.ru_stime
+    _setup()  # the parent reads RunState and the default steps too
+    rows = rows_from(outcomes)
     result = summarise(rows, quick=quick)
-    result["metrics"]["seconds"] = round(time.perf_counter() - started, 1)
-    result["metrics"]["cpu_seconds"] = round(time.process_time() - started_cpu, 1)
-    result["notes"]["grid"] = {k: dict(v) for k, v in grid.items()}
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - started_cpu + children_cpu
+    result["metrics"].update(
+        seconds=round(seconds, 1),
+        cpu_seconds=round(cpu, 1),
+        processes=parts,
+        runs_per_second=round(len(outcomes) / seconds, 3),
+        runs_per_cpu_second=round(len(outcomes) / cpu, 3) if cpu else None,
+    )
+    result["grid"] = grid
     return result
+
+
+def rows_from(outcomes: list[dict]) -> list[dict]:
+    """Rows (scenario, volume) in the grid's order from per-run outcomes (one process's, or several put together)."""
+    from rollouts.runs.services import default_steps
+
+    five_pct = _five_percent_step(default_steps())
+    by: dict[tuple[str, int], list[dict]] = {}
+    for o in outcomes:
+        by.setdefault((o["scenario"], int(o["volume"])), []).append(o)
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    keys = sorted(by, key=lambda k: (order[k[0]], k[1]))
+    return [_row(name, volume, by[(name, volume)], five_pct) for name, volume in keys]
 
 
 def summarise(rows: list[dict], *, quick: bool = False) -> dict:
@@ -394,11 +475,10 @@ def summarise(rows: list[dict], *, quick: bool = False) -> dict:
         "detect_1_to_3_by_5pct": metrics["detect_1_to_3_by_5pct"],
         "metrics": metrics,
         "ok": ok,
-        "notes": {
-            "rows": rows,
-            "seed": SEED,
-            "pause_share": PAUSE_SHARE,
-        },
+        "rows": rows,
+        "seed": SEED,
+        "pause_share": PAUSE_SHARE,
+        "notes": table(rows),
     }
 
 
@@ -428,19 +508,16 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    # python -m bench.judge_quality --combine PART.err ...: put the rows of a split run together and print the
-    # combined result and its table.
+    # python -m bench.judge_quality --combine PART.err ...: put the runs of parts run side by side together (each
+    # part's stderr has one {"outcome": ...} line per finished run, so a part stopped early keeps its runs).
     if sys.argv[1:2] == ["--combine"]:
         from pathlib import Path
 
-        # Each part's stderr has one {"row": ...} line per finished row, so rows of a part stopped before its end
-        # are kept too.
+        _setup()
         lines = [line for path in sys.argv[2:] for line in Path(path).read_text().splitlines()]
-        rows = [json.loads(line)["row"] for line in lines if line.startswith('{"row"')]
-        order = {name: i for i, name in enumerate(SCENARIOS)}
-        rows.sort(key=lambda r: (order[r["scenario"]], r["volume_per_min"]))
-        combined = summarise(rows)
+        outcomes = [json.loads(line)["outcome"] for line in lines if line.startswith('{"outcome"')]
+        combined = summarise(rows_from(outcomes))
         print(json.dumps(combined, default=str))
-        print(table(combined["notes"]["rows"]))
+        print(combined["notes"])
     else:
         print(json.dumps(run(), default=str))

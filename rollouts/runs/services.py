@@ -584,7 +584,9 @@ def run_advance(*, run_id: int, worker: str = "worker") -> None:
         return
     try:
         for _ in range(len(run.steps) + 3):
-            run = RolloutRun.objects.select_related("environment__feature").get(pk=run_id)
+            run = RolloutRun.objects.select_related("environment__feature", "stable_release", "candidate_release").get(
+                pk=run_id
+            )
             if run.lease_owner != token or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
                 return
             RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=clock.now() + lease)
@@ -787,7 +789,11 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
                 reason=f"Judge still waiting for data after {run.step_looks} looks, too little traffic: {reason}",
             )
             return False
-    return True
+    # Keep looking: the next look is due one interval from this one (set here rather than by another pass).
+    RolloutRun.objects.filter(pk=run.pk, state=RunState.RUNNING, looks=run.looks).update(
+        next_check_at=now + timedelta(seconds=plan.look_interval(step, cfg))
+    )
+    return False
 
 
 def _drive_rollback(run: RolloutRun) -> bool:

@@ -174,11 +174,12 @@ def test_marginal_when_worse_but_not_significant_at_the_look():
 
 def test_obrien_fleming_spending_makes_early_looks_need_overwhelming_evidence_and_pocock_does_not():
     canary, baseline = arms(270, 200)  # one-sided p about 0.0006
-    obf = JudgeConfig(expected_canary_share=0.5, spending="obrien_fleming")
+    obf = JudgeConfig(expected_canary_share=0.5, spending="obrien_fleming", alpha=0.01)
     verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=obf, look=k).verdict for k in (1, 8, 20)]
     assert verdicts == ["marginal", "marginal", "fail"]
     # Pocock (the default) spends about alpha/K at every look, a little more early: a fail at once.
-    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=HALF, look=k).verdict for k in (1, 20)]
+    pocock = JudgeConfig(expected_canary_share=0.5, alpha=0.01)
+    verdicts = [judge(canary=canary, baseline=baseline, specs=[ERROR], config=pocock, look=k).verdict for k in (1, 20)]
     assert verdicts == ["fail", "marginal"]
     lenient = JudgeConfig(expected_canary_share=0.5, alpha=0.05)
     assert judge(canary=canary, baseline=baseline, specs=[ERROR], config=lenient, look=8).verdict == "fail"
@@ -345,3 +346,40 @@ def test_srm_p_value():
     assert float(srm_p_value(600, 400, 0.5)) < 1e-9
     assert math.isnan(float(srm_p_value(0, 0, 0.5)))
     assert float(srm_p_value(10, 0, 1.0)) == 1.0 and float(srm_p_value(10, 1, 1.0)) == 0.0
+
+
+def test_split_at_tiny_counts_is_not_checked_and_never_flags_a_healthy_run():
+    # A 1 % canary with 12 of 250 requests: the old chi-square said p = 2e-5; a handful of requests says nothing.
+    canary = ArmData(requests=12, binary={"error_rate": (0, 12)})
+    baseline = ArmData(requests=238, binary={"error_rate": (2, 238)})
+    result = judge(
+        canary=canary, baseline=baseline, specs=[ERROR], config=JudgeConfig(expected_canary_share=0.01), look=1
+    )
+    assert result.srm.ok and result.srm.level is None and "not checked" in result.srm.reason
+    assert result.verdict == "inconclusive" and "too few samples" in result.reason
+
+
+def test_healthy_splits_pass_the_budgeted_exact_check_at_every_planned_look():
+    rng = np.random.default_rng(7)
+    config = JudgeConfig(expected_canary_share=0.01, max_looks=30)
+    flagged = 0
+    for _ in range(300):
+        total = int(rng.integers(30_000, 60_000))
+        n_c = int(rng.binomial(total, 0.01))
+        canary = ArmData(requests=n_c, binary={"error_rate": (0, n_c)})
+        baseline = ArmData(requests=total - n_c, binary={"error_rate": (0, total - n_c)})
+        result = judge(canary=canary, baseline=baseline, specs=[ERROR], config=config, look=int(rng.integers(1, 31)))
+        assert result.srm.level == pytest.approx(0.001 / 30)
+        flagged += not result.srm.ok
+    assert flagged == 0  # expected 300 x 0.001 / 30 = 0.01
+
+
+def test_a_doubled_canary_share_is_a_sample_ratio_mismatch():
+    # 2 % of the requests reach a 1 % canary: 400 of 20,000, 200 expected.
+    canary = ArmData(requests=400, binary={"error_rate": (4, 400)})
+    baseline = ArmData(requests=19_600, binary={"error_rate": (196, 19_600)})
+    result = judge(
+        canary=canary, baseline=baseline, specs=[ERROR], config=JudgeConfig(expected_canary_share=0.01), look=3
+    )
+    assert not result.srm.ok and result.srm.p_value < 1e-20
+    assert result.verdict == "inconclusive" and "exact binomial" in result.reason

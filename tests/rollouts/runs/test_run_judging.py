@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from rollouts.models import FINAL_RUN_STATES, Analysis, DeploymentEvent, RunState
+from rollouts.models import FINAL_RUN_STATES, Analysis, DeploymentEvent, RolloutRun, RunState
 from rollouts.runs import services as runs
 from tests.rollouts.runs.engine_support import state_of, wait_for
 
@@ -161,3 +162,72 @@ def test_an_aa_run_crosses_every_step_and_promotes(staged, responder, api_as, we
         assert f"tested look {last.result['budget']['tested_look']} of 6" in page
     else:
         assert "this look tested nothing and spent none" in page
+
+
+def _step_started(run, index: int):
+    wait_for(lambda: RolloutRun.objects.get(pk=run.pk).step_index == index, 30)
+    return RolloutRun.objects.values_list("step_started_at", flat=True).get(pk=run.pk)
+
+
+def test_a_look_at_minute_boundaries_counts_exactly_the_requests_inside_its_window(
+    staged, responder, api_as, celery_worker_process, beat
+):
+    staging, stable, candidate = staged
+    steps = [
+        {"type": "weight", "weight": 50},
+        {"type": "analysis", "seconds": 3, "looks": 1, "max_wait_looks": 3},
+        {"type": "weight", "weight": 100},
+    ]
+    run = runs.run_start(
+        actor=responder,
+        environment=staging,
+        candidate_release=candidate,
+        steps=steps,
+        config={**FAST, "metrics": METRICS},
+    )
+    start = _step_started(run, 1)
+    client = api_as(responder)
+    minute = start.replace(second=0, microsecond=0)  # the step's first minute, before the step began
+    for rel in (stable, candidate):
+        post(client, records(rel, n=100, error_every=1, at=start - timedelta(seconds=30)))  # the previous step
+        if minute < start:
+            post(client, records(rel, n=50, error_every=1, at=minute))
+        post(client, records(rel, n=60, error_every=30, at=start))  # at the window's start: inside
+    wait_for(
+        lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 30, celery_worker_process, beat
+    )
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED, run.state_reason
+    look = run.analyses.get(step_index=1)
+    assert look.result["tested"] and look.result["requests"] == {"canary": 60, "baseline": 60}
+    error = next(m for m in look.result["metrics"] if m["name"] == "error_rate")
+    assert (error["n_canary"], error["n_baseline"]) == (60, 60)
+    assert error["estimate"] == 0  # 2 errors in each arm: the 150 errors just before the window stayed out
+
+
+def test_a_doubled_canary_share_pauses_the_run_for_a_person(staged, responder, api_as, celery_worker_process, beat):
+    staging, stable, candidate = staged
+    steps = [
+        {"type": "weight", "weight": 10},
+        {"type": "analysis", "seconds": 3, "looks": 2, "max_wait_looks": 3},
+        {"type": "weight", "weight": 100},
+    ]
+    run = runs.run_start(
+        actor=responder,
+        environment=staging,
+        candidate_release=candidate,
+        steps=steps,
+        config={**FAST, "metrics": METRICS},
+    )
+    start = _step_started(run, 1)
+    client = api_as(responder)
+    post(client, records(stable, n=600, error_every=100, at=start))
+    post(client, records(candidate, n=150, error_every=100, at=start))  # 20 % of the requests at a 10 % weight
+    wait_for(
+        lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 30, celery_worker_process, beat
+    )
+    run.refresh_from_db()
+    assert run.state == RunState.PAUSED and "the traffic split is off" in run.state_reason, run.state_reason
+    assert "exact binomial" in run.state_reason and "20.00% vs expected 10.00%" in run.state_reason
+    look = run.analyses.get(step_index=1)
+    assert look.result["srm"]["ok"] is False and not look.result["tested"]
