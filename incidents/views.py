@@ -5,13 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import User
-from core.permissions import can, permission_required, require
+from core.permissions import can, read_required, refusal, signed_in
 from core.redirects import next_url
 from diagnostics.checklists import checklist_for
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
@@ -55,7 +55,7 @@ def _error_text(exc: ValidationError) -> str:
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_list(request):
     filters = {
         "status": request.GET.get("status", ""),
@@ -82,7 +82,7 @@ def incident_list(request):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("incident.create")
+@read_required("incident.create")
 def incident_create(request):
     form = IncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -187,7 +187,7 @@ def _action_items_ctx(request, incident: Incident, form=None, added=None) -> dic
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_detail(request, pk: int):
     incident = _incident(pk)
     if request.htmx and request.GET.get("panel") == "what-changed":
@@ -208,7 +208,7 @@ def _people():
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_timeline(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     template = "incidents/timeline_page.html"
@@ -219,7 +219,7 @@ def incident_timeline(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_transition(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     try:
@@ -237,7 +237,7 @@ def incident_transition(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_edit(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     form = IncidentEditForm(request.POST)
@@ -252,7 +252,7 @@ def incident_edit(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_add_note(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     form = NoteForm(request.POST)
@@ -266,7 +266,7 @@ def incident_add_note(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def note_edit(request, pk: int):
     event = get_object_or_404(TimelineEvent.objects.select_related("incident"), pk=pk)
     try:
@@ -277,7 +277,7 @@ def note_edit(request, pk: int):
 
 
 @require_POST
-@permission_required("action_item.edit")
+@signed_in
 def action_item_create(request, pk: int):
     """Adds an item and says so. A refused form comes back with what was typed and the field messages; a duplicate
     title comes back asking for confirmation."""
@@ -322,19 +322,20 @@ def _row(request, item: ActionItem, *, form=None, status: int = 200):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def action_item_row(request, pk: int):
     """The read-only row (what "Cancel" in the edit row swaps back in)."""
     return _row(request, get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk))
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def action_item_edit(request, pk: int):
     """Edit in place: GET swaps the row for a form, POST saves (the service checks role or ownership)."""
     item = get_object_or_404(ActionItem.objects.select_related("owner", "incident"), pk=pk)
-    require(request.user, "action_item.edit", item)
     if request.method == "GET":
+        if reason := refusal(request.user, "action_item.edit", item):
+            raise PermissionDenied(reason)  # no edit row to show: the 403 says why (the service decides saving)
         form = ActionItemEditForm(
             initial={f: getattr(item, f) for f in ("title", "due_date", "priority", "status", "wont_do_reason")}
             | {"owner": item.owner_id}
@@ -362,10 +363,9 @@ def _incident_anchor(item: ActionItem) -> str:
 
 
 @require_POST
-@permission_required("view")
+@signed_in
 def action_item_status(request, pk: int):
     item = get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk)
-    require(request.user, "action_item.edit", item)
     form = ActionStatusForm(request.POST)
     if form.is_valid():
         try:
@@ -378,7 +378,7 @@ def action_item_status(request, pk: int):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def action_item_board(request):
     items = ActionItem.objects.select_related("owner", "incident").order_by("due_date", "id")
     owner = request.GET.get("owner", "")
@@ -416,12 +416,11 @@ def _postmortem(pk: int) -> Postmortem:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def postmortem_edit(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if request.method == "POST":
-        require(request.user, "postmortem.edit")
         if postmortem is None:
             postmortem = services.postmortem_start(actor=request.user, incident=incident)
         form = PostmortemForm(request.POST, instance=Postmortem.objects.get(pk=postmortem.pk))
@@ -446,7 +445,7 @@ def postmortem_edit(request, pk: int):
 
 
 @require_POST
-@permission_required("postmortem.edit")
+@signed_in
 def postmortem_submit(request, pk: int):
     try:
         services.postmortem_submit(actor=request.user, postmortem=_postmortem(pk))
@@ -456,7 +455,7 @@ def postmortem_submit(request, pk: int):
 
 
 @require_POST
-@permission_required("postmortem.publish")
+@signed_in
 def postmortem_publish(request, pk: int):
     try:
         revision = services.postmortem_publish(actor=request.user, postmortem=_postmortem(pk))
@@ -468,13 +467,13 @@ def postmortem_publish(request, pk: int):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def postmortem_markdown(request, pk: int):
     return markdown_response(_postmortem(pk), request.GET.get("revision"))
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def postmortem_print(request, pk: int):
     """Print-friendly: the latest published revision, or the live draft marked as such."""
     postmortem = _postmortem(pk)
