@@ -14,7 +14,7 @@ def timeline_record(
     incident: Incident,
     kind: str,
     text: str,
-    actor=None,
+    actor,
     data: dict | None = None,
     occurred_at: dt.datetime | None = None,
     source: str = IncidentSource.WEB,
