@@ -16,7 +16,6 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.permissions import can
 from rollouts.integrations import otlp
 from rollouts.integrations.auth import FlaggerMetadataTokenAuthentication, is_metrics_token, token_user
 from rollouts.integrations.gates import HOOKS, flagger_decision, judge_status
@@ -81,15 +80,16 @@ def otlp_traces(request):
     user = token_user(request.headers.get("Authorization", ""))
     if user is None:
         return _otlp_error(content_type, 401, _UNAUTHENTICATED, "Send Authorization: Token <your API token>.")
-    if not can(user, "observation.ingest"):
-        return _otlp_error(content_type, 403, _PERMISSION_DENIED, "This needs the responder role (observation.ingest).")
     # The raw stream, not request.body: batches may exceed DATA_UPLOAD_MAX_MEMORY_SIZE; the body-size middleware
     # caps this path instead.
     try:
         batch = otlp.decode(request.read(), content_type, request.headers.get("Content-Encoding", ""))
     except otlp.OtlpBadRequest as exc:
         return _otlp_error(content_type, 400, _INVALID_ARGUMENT, str(exc))
-    result = otlp.traces_ingest(actor=user, batch=batch)
+    try:
+        result = otlp.traces_ingest(actor=user, batch=batch)
+    except PermissionDenied as exc:
+        return _otlp_error(content_type, 403, _PERMISSION_DENIED, str(exc))
     if result.rejected:
         log.info("OTLP intake from %s: %s", user, result.error_message)
     return HttpResponse(otlp.encode_response(result, content_type), content_type=content_type)

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from core.models import AuditEntry, Role, User
 from core.permissions import RULES
@@ -49,6 +50,7 @@ from rollouts.runs import services as runs
 from slackbot.rollback_commands import plan_message
 from tests.conftest import api_client_for
 from tests.diagnostics.reports.conftest import cases, contract_result, jsonl, outputs, upload
+from tests.rollouts.integrations.test_otlp_intake import _json_request, _json_span
 from tests.slackbot.conftest import celery_eager, fake_slack, slack, slack_settings  # noqa: F401 (fixtures)
 from tests.slackbot.test_incident_modal import _submission
 from tests.slackbot.test_rollback import _confirm_payload
@@ -523,6 +525,30 @@ DOORS: list[Door] = [
         lambda w: {"records": [_observation(w)]},
         written=count(Observation),
     ),
+    Door(
+        "observation.ingest",
+        "otlp",
+        "POST /v1/traces",
+        lambda ctx: Client().post(
+            "/v1/traces",
+            json.dumps(
+                _json_request(
+                    _json_span(
+                        **{
+                            "rewind.environment": "staging",
+                            "rewind.release": ctx.w.r2.number,
+                            "gen_ai.request.model": "m",
+                        }
+                    )
+                )
+            ),
+            content_type="application/json",
+            **(
+                {"HTTP_AUTHORIZATION": f"Token {Token.objects.get_or_create(user=ctx.user)[0].key}"} if ctx.user else {}
+            ),
+        ),
+        written=count(Observation),
+    ),
     web(
         "impact.review",
         "POST impact add",
@@ -732,7 +758,7 @@ def test_the_role_below_is_refused_and_nothing_is_written_the_role_succeeds(requ
         assert response.status_code == door.refused_status, (response.status_code, response.content[:500])
         if door.refused_status == 302:
             assert "/login/" in response["Location"]
-        elif door.via in ("api", "metrics"):
+        elif door.via in ("api", "metrics", "otlp"):
             assert says in json.dumps(response.json()), response.json()
         else:
             assert says in response.content.decode()
@@ -793,7 +819,8 @@ DECIDED_IN = {
     "webhook.manage": "rollouts/runs/webhooks.py",
     "impact.review": "rollouts/impact/services.py",
     "impact.waive": "rollouts/impact/services.py",
-    "observation.ingest": "rollouts/judging/observations.py",
+    # The observations API and the OTLP intake (which refuses even a batch without a GenAI span).
+    "observation.ingest": ("rollouts/judging/observations.py", "rollouts/integrations/otlp.py"),
     "metrics.read": "rollouts/integrations/prometheus_export.py",
     "admin": "core/admin_site.py",
     # Alert sources (incidents) and change-event targets (rollouts) are two domains under one admin rule.
@@ -823,7 +850,7 @@ def test_each_rule_is_decided_in_one_service_module():
     deciding: dict[str, set[str]] = {}
     for rel, text in _sources():
         for match in DECIDES.finditer(text):
-            if match.group(1) == "require" or rel.endswith(("services.py", "admin_site.py", "observations.py")):
+            if match.group(1) == "require" or rel.endswith(("services.py", "admin_site.py")):
                 deciding.setdefault(match.group(2), set()).add(rel)
     for action, helper in NAMED_BY_HELPER.items():
         module = DECIDED_IN[action]
