@@ -261,6 +261,13 @@ DOORS: list[Door] = [
         lambda w: {"feature": SLUG, "environment": "staging", "release": w.r3.pk},
         written=count(DeploymentEvent),
     ),
+    web(
+        "deployment.record",
+        "POST deployment form",
+        f"/features/{SLUG}/deployments/new/",
+        lambda w: {"environment": w.staging.pk, "release": w.r3.pk},
+        written=count(DeploymentEvent),
+    ),
     api(
         "feature.manage",
         "POST /features/",
@@ -463,6 +470,13 @@ DOORS: list[Door] = [
         "POST /runs/",
         "/api/v1/runs/",
         lambda w: {"environment": w.staging.pk, "candidate_release": w.r3.pk},
+        written=count(RolloutRun),
+    ),
+    web(
+        "rollout.start",
+        "POST /rollouts/new/",
+        "/rollouts/new/",
+        lambda w: {"environment": w.staging.pk, "candidate_release": w.r3.pk, "preset": "quick"},
         written=count(RolloutRun),
     ),
     web(
