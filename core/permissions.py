@@ -1,4 +1,5 @@
-"""Who may do what: the one table of rules, used by the web views, the API and the Slack bot.
+"""Who may do what: the one table of rules. Services decide with ``require``; doors only authenticate (and
+check the read rule), and pages use ``can``/``refusal`` to show a control disabled with its reason.
 
 Each action names the minimum role. Roles are ordered (viewer < responder < approver < admin).
 """
@@ -85,15 +86,32 @@ def require(user, action: str, obj=None) -> None:
         raise PermissionDenied(refusal(user, action, obj))
 
 
-def permission_required(action: str):
-    """View decorator: anonymous users go to login, signed-in users without the role get 403."""
+def signed_in(view):
+    """Door of a write: anonymous users go to login; whether the user may is the service's decision
+    (``require(actor, action)`` inside it raises PermissionDenied, which the 403 page and the API show)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def read_required(action: str = "view"):
+    """Door of a page: anonymous users go to login; reading (GET, HEAD) needs ``action`` ("view" unless the page
+    shows what only some roles may see, e.g. an integration's configuration). Other methods pass to the view,
+    whose service decides. A form page refuses its GET to whoever its service would refuse, with the same
+    message: that is presentation (nothing to fill in), not a second rule."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            require(request.user, action)
+            if request.method in SAFE_METHODS:
+                require(request.user, action)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -102,10 +120,9 @@ def permission_required(action: str):
 
 
 class RolePermission(BasePermission):
-    """DRF permission: reads need 'view'; writes need the view's ``write_action`` (or a per-action map).
-
-    A viewset sets ``write_action = "release.register"`` or ``action_permissions = {"rollback": "..."}``.
-    """
+    """DRF door: every request is authenticated; reads need ``read_action`` ("view" unless the viewset says
+    otherwise). Writes are decided by the service the view calls (its PermissionDenied becomes a 403 whose
+    ``detail`` names the role)."""
 
     message = "You do not have the role this needs."
 
@@ -113,18 +130,10 @@ class RolePermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        action = self.action_for(request, view)
+        if request.method not in SAFE_METHODS:
+            return True
+        action = getattr(view, "read_action", "view")
         allowed = can(user, action)
         if not allowed:
             self.message = refusal(user, action)
         return allowed
-
-    @staticmethod
-    def action_for(request, view) -> str:
-        per_action = getattr(view, "action_permissions", {})
-        name = getattr(view, "action", None)
-        if name in per_action:
-            return per_action[name]
-        if request.method in SAFE_METHODS:
-            return "view"
-        return getattr(view, "write_action", "admin")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import User
-from core.permissions import can, permission_required
+from core.permissions import can, read_required, signed_in
 from diagnostics import services
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from rollouts.models import Feature
@@ -33,7 +33,7 @@ def _run(request, diagnosis, fn, **kwargs):
 
 
 @require_POST
-@permission_required("diagnosis.update")
+@signed_in
 def assign_owner(request, pk: int):
     diagnosis = get_object_or_404(LayerDiagnosis, pk=pk)
     owner = User.objects.filter(pk=request.POST.get("owner") or 0, is_active=True).first()
@@ -44,7 +44,7 @@ def assign_owner(request, pk: int):
 
 
 @require_POST
-@permission_required("diagnosis.update")
+@signed_in
 def set_verdict(request, pk: int):
     diagnosis = get_object_or_404(LayerDiagnosis, pk=pk)
     return _run(
@@ -57,7 +57,7 @@ def set_verdict(request, pk: int):
 
 
 @require_POST
-@permission_required("diagnosis.update")
+@signed_in
 def add_evidence(request, pk: int):
     diagnosis = get_object_or_404(LayerDiagnosis, pk=pk)
     return _run(
@@ -72,7 +72,7 @@ def add_evidence(request, pk: int):
 
 
 @require_POST
-@permission_required("diagnosis.update")
+@signed_in
 def answer_checklist(request, pk: int):
     diagnosis = get_object_or_404(LayerDiagnosis, pk=pk)
     return _run(
@@ -85,7 +85,7 @@ def answer_checklist(request, pk: int):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def ownership_map(request):
     """Every feature's ownership map: who owns each of the four layers. New incidents start from it."""
     features = Feature.objects.select_related("team").prefetch_related("layer_owners__owner", "layer_owners__team")
@@ -111,7 +111,7 @@ def ownership_map(request):
 
 
 @require_POST
-@permission_required("ownership.manage")
+@signed_in
 def ownership_set(request):
     feature = get_object_or_404(Feature, slug=request.POST.get("feature", ""))
     owner = User.objects.filter(pk=request.POST.get("owner") or 0, is_active=True).first()

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.models import Team
-from core.permissions import RolePermission, permission_required
+from core.permissions import RolePermission, read_required
 from incidents.dashboard import DashboardFilters, action_items_in_scope, dashboard_compute
 from incidents.models import ACTIVE_ACTION_STATUSES
 from rollouts.models import Feature
@@ -54,7 +54,7 @@ def _form(params) -> DashboardFilterForm:
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def dashboard(request):
     form = _form(request.GET)
     board = dashboard_compute(form.filters()) if form.is_valid() else None
@@ -88,7 +88,7 @@ class _Echo:
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def dashboard_export(request):
     """CSV of one aggregate table, or the underlying open action items (streamed: may be many rows)."""
     form = _form(request.GET)

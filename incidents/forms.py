@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from core.forms import LimitedTextMixin
 from core.models import User
@@ -100,3 +101,19 @@ class PostmortemForm(LimitedTextMixin, forms.ModelForm):
         model = Postmortem
         fields = list(POSTMORTEM_TEXT_FIELDS)
         widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in POSTMORTEM_TEXT_FIELDS}
+
+
+def error_text(exc: ValidationError) -> str:
+    """A service's messages as one line (for a flash message)."""
+    if hasattr(exc, "error_dict"):
+        return " ".join(m for msgs in exc.message_dict.values() for m in msgs)
+    return " ".join(exc.messages)
+
+
+def form_errors(form, exc: ValidationError) -> None:
+    """Put a service's messages on the fields they name, keeping their codes (e.g. "duplicate")."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)

@@ -23,7 +23,7 @@ def timeline_shows_run_transition(sender, *, run, old, new, reason, actor, kind,
         incident=incident,
         kind=kind,
         text=f"{run.kind.capitalize()} #{run.pk} of {run.environment}: {old} → {new}. {reason}".strip(),
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor,
         data={"run": run.pk, "old": old, "new": new, "step_index": run.step_index},
     )
 

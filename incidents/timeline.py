@@ -14,14 +14,17 @@ def timeline_record(
     incident: Incident,
     kind: str,
     text: str,
-    actor=None,
+    actor,
     data: dict | None = None,
     occurred_at: dt.datetime | None = None,
     source: str = IncidentSource.WEB,
     external_ref: str = "",
 ) -> TimelineEvent:
     """Append an event. With ``external_ref`` it is idempotent: the same ref on the same incident returns the
-    event already recorded (a retried Slack task never doubles a message)."""
+    event already recorded (a retried Slack task never doubles a message). ``actor`` is required: a person, or
+    the ``core.actors.system_actor`` of the job (named on the event; it stores no user for it)."""
+    if actor is None:
+        raise ValueError("timeline_record needs an actor: a user or core.actors.system_actor(job)")
     if external_ref:
         existing = TimelineEvent.objects.filter(incident=incident, external_ref=external_ref).first()
         if existing:

@@ -1,4 +1,6 @@
-"""Incident pages. One view serves a page and its htmx fragment; every form also works without JavaScript."""
+"""Incident pages: the list, opening one, its detail page (timeline, layers, what changed, action items) and its
+edits. One view serves a page and its htmx fragment; every form also works without JavaScript. Action items'
+own pages are in action_item_views.py, the postmortem's in postmortem_views.py."""
 
 from __future__ import annotations
 
@@ -11,51 +13,29 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import User
-from core.permissions import can, permission_required, require
-from core.redirects import next_url
+from core.permissions import can, read_required, signed_in
 from diagnostics.checklists import checklist_for
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis, Verdict, layer_sorted
+from diagnostics.models import LayerDiagnosis, Verdict, layer_sorted
 from diagnostics.reports.incident_views import evidence_reports_ctx
 from diagnostics.suggestions import suggest_layers
 from incidents import selectors, services
-from incidents.api.views import markdown_response
-from incidents.forms import (
-    ActionItemCreateForm,
-    ActionItemEditForm,
-    ActionStatusForm,
-    IncidentEditForm,
-    IncidentForm,
-    NoteForm,
-    PostmortemForm,
-)
+from incidents.forms import ActionItemCreateForm, IncidentEditForm, IncidentForm, NoteForm, error_text, form_errors
 from incidents.models import (
     SEVERITY_DEFINITIONS,
-    ActionItem,
-    ActionStatus,
     Incident,
     Postmortem,
-    PostmortemStatus,
     Severity,
     Status,
     TimelineEvent,
     TimelineKind,
 )
-from incidents.postmortems import postmortem_markdown as render_md
-from incidents.postmortems import postmortem_snapshot
-from incidents.services import postmortem_publish_problems
 from rollouts.models import Feature
 
 PAGE_SIZE = 25
 
 
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(m for msgs in exc.message_dict.values() for m in msgs)
-    return " ".join(exc.messages)
-
-
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_list(request):
     filters = {
         "status": request.GET.get("status", ""),
@@ -82,7 +62,7 @@ def incident_list(request):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("incident.create")
+@read_required("incident.create")
 def incident_create(request):
     form = IncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -187,7 +167,7 @@ def _action_items_ctx(request, incident: Incident, form=None, added=None) -> dic
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_detail(request, pk: int):
     incident = _incident(pk)
     if request.htmx and request.GET.get("panel") == "what-changed":
@@ -208,7 +188,7 @@ def _people():
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def incident_timeline(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     template = "incidents/timeline_page.html"
@@ -219,7 +199,7 @@ def incident_timeline(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_transition(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     try:
@@ -230,14 +210,14 @@ def incident_transition(request, pk: int):
             reason=request.POST.get("reason", ""),
         )
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"{incident.reference} is now {incident.get_status_display()}.")
     return redirect("incidents:detail", pk=pk)
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_edit(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     form = IncidentEditForm(request.POST)
@@ -247,12 +227,12 @@ def incident_edit(request, pk: int):
         try:
             services.incident_update(actor=request.user, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
     return redirect("incidents:detail", pk=pk)
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def incident_add_note(request, pk: int):
     incident = get_object_or_404(Incident, pk=pk)
     form = NoteForm(request.POST)
@@ -266,18 +246,18 @@ def incident_add_note(request, pk: int):
 
 
 @require_POST
-@permission_required("incident.update")
+@signed_in
 def note_edit(request, pk: int):
     event = get_object_or_404(TimelineEvent.objects.select_related("incident"), pk=pk)
     try:
         services.timeline_note_edit(actor=request.user, event=event, text=request.POST.get("text", ""))
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return redirect(reverse("incidents:detail", args=[event.incident_id]) + "#timeline")
 
 
 @require_POST
-@permission_required("action_item.edit")
+@signed_in
 def action_item_create(request, pk: int):
     """Adds an item and says so. A refused form comes back with what was typed and the field messages; a duplicate
     title comes back asking for confirmation."""
@@ -288,7 +268,7 @@ def action_item_create(request, pk: int):
         try:
             item = services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors(form, exc)
     if item is not None:
         added = f"Added “{item.title}” for {item.owner}, due {item.due_date.isoformat()}."
         if request.htmx:
@@ -305,188 +285,3 @@ def action_item_create(request, pk: int):
         )
     ctx = _detail_ctx(request, incident, _action_items_ctx(request, incident, form=form))
     return render(request, "incidents/incident_detail.html", ctx, status=400)
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    """Put a service's messages on the fields they name, keeping their codes (e.g. "duplicate")."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
-def _row(request, item: ActionItem, *, form=None, status: int = 200):
-    template = "incidents/_action_item_edit.html" if form is not None else "incidents/_action_item_row.html"
-    return render(request, template, {"a": item, "form": form, "next": request.POST.get("next", "")}, status=status)
-
-
-@require_GET
-@permission_required("view")
-def action_item_row(request, pk: int):
-    """The read-only row (what "Cancel" in the edit row swaps back in)."""
-    return _row(request, get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk))
-
-
-@require_http_methods(["GET", "POST"])
-@permission_required("view")
-def action_item_edit(request, pk: int):
-    """Edit in place: GET swaps the row for a form, POST saves (the service checks role or ownership)."""
-    item = get_object_or_404(ActionItem.objects.select_related("owner", "incident"), pk=pk)
-    require(request.user, "action_item.edit", item)
-    if request.method == "GET":
-        form = ActionItemEditForm(
-            initial={f: getattr(item, f) for f in ("title", "due_date", "priority", "status", "wont_do_reason")}
-            | {"owner": item.owner_id}
-        )
-        return _row(request, item, form=form) if request.htmx else redirect(_incident_anchor(item))
-    form = ActionItemEditForm(request.POST)
-    if form.is_valid():
-        try:
-            item = services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-    if form.errors:
-        if request.htmx:
-            return _row(request, item, form=form)  # 200: htmx swaps it in, with the messages beside the fields
-        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-        return redirect(_incident_anchor(item))
-    if request.htmx:
-        return _row(request, item)
-    messages.success(request, f"Saved “{item.title}”.")
-    return redirect(_incident_anchor(item))
-
-
-def _incident_anchor(item: ActionItem) -> str:
-    return reverse("incidents:detail", args=[item.incident_id]) + "#action-items"
-
-
-@require_POST
-@permission_required("view")
-def action_item_status(request, pk: int):
-    item = get_object_or_404(ActionItem.objects.select_related("owner"), pk=pk)
-    require(request.user, "action_item.edit", item)
-    form = ActionStatusForm(request.POST)
-    if form.is_valid():
-        try:
-            services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-    else:
-        messages.error(request, "Choose a valid status.")
-    return redirect(next_url(request, reverse("incidents:action_item_board")))
-
-
-@require_GET
-@permission_required("view")
-def action_item_board(request):
-    items = ActionItem.objects.select_related("owner", "incident").order_by("due_date", "id")
-    owner = request.GET.get("owner", "")
-    if owner:
-        items = items.filter(owner__username=owner)
-    layer = request.GET.get("layer", "")
-    if layer in DiagnosisLayer.values:
-        items = items.filter(layer=layer)
-    if request.GET.get("overdue") == "1":
-        items = items.overdue()
-    columns = {status: [] for status in ActionStatus.values}
-    # Bounded: the board is for what is in flight; finished items show the most recent 50.
-    for item in items.filter(status__in=[ActionStatus.OPEN, ActionStatus.IN_PROGRESS])[:500]:
-        columns[item.status].append(item)
-    for item in items.filter(status__in=[ActionStatus.DONE, ActionStatus.WONT_DO]).order_by("-completed_at")[:50]:
-        columns[item.status].append(item)
-    ctx = {
-        "columns": [(s, ActionStatus(s).label, columns[s]) for s in ActionStatus.values],
-        "statuses": ActionStatus.choices,
-        "layers": DiagnosisLayer.choices,
-        "filters": {"owner": owner, "layer": layer, "overdue": request.GET.get("overdue", "")},
-        "can_act": can(request.user, "action_item.edit"),
-    }
-    return render(request, "incidents/action_item_board.html", ctx)
-
-
-def _postmortem(pk: int) -> Postmortem:
-    incident = get_object_or_404(Incident, pk=pk)
-    postmortem = Postmortem.objects.filter(incident=incident).select_related("incident").first()
-    if postmortem is None:
-        from django.http import Http404
-
-        raise Http404("No postmortem yet")
-    return postmortem
-
-
-@require_http_methods(["GET", "POST"])
-@permission_required("view")
-def postmortem_edit(request, pk: int):
-    incident = get_object_or_404(Incident, pk=pk)
-    postmortem = Postmortem.objects.filter(incident=incident).first()
-    if request.method == "POST":
-        require(request.user, "postmortem.edit")
-        if postmortem is None:
-            postmortem = services.postmortem_start(actor=request.user, incident=incident)
-        form = PostmortemForm(request.POST, instance=Postmortem.objects.get(pk=postmortem.pk))
-        if form.is_valid():
-            services.postmortem_update(actor=request.user, postmortem=postmortem, **form.cleaned_data)
-            messages.success(request, "Postmortem saved.")
-            return redirect("incidents:postmortem", pk=pk)
-    else:
-        form = PostmortemForm(instance=postmortem)
-    ctx = {
-        "incident": incident,
-        "postmortem": postmortem,
-        "form": form,
-        "problems": postmortem_publish_problems(postmortem) if postmortem else [],
-        "revisions": postmortem.revisions.select_related("published_by") if postmortem else [],
-        "diagnoses": layer_sorted(LayerDiagnosis.objects.filter(incident=incident).select_related("owner")),
-        "action_count": incident.action_items.count(),
-        "can_edit": can(request.user, "postmortem.edit"),
-        "can_publish": can(request.user, "postmortem.publish"),
-    }
-    return render(request, "incidents/postmortem_edit.html", ctx)
-
-
-@require_POST
-@permission_required("postmortem.edit")
-def postmortem_submit(request, pk: int):
-    try:
-        services.postmortem_submit(actor=request.user, postmortem=_postmortem(pk))
-    except ValidationError as exc:
-        messages.error(request, _error_text(exc))
-    return redirect("incidents:postmortem", pk=pk)
-
-
-@require_POST
-@permission_required("postmortem.publish")
-def postmortem_publish(request, pk: int):
-    try:
-        revision = services.postmortem_publish(actor=request.user, postmortem=_postmortem(pk))
-    except ValidationError as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"Revision {revision.number} published.")
-    return redirect("incidents:postmortem", pk=pk)
-
-
-@require_GET
-@permission_required("view")
-def postmortem_markdown(request, pk: int):
-    return markdown_response(_postmortem(pk), request.GET.get("revision"))
-
-
-@require_GET
-@permission_required("view")
-def postmortem_print(request, pk: int):
-    """Print-friendly: the latest published revision, or the live draft marked as such."""
-    postmortem = _postmortem(pk)
-    revision = postmortem.revisions.first()
-    text = revision.markdown if revision else render_md(postmortem_snapshot(postmortem))
-    return render(
-        request,
-        "incidents/postmortem_print.html",
-        {
-            "postmortem": postmortem,
-            "revision": revision,
-            "document": text,
-            "draft": revision is None or postmortem.status != PostmortemStatus.PUBLISHED,
-        },
-    )

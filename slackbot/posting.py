@@ -66,6 +66,7 @@ def incident_channel_create(incident) -> str:
             after={"slack_channel_id": channel_id},
         )
         timeline_record(
+            actor=SLACK_BOT,
             incident=incident,
             kind=TimelineKind.EDIT,
             text=f"Slack channel #{name} created",

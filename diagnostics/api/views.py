@@ -26,7 +26,6 @@ class LayerDiagnosisViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     )
     serializer_class = LayerDiagnosisSerializer
     filterset_fields = ["incident", "layer", "status"]
-    write_action = "diagnosis.update"
 
     def _data(self, serializer_class) -> dict:
         serializer = serializer_class(data=self.request.data)
@@ -73,7 +72,6 @@ class LayerOwnerViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
     queryset = LayerOwner.objects.select_related("feature", "owner", "team")
     serializer_class = LayerOwnerSerializer
     filterset_fields = ["feature__slug", "layer"]
-    write_action = "ownership.manage"
 
     def perform_create(self, serializer):
         serializer.instance = services.ownership_map_set(actor=self.request.user, **serializer.validated_data)

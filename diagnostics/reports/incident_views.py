@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from core.permissions import can, permission_required, refusal
+from core.permissions import can, refusal, signed_in
 from diagnostics.models import BehaviourReport, DiagnosisLayer, LinkPurpose, ReportLink, ReportStatus
 from diagnostics.reports import selectors, services
 from rollouts.models import Release
@@ -86,7 +86,7 @@ def evidence_reports_ctx(request, incident) -> dict:
 
 
 @require_POST
-@permission_required("report.link")
+@signed_in
 def incident_report_attach(request):
     """POST report, incident, layer (and an optional note): the report becomes evidence on that layer."""
     incident_pk = request.POST.get("incident", "")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.markdown_text import markdown_text
-from core.permissions import can, permission_required
+from core.permissions import can, read_required, signed_in
 from diagnostics.behaviour.answers import AnswerFileError, read_answers
 from diagnostics.behaviour.export import report_csv, report_markdown
 from diagnostics.models import BehaviourReport, DiagnosisLayer, GenerationEndpoint, PromptSet, PromptSetVersion
@@ -40,7 +40,7 @@ def _form_errors(form, exc: ValidationError) -> None:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def prompt_set_list(request):
     form = PromptSetImportForm()
     if request.method == "POST":
@@ -65,7 +65,7 @@ def prompt_set_list(request):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def prompt_set_version_detail(request, pk: int):
     """The version's cases and a coverage check (POST computes it; nothing is stored)."""
     version = get_object_or_404(PromptSetVersion.objects.select_related("prompt_set"), pk=pk)
@@ -91,7 +91,7 @@ def prompt_set_version_detail(request, pk: int):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def report_compare(request):
     """Compare two answer files at once: the report's rendering without a prompt set, feature or release."""
     form = CompareForm(request.POST or None, request.FILES or None)
@@ -152,7 +152,7 @@ def report_compare(request):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def report_list(request):
     reports = list(selectors.reports_for_list()[:200])
     context = {
@@ -192,7 +192,7 @@ def _render_preview(request, template: str, context: dict, preview: dict):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("report.create")
+@read_required("report.create")
 def report_new(request):
     # Prefilled from the incident page ("start a diff" for the feature's last two releases).
     initial = {k: request.GET[k] for k in ("release_a", "release_b", "title") if request.GET.get(k)}
@@ -245,7 +245,7 @@ def _change_sides(change: dict) -> dict:
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def report_detail(request, pk: int):
     report = get_object_or_404(
         BehaviourReport.objects.select_related(
@@ -296,7 +296,7 @@ def report_detail(request, pk: int):
 
 
 @require_POST
-@permission_required("report.cancel")
+@signed_in
 def report_cancel(request, pk: int):
     report = get_object_or_404(BehaviourReport.objects.defer("result", "summary"), pk=pk)
     try:
@@ -313,7 +313,7 @@ def report_cancel(request, pk: int):
 
 
 @require_POST
-@permission_required("report.link")
+@signed_in
 def report_link(request, pk: int):
     """Attach the report as evidence for an incident layer or as a rollout gate (the no-JavaScript form)."""
     report = get_object_or_404(BehaviourReport.objects.defer("result", "summary"), pk=pk)
@@ -332,7 +332,7 @@ def report_link(request, pk: int):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def report_export(request, pk: int, fmt: str):
     if fmt not in ("json", "csv", "md"):
         raise Http404("Export as .json, .csv or .md.")
@@ -362,13 +362,11 @@ def report_export(request, pk: int, fmt: str):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def endpoint_list(request):
     """Live-generation endpoints per release; approvers add or change one (same release = change)."""
     form = GenerationEndpointForm()
     if request.method == "POST":
-        if not can(request.user, "generation_endpoint.manage"):
-            raise PermissionDenied("This needs the approver role (generation_endpoint.manage).")
         form = GenerationEndpointForm(request.POST)
         form.instance = (
             GenerationEndpoint.objects.filter(release_id=request.POST.get("release")).first() or form.instance

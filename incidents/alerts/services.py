@@ -244,10 +244,11 @@ def _alert_text(alert, *, source: AlertSource, again: bool = False) -> str:
     return text
 
 
-def _timeline_alert(incident: Incident, alert, *, source: AlertSource, again: bool = False) -> None:
+def _timeline_alert(incident: Incident, alert, *, actor, source: AlertSource, again: bool = False) -> None:
     """One entry per alert state (fingerprint, start, status): a repeat of the same state adds nothing new."""
     when = alert.ends_at if alert.status == AlertStatus.RESOLVED and alert.ends_at else alert.starts_at
     timeline_record(
+        actor=actor,
         incident=incident,
         kind=TimelineKind.ALERT,
         text=_alert_text(alert, source=source, again=again),
@@ -267,7 +268,7 @@ def _timeline_alert(incident: Incident, alert, *, source: AlertSource, again: bo
     )
 
 
-def _timeline_repeat(incident: Incident, group: AlertGroup, *, source: AlertSource, now) -> None:
+def _timeline_repeat(incident: Incident, group: AlertGroup, *, actor, source: AlertSource, now) -> None:
     """Repeats of alerts already on the timeline keep one entry per group up to date instead of adding one each."""
     ref = f"alert-repeats:{group.pk}"
     text = (
@@ -277,6 +278,7 @@ def _timeline_repeat(incident: Incident, group: AlertGroup, *, source: AlertSour
     data = {"source": source.slug, "group_key": group.key, "notifications": group.notifications}
     if not TimelineEvent.objects.filter(incident=incident, external_ref=ref).update(text=text, data=data):
         timeline_record(
+            actor=actor,
             incident=incident,
             kind=TimelineKind.ALERT,
             text=text,
@@ -400,16 +402,17 @@ def notification_receive(*, source: AlertSource, notification: Notification, pay
         alert.last_seen_at = now
         alert.save()
         if changed:
-            _timeline_alert(incident, data, source=source, again=again)
+            _timeline_alert(incident, data, actor=actor, source=source, again=again)
 
     if not changed_any:
-        _timeline_repeat(incident, group, source=source, now=now)
+        _timeline_repeat(incident, group, actor=actor, source=source, now=now)
     if resolved_now and not group.alerts.filter(status=AlertStatus.FIRING).exists():
         outcome = NotificationOutcome.RESOLVED
         reason = f"Every alert of the group resolved; annotated {incident.reference}."
         still_firing = Alert.objects.filter(incident=incident, status=AlertStatus.FIRING).exists()
         if not still_firing and incident.is_open:
             timeline_record(
+                actor=actor,
                 incident=incident,
                 kind=TimelineKind.ALERT,
                 text="All alerts on this incident have resolved: consider moving it to monitoring or resolving it.",

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.permissions import permission_required
+from core.permissions import read_required, signed_in
 from incidents.alerts import selectors, services
 from incidents.alerts.forms import RouteForm, SecretForm, SourceForm, TargetForm
 from incidents.models import AlertRoute, AlertSource
@@ -27,7 +27,7 @@ def hook_url(source: AlertSource) -> str:
 
 
 @require_GET
-@permission_required("integration.manage")
+@read_required("integration.manage")
 def integrations(request):
     return render(
         request,
@@ -37,7 +37,7 @@ def integrations(request):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("integration.manage")
+@read_required("integration.manage")
 def source_create(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,7 +58,7 @@ def _show_secret(request, source: AlertSource, secret: str):
 
 
 @require_GET
-@permission_required("integration.manage")
+@read_required("integration.manage")
 def source_detail(request, slug: str):
     source = get_object_or_404(AlertSource.objects.select_related("environment__feature"), slug=slug)
     ctx = {"source": source, "hook_url": hook_url(source), **selectors.source_log(source)}
@@ -69,7 +69,7 @@ def source_detail(request, slug: str):
 
 
 @require_POST
-@permission_required("integration.manage")
+@signed_in
 def source_rotate_secret(request, slug: str):
     source = get_object_or_404(AlertSource, slug=slug)
     form = SecretForm(request.POST)
@@ -87,7 +87,7 @@ def source_rotate_secret(request, slug: str):
 
 
 @require_POST
-@permission_required("integration.manage")
+@signed_in
 def route_create(request, slug: str):
     source = get_object_or_404(AlertSource, slug=slug)
     form = RouteForm(request.POST)
@@ -105,7 +105,7 @@ def route_create(request, slug: str):
 
 
 @require_POST
-@permission_required("integration.manage")
+@signed_in
 def route_delete(request, pk: int):
     route = get_object_or_404(AlertRoute.objects.select_related("source", "environment"), pk=pk)
     slug = route.source.slug
@@ -115,7 +115,7 @@ def route_delete(request, pk: int):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("integration.manage")
+@read_required("integration.manage")
 def target_create(request):
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -131,7 +131,7 @@ def target_create(request):
 
 
 @require_GET
-@permission_required("integration.manage")
+@read_required("integration.manage")
 def target_detail(request, pk: int):
     target = get_object_or_404(ChangeEventTarget.objects.select_related("feature"), pk=pk)
     ctx = {"target": target, "deliveries": selectors.target_log(target)}

@@ -75,8 +75,6 @@ class IncidentViewSet(
     queryset = Incident.objects.all()
     filterset_class = IncidentFilter
     pagination_class = IncidentCursorPagination
-    write_action = "incident.update"
-    action_permissions = {"create": "incident.create"}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -213,7 +211,6 @@ class TimelineEventViewSet(
     queryset = TimelineEvent.objects.select_related("actor").order_by("occurred_at", "id")
     serializer_class = TimelineEventSerializer
     filterset_fields = ["incident", "kind"]
-    write_action = "incident.update"
     http_method_names = ["get", "patch", "head", "options"]
 
     @extend_schema(request=NoteEditSerializer, responses=TimelineEventSerializer)
@@ -249,9 +246,7 @@ class ActionItemViewSet(
 
     queryset = ActionItem.objects.select_related("owner").order_by("due_date", "id")
     filterset_class = ActionItemFilter
-    write_action = "action_item.edit"
     # The service decides updates: a viewer who owns the item may update it (core.permissions.OWNER_RULES).
-    action_permissions = {"partial_update": "view"}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
@@ -284,7 +279,6 @@ class ChangeEventViewSet(
     queryset = ChangeEvent.objects.select_related("feature", "actor")
     serializer_class = ChangeEventSerializer
     filterset_fields = ["layer", "feature__slug"]
-    write_action = "change_event.create"
 
     def perform_create(self, serializer):
         serializer.instance = services.change_event_record(actor=self.request.user, **serializer.validated_data)
@@ -299,8 +293,6 @@ class PostmortemViewSet(
     queryset = Postmortem.objects.select_related("incident").prefetch_related("revisions")
     serializer_class = PostmortemSerializer
     filterset_fields = ["status", "incident"]
-    write_action = "postmortem.edit"
-    action_permissions = {"publish": "postmortem.publish"}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.forms import LimitedTextMixin
 from core.models import Team
-from core.permissions import can, permission_required
+from core.permissions import can, read_required, signed_in
 from rollouts.impact.models import Behaviour, DependentWorkflow, ImpactFollowup, ImpactStatus
 from rollouts.impact.services import (
     REASON_LABELS,
@@ -114,13 +114,13 @@ def _page(request, environment: Environment, *, form=None, waive_form=None, stat
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def impact_page(request, slug: str, env: str):
     return _page(request, _environment(slug, env))
 
 
 @require_POST
-@permission_required("impact.review")
+@signed_in
 def impact_add(request, slug: str, env: str):
     environment = _environment(slug, env)
     form = DependentWorkflowForm(request.POST, environment=environment)
@@ -137,7 +137,7 @@ def impact_add(request, slug: str, env: str):
 
 
 @require_POST
-@permission_required("impact.review")
+@signed_in
 def impact_review_view(request, slug: str, env: str, pk: int):
     environment = _environment(slug, env)
     workflow = get_object_or_404(DependentWorkflow, pk=pk, environment=environment)
@@ -167,7 +167,7 @@ def impact_review_view(request, slug: str, env: str, pk: int):
 
 
 @require_POST
-@permission_required("impact.waive")
+@signed_in
 def impact_waive_view(request, slug: str, env: str):
     environment = _environment(slug, env)
     form = WaiveForm(request.POST, environment=environment)
@@ -195,7 +195,7 @@ def _previous_release(environment: Environment, live: Release) -> Release | None
 
 
 @require_POST
-@permission_required("impact.review")
+@signed_in
 def impact_plan_view(request, slug: str, env: str):
     """Run detection for a rollback of what is live now (to the release before it) and store the plan."""
     environment = _environment(slug, env)

@@ -29,7 +29,9 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from core.actors import system_actor
 from core.models import WorkerHeartbeat
+from core.permissions import require
 from rollouts.judging.models import Analysis, Observation, ObservationRollup
 from rollouts.runs.models import ACTIVE_RUN_STATES, DeliveryStatus, RolloutRun, RunKind, RunState, WebhookDelivery
 
@@ -148,7 +150,13 @@ class RewindCollector:
         yield beats
 
 
-def exposition() -> bytes:
+# The scraper holding REWIND_METRICS_TOKEN: a system actor (Prometheus is not a user and owns nothing).
+METRICS_SCRAPER = system_actor("metrics scraper")
+
+
+def exposition(*, actor) -> bytes:
+    """The scrape, for an admin (metrics.read) or the metrics-token scraper."""
+    require(actor, "metrics.read")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RewindCollector())
     return generate_latest(registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -15,11 +16,10 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.permissions import can
 from rollouts.integrations import otlp
 from rollouts.integrations.auth import FlaggerMetadataTokenAuthentication, is_metrics_token, token_user
 from rollouts.integrations.gates import HOOKS, flagger_decision, judge_status
-from rollouts.integrations.prometheus_export import exposition
+from rollouts.integrations.prometheus_export import METRICS_SCRAPER, exposition
 from rollouts.registry.models import Environment
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,18 @@ def metrics(request):
     """Prometheus scrape target: a bearer REWIND_METRICS_TOKEN, or an admin's API token. Text format 0.0.4, which
     every Prometheus 2.x parses."""
     header = request.headers.get("Authorization", "")
-    if not is_metrics_token(header):
-        user = token_user(header) or (request.user if request.user.is_authenticated else None)
-        if user is None:
+    actor = METRICS_SCRAPER if is_metrics_token(header) else None
+    if actor is None:
+        actor = token_user(header) or (request.user if request.user.is_authenticated else None)
+        if actor is None:
             response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
             response["WWW-Authenticate"] = 'Bearer realm="rewind"'
             return response
-        if not can(user, "metrics.read"):
-            return JsonResponse({"detail": "This needs the admin role (metrics.read)."}, status=403)
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    try:
+        body = exposition(actor=actor)
+    except PermissionDenied as exc:
+        return JsonResponse({"detail": str(exc)}, status=403)
+    return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 # --- OTLP/HTTP ----------------------------------------------------------------------------------------------
@@ -77,15 +80,16 @@ def otlp_traces(request):
     user = token_user(request.headers.get("Authorization", ""))
     if user is None:
         return _otlp_error(content_type, 401, _UNAUTHENTICATED, "Send Authorization: Token <your API token>.")
-    if not can(user, "observation.ingest"):
-        return _otlp_error(content_type, 403, _PERMISSION_DENIED, "This needs the responder role (observation.ingest).")
     # The raw stream, not request.body: batches may exceed DATA_UPLOAD_MAX_MEMORY_SIZE; the body-size middleware
     # caps this path instead.
     try:
         batch = otlp.decode(request.read(), content_type, request.headers.get("Content-Encoding", ""))
     except otlp.OtlpBadRequest as exc:
         return _otlp_error(content_type, 400, _INVALID_ARGUMENT, str(exc))
-    result = otlp.traces_ingest(actor=user, batch=batch)
+    try:
+        result = otlp.traces_ingest(actor=user, batch=batch)
+    except PermissionDenied as exc:
+        return _otlp_error(content_type, 403, _PERMISSION_DENIED, str(exc))
     if result.rejected:
         log.info("OTLP intake from %s: %s", user, result.error_message)
     return HttpResponse(otlp.encode_response(result, content_type), content_type=content_type)
@@ -140,7 +144,6 @@ class FlaggerHookView(APIView):
     """Flagger ``confirm-rollout``, ``confirm-promotion`` and ``rollback`` webhooks: 200 allows, 403 refuses."""
 
     authentication_classes = [TokenAuthentication, FlaggerMetadataTokenAuthentication, SessionAuthentication]
-    write_action = "view"  # a POST by Flagger's design, but it asks a question and changes nothing
 
     @extend_schema(
         operation_id="flagger_webhook",

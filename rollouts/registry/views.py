@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from core.permissions import can, permission_required
+from core.permissions import can, read_required
 from rollouts.registry import selectors, services
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.forms import VERSION_FORMS, DeploymentForm, ReleaseForm, add_service_errors
@@ -30,14 +30,14 @@ def _redirect(request, url):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def feature_list(request):
     features = selectors.features_with_current_releases()
     return render(request, "rollouts/feature_list.html", {"features": features})
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def feature_detail(request, slug):
     feature = get_object_or_404(Feature.objects.select_related("team"), slug=slug)
     releases = selectors.releases_with_parts().filter(feature=feature).order_by("-number")[:50]
@@ -52,7 +52,7 @@ def feature_detail(request, slug):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def release_detail(request, pk):
     release = get_object_or_404(selectors.releases_with_parts(), pk=pk)
     adapters = release.ordered_adapters()
@@ -72,7 +72,7 @@ def release_detail(request, pk):
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def release_diff(request, slug):
     """Two selects; htmx swaps only the #diff fragment, the plain GET renders the whole page."""
     feature = get_object_or_404(Feature, slug=slug)
@@ -100,7 +100,7 @@ def release_diff(request, slug):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("release.register")
+@read_required("release.register")
 def version_register(request, kind):
     form_class = VERSION_FORMS.get(kind)
     if form_class is None:
@@ -120,7 +120,7 @@ def version_register(request, kind):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("release.register")
+@read_required("release.register")
 def release_create(request, slug):
     feature = get_object_or_404(Feature, slug=slug)
     form = ReleaseForm(request.POST or None, user=request.user)
@@ -140,19 +140,23 @@ def release_create(request, slug):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("deployment.record")
+@read_required("deployment.record")
 def deployment_create(request, slug):
     feature = get_object_or_404(Feature, slug=slug)
     form = DeploymentForm(request.POST or None, feature=feature, user=request.user)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             services.deployment_record(actor=request.user, via=Source.WEB, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except (PermissionDenied, ImpactBlocked) as exc:  # e.g. a responder rolling back production
+        except PermissionDenied as exc:  # the role (deployment.record, or rollback.production for an older one)
+            form.add_error(None, str(exc))
+            status = 403
+        except ImpactBlocked as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Deployment recorded.")
             return _redirect(request, feature.get_absolute_url())
     ctx = {"form": form, "title": f"Record a deployment of {feature.slug}", "feature": feature}
-    return render(request, "rollouts/form.html", ctx)
+    return render(request, "rollouts/form.html", ctx, status=status)

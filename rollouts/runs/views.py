@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.audit import audit_trail
-from core.permissions import can, permission_required, refusal, require
+from core.permissions import can, read_required, refusal, signed_in
 from rollouts.registry.compatibility import check_manifest
 from rollouts.registry.models import Environment, Layer, Release
 from rollouts.registry.rollbacks import ImpactBlocked
@@ -42,13 +42,13 @@ CONTROLS = {
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def run_list(request):
     return render(request, "rollouts/run_list.html", {"runs": runs_for_list()[:100]})
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def run_detail(request, pk: int):
     run = run_for_page(pk)
     if run is None:
@@ -72,7 +72,7 @@ def run_detail(request, pk: int):
 
 
 @require_POST
-@permission_required("rollout.control")
+@signed_in
 def run_control(request, pk: int, action: str):
     if action not in CONTROLS:
         raise Http404("No such action.")
@@ -122,7 +122,7 @@ def _plan_ctx(request, environment, *, number: str, layer: str, form=None) -> di
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def rollback_plan(request, slug: str, env: str):
     environment = _environment(slug, env)
     ctx = _plan_ctx(
@@ -228,14 +228,14 @@ def _int(value) -> int:
 
 
 @require_GET
-@permission_required("view")
+@read_required()
 def run_new_check(request):
     """The compatibility check and step preview beside the form (htmx, on every change)."""
     return render(request, "rollouts/run_new.html#check", {"check": _check_ctx(request.GET)})
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("view")
+@read_required()
 def run_new(request):
     """Start a rollout: feature environment, candidate, steps (preset or custom), optional gating report, judge
     settings. A refusal keeps everything typed and says why."""
@@ -243,29 +243,27 @@ def run_new(request):
     if request.GET.get("environment"):
         initial["environment"] = request.GET["environment"]
     form = RolloutStartForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        require(request.user, "rollout.start")
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                run = runs.run_start(
-                    actor=request.user,
-                    environment=data["environment"],
-                    candidate_release=data["candidate_release"],
-                    steps=form.steps(),
-                    config=form.config(),
-                    reason=data["reason"],
-                    override_reason=data["override_reason"],
-                    gate_report_id=data["gate_report"],
-                    idempotency_key=request.POST.get("idempotency_key") or None,
-                )
-            except runs.RunConflict as exc:
-                form.add_error(None, str(exc))
-            except ValidationError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, f"Rollout #{run.pk} of #{run.candidate_release.number} started.")
-                return redirect("rollouts:run_detail", pk=run.pk)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = runs.run_start(
+                actor=request.user,
+                environment=data["environment"],
+                candidate_release=data["candidate_release"],
+                steps=form.steps(),
+                config=form.config(),
+                reason=data["reason"],
+                override_reason=data["override_reason"],
+                gate_report_id=data["gate_report"],
+                idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+        except runs.RunConflict as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Rollout #{run.pk} of #{run.candidate_release.number} started.")
+            return redirect("rollouts:run_detail", pk=run.pk)
     data = request.POST if request.method == "POST" else {**initial, **request.GET.dict()}
     ctx = {
         "form": form,

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core.actors import system_actor
 from core.demo import load_people
 from core.immutable import ImmutableRecordError
 from diagnostics.models import LayerDiagnosis
@@ -101,9 +102,20 @@ def test_an_open_near_duplicate_stays_listed_first_once_a_root_cause_is_set(resp
 
 
 def test_timeline_record_is_idempotent_with_an_external_ref(incident):
-    first = timeline_record(incident=incident, kind="rollout", text="Canary at 10%", external_ref="run-7-step-1")
-    again = timeline_record(incident=incident, kind="rollout", text="Canary at 10%", external_ref="run-7-step-1")
+    engine = system_actor("rollout engine")
+    first = timeline_record(
+        actor=engine, incident=incident, kind="rollout", text="Canary at 10%", external_ref="run-7-step-1"
+    )
+    again = timeline_record(
+        actor=engine, incident=incident, kind="rollout", text="Canary at 10%", external_ref="run-7-step-1"
+    )
     assert first.pk == again.pk and TimelineEvent.objects.filter(kind="rollout").count() == 1
+
+
+def test_timeline_record_refuses_a_missing_actor(incident):
+    with pytest.raises(ValueError, match="needs an actor"):
+        timeline_record(actor=None, incident=incident, kind="note", text="who wrote this?")
+    assert not TimelineEvent.objects.filter(text="who wrote this?").exists()
 
 
 def test_a_published_revision_is_immutable(incident):

@@ -162,4 +162,10 @@ def test_the_api_manages_sources_routes_and_targets_for_admins_only(api_as, admi
     assert target.status_code == 201 and target.json()["secret"]
     assert api.get("/api/v1/change-event-deliveries/").status_code == 200
     assert api.get("/api/v1/alert-notifications/").status_code == 200
-    assert api_as(responder).post("/api/v1/change-event-targets/", {}, format="json").status_code == 403
+    refused = api_as(responder).post(
+        "/api/v1/change-event-targets/",
+        {"name": "other", "url": "https://cd.example/other", "format": "cdevents"},
+        format="json",
+    )
+    assert refused.status_code == 403 and "admin role" in refused.json()["detail"]
+    assert ChangeEventTarget.objects.count() == 1

@@ -22,7 +22,6 @@ class PromptSetViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = PromptSet.objects.select_related("feature")
     serializer_class = s.PromptSetSerializer
-    action_permissions = {"import_file": "prompt_set.import"}
     filterset_fields = ["name", "feature"]
 
     @extend_schema(request=s.PromptSetImportSerializer, responses={201: s.PromptSetVersionSerializer})
@@ -42,7 +41,6 @@ class PromptSetVersionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = PromptSetVersion.objects.select_related("prompt_set")
     serializer_class = s.PromptSetVersionSerializer
     filterset_fields = ["prompt_set"]
-    action_permissions = {"coverage": "view"}
 
     @extend_schema(responses=s.PromptCaseSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -71,8 +69,6 @@ class ReportViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Behaviour-diff reports. Create with multipart (two output files) or JSON (source=live)."""
 
     queryset = selectors.reports_for_list()
-    write_action = "report.create"
-    action_permissions = {"cancel": "report.cancel", "link": "report.link"}
     filterset_fields = ["status", "verdict", "prompt_set_version", "release_a", "release_b"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -139,7 +135,6 @@ class GenerationEndpointViewSet(viewsets.ModelViewSet):
 
     queryset = GenerationEndpoint.objects.select_related("release__feature")
     serializer_class = s.GenerationEndpointSerializer
-    write_action = "generation_endpoint.manage"
     filterset_fields = ["release"]
 
     def perform_create(self, serializer):

@@ -14,8 +14,6 @@ from incidents.models import AlertNotification, AlertRoute, AlertSource
 from rollouts.runs.change_events import services as change_services
 from rollouts.runs.change_events.models import ChangeEventDelivery, ChangeEventTarget
 
-ADMIN_ONLY = dict.fromkeys(("list", "retrieve"), "integration.manage")
-
 
 class AlertSourceViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
@@ -25,8 +23,7 @@ class AlertSourceViewSet(
     queryset = AlertSource.objects.select_related("environment__feature")
     serializer_class = s.AlertSourceSerializer
     lookup_field = "slug"
-    write_action = "integration.manage"
-    action_permissions = ADMIN_ONLY
+    read_action = "integration.manage"
     filterset_fields = ["kind", "active"]
 
     @extend_schema(request=s.AlertSourceCreateSerializer, responses={201: s.AlertSourceCreatedSerializer})
@@ -66,8 +63,7 @@ class AlertRouteViewSet(
 ):
     queryset = AlertRoute.objects.select_related("source", "environment__feature")
     serializer_class = s.AlertRouteSerializer
-    write_action = "integration.manage"
-    action_permissions = ADMIN_ONLY
+    read_action = "integration.manage"
     filterset_fields = ["source__slug"]
 
     def perform_create(self, serializer):
@@ -82,7 +78,7 @@ class AlertNotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     queryset = AlertNotification.objects.select_related("source").order_by("-received_at", "-id")
     serializer_class = s.AlertNotificationSerializer
-    action_permissions = ADMIN_ONLY
+    read_action = "integration.manage"
     filterset_fields = ["source__slug", "outcome", "incident"]
 
 
@@ -91,8 +87,7 @@ class ChangeEventTargetViewSet(
 ):
     queryset = ChangeEventTarget.objects.select_related("feature")
     serializer_class = s.ChangeEventTargetSerializer
-    write_action = "integration.manage"
-    action_permissions = ADMIN_ONLY
+    read_action = "integration.manage"
     filterset_fields = ["format", "active"]
 
     @extend_schema(request=s.ChangeEventTargetCreateSerializer, responses={201: s.ChangeEventTargetCreatedSerializer})
@@ -117,5 +112,5 @@ class ChangeEventDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     queryset = ChangeEventDelivery.objects.select_related("environment__feature").order_by("-created_at", "-id")
     serializer_class = s.ChangeEventDeliverySerializer
-    action_permissions = ADMIN_ONLY
+    read_action = "integration.manage"
     filterset_fields = ["target", "status", "kind"]

@@ -167,7 +167,6 @@ class DependentWorkflowViewSet(
     ).order_by("environment_id", "release_id", "status", "workflow_id")
     serializer_class = DependentWorkflowSerializer
     filterset_class = DependentWorkflowFilter
-    write_action = "impact.review"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
@@ -206,7 +205,6 @@ class DependentWorkflowViewSet(
 
 
 class ImpactWaiveView(APIView):
-    write_action = "impact.waive"
 
     @extend_schema(operation_id="impact_waive", request=WaiveSerializer, responses={201: WaiverSerializer})
     def post(self, request):

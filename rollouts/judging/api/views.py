@@ -50,7 +50,6 @@ class ObservationRecordErrorSerializer(serializers.Serializer):
 
 
 class ObservationIngestView(APIView):
-    write_action = "observation.ingest"
 
     @extend_schema(
         operation_id="observations_ingest",

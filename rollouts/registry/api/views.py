@@ -60,7 +60,6 @@ class FeatureViewSet(
     queryset = Feature.objects.select_related("team").prefetch_related("environments").order_by("name")
     serializer_class = FeatureSerializer
     lookup_field = "slug"
-    write_action = "feature.manage"
     filterset_fields = ["team__slug", "eval_baseline_stale"]
 
     def perform_create(self, serializer):
@@ -139,7 +138,6 @@ class EnvironmentViewSet(
 ):
     queryset = Environment.objects.select_related("feature").order_by("feature__slug", "-is_production", "name")
     serializer_class = EnvironmentSerializer
-    write_action = "feature.manage"
     filterset_fields = ["feature__slug", "name", "is_production"]
 
     def perform_create(self, serializer):
@@ -152,7 +150,6 @@ class ComponentVersionViewSet(
     """Register (POST) or read immutable component versions. POSTing content that is already registered answers
     200 with the existing version, so CI can call it blindly; new content answers 201."""
 
-    write_action = "release.register"
     register = None  # the service, set per kind
 
     def create(self, request, *args, **kwargs):
@@ -199,7 +196,6 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     # Newest first by id (creation order): the primary key index gives the page without sorting every release.
     queryset = selectors.releases_with_parts().order_by("-id")
     serializer_class = ReleaseSerializer
-    write_action = "release.register"
     filterset_class = filters.ReleaseFilter
 
     @extend_schema(request=ReleaseCreateSerializer, responses={200: ReleaseSerializer, 201: ReleaseSerializer})
@@ -232,7 +228,6 @@ class DeploymentEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         "-live_at", "-id"
     )
     serializer_class = DeploymentEventSerializer
-    write_action = "deployment.record"
     filterset_class = filters.DeploymentEventFilter
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentEventSerializer})

@@ -44,8 +44,6 @@ class RolloutRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ).order_by("-created_at", "-id")
     serializer_class = RunSerializer
     filterset_fields = ["environment", "state", "kind"]
-    write_action = "rollout.control"
-    action_permissions = {"create": "rollout.start"}
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -174,9 +172,6 @@ def rollback(request):
     return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-# Any signed-in user reaches the service, which decides between rollback.staging and rollback.production.
-rollback.cls.write_action = "view"
-
 
 class WebhookTargetViewSet(
     mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
@@ -186,7 +181,6 @@ class WebhookTargetViewSet(
     queryset = WebhookTarget.objects.select_related("environment").order_by("id")
     serializer_class = WebhookTargetSerializer
     filterset_fields = ["environment", "active"]
-    write_action = "webhook.manage"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):

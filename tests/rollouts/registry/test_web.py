@@ -97,7 +97,17 @@ def test_a_viewer_cannot_open_the_forms(web_as, viewer, feature):
     client = web_as(viewer)
     assert client.get("/versions/model/new/").status_code == 403
     assert client.get("/features/support-assistant/releases/new/").status_code == 403
-    assert client.post("/features/support-assistant/deployments/new/").status_code == 403
+    assert client.get("/features/support-assistant/deployments/new/").status_code == 403
+
+
+def test_a_viewer_recording_a_deployment_is_refused_by_the_service(web_as, viewer, release_factory, staging):
+    release = release_factory()
+    response = web_as(viewer).post(
+        "/features/support-assistant/deployments/new/", {"environment": staging.pk, "release": release.pk}
+    )
+    assert response.status_code == 403
+    assert "This needs the responder role (deployment.record)." in response.content.decode()
+    assert DeploymentEvent.objects.count() == 0
 
 
 def test_registering_a_model_twice_from_the_web_keeps_one_version(web_as, responder):
@@ -185,6 +195,6 @@ def test_a_responder_rolling_back_production_gets_a_form_error(
     response = web_as(responder).post(
         "/features/support-assistant/deployments/new/", {"environment": production.pk, "release": r1.pk}
     )
-    assert response.status_code == 200
+    assert response.status_code == 403
     assert "This needs the approver role (rollback.production)." in response.content.decode()
     assert DeploymentEvent.objects.count() == 2
