@@ -13,9 +13,9 @@ class Observation(models.Model):
 
     Written by the thousand per batch, so the table carries only what a query uses: no database foreign keys
     (ingest resolves every environment and release before it writes, and Django still cascades deletes), no
-    single-column indexes on them (the (environment, release, time) index serves both the judge's edge rows and
-    an environment's cascade), and on PostgreSQL a BRIN index on time for the retention prune and the recent-rows reads --
-    rows arrive in time order, so a few block ranges cover any window at a fraction of a B-tree's upkeep."""
+    indexes on them, and one index on time -- BRIN on PostgreSQL -- for the judge's edge rows, the retention prune
+    and the recent-rows reads: rows arrive in time order, so a few block ranges cover any second of traffic at a
+    fraction of a B-tree's upkeep, and the environment and release are checked on those pages."""
 
     environment = models.ForeignKey(
         Environment, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
@@ -47,11 +47,8 @@ class Observation(models.Model):
                 name="uniq_observation_request_id",
             )
         ]
-        indexes = [
-            models.Index(fields=["environment", "release", "-time"], name="obs_env_release_time_idx"),
-            # On time: BRIN on PostgreSQL, a B-tree elsewhere; made by migration 0007_observation_raw_rows_lean, as Django has no
-            # index that is one kind on one database and another kind on the other.
-        ]
+        # The index on time is BRIN on PostgreSQL and a B-tree elsewhere, made by migrations 0007 and 0008, as
+        # Django has no index that is one kind on one database and another kind on the other.
 
     def __str__(self) -> str:
         return f"{self.release} at {self.time:%H:%M:%S}"
