@@ -9,10 +9,20 @@ from rollouts.registry.models import Environment, Release
 
 class Observation(models.Model):
     """One request a gateway served, as it reported it. Raw rows are pruned after a retention window;
-    the per-minute rollups below outlive them."""
+    the per-minute rollups below outlive them.
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="observations")
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="observations")
+    Written by the thousand per batch, so the table carries only what a query uses: no database foreign keys
+    (ingest resolves every environment and release before it writes, and Django still cascades deletes), no
+    indexes on them, and one index on time -- BRIN on PostgreSQL -- for the judge's edge rows, the retention prune
+    and the recent-rows reads: rows arrive in time order, so a few block ranges cover any second of traffic at a
+    fraction of a B-tree's upkeep, and the environment and release are checked on those pages."""
+
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
+    )
     time = models.DateTimeField()
     latency_ms = models.FloatField()
     error = models.BooleanField(default=False)
@@ -37,10 +47,8 @@ class Observation(models.Model):
                 name="uniq_observation_request_id",
             )
         ]
-        indexes = [
-            models.Index(fields=["environment", "release", "-time"], name="obs_env_release_time_idx"),
-            models.Index(fields=["time"], name="obs_time_idx"),
-        ]
+        # The index on time is BRIN on PostgreSQL and a B-tree elsewhere, made by migrations 0007 and 0008, as
+        # Django has no index that is one kind on one database and another kind on the other.
 
     def __str__(self) -> str:
         return f"{self.release} at {self.time:%H:%M:%S}"

@@ -1,14 +1,19 @@
 """Observations: per-request facts posted by gateways, stored raw for a retention window and rolled up per
 minute per release, segment and workflow. The canary judge (``arm_data``) and the impact tracker read them.
 
+A batch is checked first, whole: msgspec types (rollouts.judging.observation_batch) pass a good batch in one
+C call; a batch they do not pass goes through the detailed checks below, which name every bad record and field
+(or accept it after all). References to environments and releases are resolved up front, in two queries.
+
 Rollups are maintained on ingest, in the same transaction as the raw rows, by an additive SQL upsert
-(``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``; PostgreSQL and SQLite share the syntax). So a
-rollup is never behind the raw rows, and nothing has to remember which rows were already rolled up.
+(``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``). So a rollup is never behind the raw rows, and
+nothing has to remember which rows were already rolled up. On PostgreSQL the database does the whole store
+(rollouts.judging.observation_sql: de-duplication by ``ON CONFLICT DO NOTHING``, rollups and reservoir samples
+summed in SQL from the inserted rows); elsewhere (the embedded SQLite default) the same steps run here in Python.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,9 +27,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.limits import max_text_chars
 from core.permissions import require
+from rollouts.judging import observation_sql
 from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arm_data  # noqa: F401 - re-exported
 from rollouts.judging.models import LATENCY_BUCKETS_MS, Observation, ObservationRollup, WorkflowRollup
+from rollouts.judging.observation_batch import (
+    FUTURE_TOLERANCE,
+    LONGEST_TEXT,
+    MAX_SEGMENT_KEYS,
+    Record,
+    References,
+    convert,
+    decode_body,
+    from_checked,
+    quick_check,
+    references,
+    segment_key_of,
+)
 from rollouts.judging.samples import samples_add
 from rollouts.registry.models import Environment, Release
 
@@ -32,7 +52,6 @@ MAX_BATCH = getattr(settings, "OBSERVATIONS_MAX_BATCH", 5000)
 RETENTION_DAYS = getattr(settings, "OBSERVATIONS_RETENTION_DAYS", 14)
 ROLLUP_RETENTION_DAYS = getattr(settings, "OBSERVATION_ROLLUPS_RETENTION_DAYS", 180)
 MAX_ERRORS_REPORTED = 100
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 REQUIRED_FIELDS = ("feature", "environment", "time", "latency_ms")
@@ -52,7 +71,6 @@ OPTIONAL_FIELDS = (
     "request_id",
 )
 KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-MAX_SEGMENT_KEYS = 8
 
 
 @dataclass
@@ -85,8 +103,8 @@ class IngestResult:
 
 @dataclass(slots=True)
 class ObservationRecord:
-    """A validated record on its way to the database: a plain object, since building 5,000 model instances per
-    batch cost a quarter of the ingest time."""
+    """A validated record on its way to the database by the portable path: a plain object, since building 5,000
+    model instances per batch cost a quarter of the ingest time."""
 
     environment_id: int
     release_id: int
@@ -115,11 +133,6 @@ def _is_number(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def segment_key_of(segment: dict) -> str:
-    """Canonical, order-independent text of a segment, used as the rollup dimension."""
-    return "&".join(f"{k}={segment[k]}" for k in sorted(segment))[:255]
 
 
 def segment_of_key(key: str) -> dict[str, str]:
@@ -248,8 +261,8 @@ def _resolve_releases(
     return environments, releases
 
 
-def _validate(records: Any) -> tuple[list[ObservationRecord], int]:
-    """Whole-batch validation: either every record is good or ObservationsInvalid lists what is wrong."""
+def _validate(records: Any) -> tuple[list[Record], References]:
+    """The detailed checks, whole-batch: either every record is good or ObservationsInvalid lists what is wrong."""
     if not isinstance(records, list):
         raise ObservationsInvalid([RecordError(None, "records", "Must be a list of records.")])
     if not records:
@@ -263,42 +276,43 @@ def _validate(records: Any) -> tuple[list[ObservationRecord], int]:
     cleaned = [_check_record(i, rec, errors, now) for i, rec in enumerate(records)]
     if errors:
         raise ObservationsInvalid(errors)
-    environments, releases = _resolve_releases(records, errors)
-    if errors:
+    checked = [from_checked(rec, clean["time"]) for rec, clean in zip(records, cleaned, strict=True)]
+    refs = references(checked)
+    if refs is None:
+        _resolve_releases(records, errors)
         raise ObservationsInvalid(errors)
+    return checked, refs
 
+
+def _portable_records(checked: list[Record], refs: References) -> tuple[list[ObservationRecord], int]:
+    """Records with their ids resolved, the first of each request id in the batch kept; and how many were not."""
     observations, seen, duplicates = [], set(), 0
-    for rec, clean in zip(records, cleaned, strict=True):
-        env = environments[(rec["feature"], rec["environment"])]
-        if rec.get("release") is not None:
-            release = releases[("number", env.feature_id, rec["release"])]
-        else:
-            release = releases[("id", rec["release_id"])]
-        request_id = rec.get("request_id")
-        if request_id is not None:
-            if (env.pk, request_id) in seen:
+    for r in checked:
+        environment_id, release_id = refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)]
+        if r.request_id is not None:
+            if (environment_id, r.request_id) in seen:
                 duplicates += 1
                 continue
-            seen.add((env.pk, request_id))
-        segment = rec.get("segment") or {}
+            seen.add((environment_id, r.request_id))
+        segment = r.segment or {}
         observations.append(
             ObservationRecord(
-                environment_id=env.pk,
-                release_id=release.pk,
-                time=clean["time"],
-                latency_ms=float(rec["latency_ms"]),
-                error=rec.get("error", False),
-                refusal=rec.get("refusal", False),
-                json_valid=rec.get("json_valid"),
-                feedback=rec.get("feedback"),
-                eval_score=rec.get("eval_score"),
-                cost=float(rec.get("cost", 0.0)),
-                tokens_in=rec.get("tokens_in", 0),
-                tokens_out=rec.get("tokens_out", 0),
+                environment_id=environment_id,
+                release_id=release_id,
+                time=datetime.fromisoformat(r.time),
+                latency_ms=r.latency_ms,
+                error=r.error,
+                refusal=r.refusal,
+                json_valid=r.json_valid,
+                feedback=r.feedback,
+                eval_score=r.eval_score,
+                cost=r.cost,
+                tokens_in=r.tokens_in,
+                tokens_out=r.tokens_out,
                 segment=segment,
                 segment_key=segment_key_of(segment),
-                workflow_id=rec.get("workflow_id") or "",
-                request_id=request_id,
+                workflow_id=r.workflow_id or "",
+                request_id=r.request_id,
             )
         )
     return observations, duplicates
@@ -445,66 +459,15 @@ def _upsert_rollups(observations: list[ObservationRecord]) -> int:
 # --- ingest -------------------------------------------------------------------------------------------------
 
 
-_COPY_COLUMNS = (
-    "environment_id",
-    "release_id",
-    "time",
-    "latency_ms",
-    "error",
-    "refusal",
-    "json_valid",
-    "feedback",
-    "eval_score",
-    "cost",
-    "tokens_in",
-    "tokens_out",
-    "segment",
-    "segment_key",
-    "workflow_id",
-    "request_id",
-    "received_at",
-)
-
-
 def _insert(observations: list[ObservationRecord]) -> None:
-    """PostgreSQL: COPY (several times faster than multi-row INSERT for 5k-row batches); elsewhere bulk_create."""
-    if connection.vendor != "postgresql":
-        fields = ObservationRecord.__slots__
-        rows = [Observation(**{f: getattr(o, f) for f in fields}) for o in observations]
-        Observation.objects.bulk_create(rows, batch_size=1000)
-        return
-    now = timezone.now()
-    qn = connection.ops.quote_name
-    sql = f"COPY {qn(Observation._meta.db_table)} ({', '.join(qn(c) for c in _COPY_COLUMNS)}) FROM STDIN"
-    # The raw psycopg COPY bypasses Django's cursor wrapper: wrap_database_errors turns a duplicate request id
-    # into django.db.IntegrityError, which observations_ingest retries.
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-        for o in observations:
-            copy.write_row(
-                (
-                    o.environment_id,
-                    o.release_id,
-                    o.time,
-                    o.latency_ms,
-                    o.error,
-                    o.refusal,
-                    o.json_valid,
-                    o.feedback,
-                    o.eval_score,
-                    o.cost,
-                    o.tokens_in,
-                    o.tokens_out,
-                    json.dumps(o.segment),
-                    o.segment_key,
-                    o.workflow_id,
-                    o.request_id,
-                    now,
-                )
-            )
+    fields = ObservationRecord.__slots__
+    rows = [Observation(**{f: getattr(o, f) for f in fields}) for o in observations]
+    Observation.objects.bulk_create(rows, batch_size=1000)
 
 
 def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecord], int, int]:
-    """Drop records already stored (by request id), insert the rest and roll them up, in one transaction."""
+    """The portable store: drop records already stored (by request id), insert the rest and roll them up, in
+    the caller's transaction."""
     with_ids = [o for o in observations if o.request_id is not None]
     known: set[tuple[int, str]] = set()
     if with_ids:
@@ -525,15 +488,47 @@ def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecor
 
 def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
     """Validate a batch strictly (nothing is stored if any record is bad), drop duplicates by request id,
-    bulk-insert the rest and add them to the per-minute rollups.
+    insert the rest and add them to the per-minute rollups and reservoir samples.
 
     Not audited per batch: observations are measurements, not state changes, and arrive by the thousand."""
     require(actor, "observation.ingest")
-    observations, in_batch_duplicates = _validate(records)
+    checked = convert(records)
+    refs = references(checked) if checked is not None and quick_check(checked, MAX_BATCH) else None
+    if refs is None:
+        checked, refs = _validate(records)
+    return _ingest_checked(checked, refs)
+
+
+def observations_ingest_body(*, actor, body: bytes) -> IngestResult | None:
+    """The endpoint's way in: a JSON body ``{"records": [...]}`` that the msgspec types and the quick checks pass
+    is stored straight away. None when it needs the endpoint's detailed path (which parses the JSON with
+    core.limits and gives every refusal its message) -- malformed JSON, a bad record, an unknown release."""
+    if max_text_chars() < LONGEST_TEXT:
+        return None
+    checked = decode_body(body)
+    if checked is None:
+        return None
+    require(actor, "observation.ingest")  # after parsing, as the detailed path: malformed JSON is a 400 for all
+    if not quick_check(checked, MAX_BATCH):
+        return None
+    refs = references(checked)
+    if refs is None:
+        return None
+    return _ingest_checked(checked, refs)
+
+
+def _ingest_checked(checked: list[Record], refs: References) -> IngestResult:
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            stored, rollup_rows = observation_sql.store(checked, refs)
+        return IngestResult(
+            received=len(checked), stored=stored, duplicates=len(checked) - stored, rollup_rows=rollup_rows
+        )
+    observations, in_batch_duplicates = _portable_records(checked, refs)
     for attempt in range(3):
         try:
             with transaction.atomic():
-                stored, already, rollup_rows = _store(observations)
+                stored_rows, already, rollup_rows = _store(observations)
             break
         except IntegrityError:
             # A concurrent batch stored one of our request ids between our check and our insert: retry,
@@ -541,8 +536,8 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
             if attempt == 2:
                 raise
     return IngestResult(
-        received=len(records),
-        stored=len(stored),
+        received=len(checked),
+        stored=len(stored_rows),
         duplicates=in_batch_duplicates + already,
         rollup_rows=rollup_rows,
     )

@@ -8,7 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import limits
-from rollouts.judging.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
+from rollouts.judging.observations import (
+    MAX_BATCH,
+    ObservationsInvalid,
+    observations_ingest,
+    observations_ingest_body,
+)
 
 
 def _refuse(message: str, code: int) -> Response:
@@ -17,8 +22,21 @@ def _refuse(message: str, code: int) -> Response:
     )
 
 
+def _created(result) -> Response:
+    return Response(
+        {
+            "received": result.received,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "rollup_rows": result.rollup_rows,
+        },
+        status=status.HTTP_201_CREATED,
+    )
+
+
 class ObservationRecordSerializer(serializers.Serializer):
-    """Documents one record; validation itself is done by rollouts.judging.observations (fast, whole-batch)."""
+    """Documents one record; validation itself is done by rollouts.judging.observation_batch (msgspec types) and
+    rollouts.judging.observations (the detailed checks), whole-batch."""
 
     feature = serializers.SlugField()
     environment = serializers.CharField()
@@ -77,11 +95,16 @@ class ObservationIngestView(APIView):
     def post(self, request):
         # Not request.data: DRF's JSON parser goes through request.body, capped for every view at
         # DATA_UPLOAD_MAX_MEMORY_SIZE (2 MiB), while a 5,000-record batch can be larger. The middleware caps this
-        # path at BODY_SIZE_LIMITS_BY_PATH instead, and we parse the raw stream here.
+        # path at BODY_SIZE_LIMITS_BY_PATH instead, and we parse the raw stream here: msgspec first; a body it
+        # does not pass is parsed again by core.limits for the detailed refusals.
         if request.content_type.split(";")[0].strip() != "application/json":
             return _refuse("Send the batch as application/json.", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        body = request._request.read()
+        result = observations_ingest_body(actor=request.user, body=body)
+        if result is not None:
+            return _created(result)
         try:
-            data = limits.loads(request._request.read(), limit_text=True)
+            data = limits.loads(body, limit_text=True)
         except limits.InputRejected as exc:
             return _refuse(f"Refused JSON: {exc}.", status.HTTP_400_BAD_REQUEST)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -101,12 +124,4 @@ class ObservationIngestView(APIView):
                 {"detail": exc.messages[0], "errors": [e.as_dict() for e in exc.errors]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        return Response(
-            {
-                "received": result.received,
-                "stored": result.stored,
-                "duplicates": result.duplicates,
-                "rollup_rows": result.rollup_rows,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return _created(result)
