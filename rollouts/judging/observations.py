@@ -523,12 +523,18 @@ def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecor
     return fresh, len(observations) - len(fresh), rollup_rows
 
 
+def observations_ingest_require(actor) -> None:
+    """The rule for storing observations, for every door that stores them (the API and the OTLP intake, which
+    asks before it maps spans so that a batch without a GenAI span is refused too)."""
+    require(actor, "observation.ingest")
+
+
 def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
     """Validate a batch strictly (nothing is stored if any record is bad), drop duplicates by request id,
     bulk-insert the rest and add them to the per-minute rollups.
 
     Not audited per batch: observations are measurements, not state changes, and arrive by the thousand."""
-    require(actor, "observation.ingest")
+    observations_ingest_require(actor)
     observations, in_batch_duplicates = _validate(records)
     for attempt in range(3):
         try:
