@@ -42,7 +42,8 @@ RULES: dict[str, Role] = {
     "change_event.create": Role.RESPONDER,
     "feature.manage": Role.ADMIN,
     "metrics.read": Role.ADMIN,
-    "integration.manage": Role.ADMIN,
+    "alert_source.manage": Role.ADMIN,
+    "change_event_target.manage": Role.ADMIN,
     "admin": Role.ADMIN,
 }
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.permissions import can, read_required, refusal, signed_in
 from core.redirects import next_url
 from diagnostics.models import DiagnosisLayer
-from incidents import services
+from incidents import action_item_services
 from incidents.forms import ActionItemEditForm, ActionStatusForm, error_text, form_errors
 from incidents.models import ActionItem, ActionStatus
 
@@ -44,7 +44,7 @@ def action_item_edit(request, pk: int):
     form = ActionItemEditForm(request.POST)
     if form.is_valid():
         try:
-            item = services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
+            item = action_item_services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
         except ValidationError as exc:
             form_errors(form, exc)
     if form.errors:
@@ -69,7 +69,7 @@ def action_item_status(request, pk: int):
     form = ActionStatusForm(request.POST)
     if form.is_valid():
         try:
-            services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
+            action_item_services.action_item_update(actor=request.user, item=item, **form.cleaned_data)
         except ValidationError as exc:
             messages.error(request, error_text(exc))
     else:

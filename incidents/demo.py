@@ -9,20 +9,12 @@ from django.utils import timezone
 
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from diagnostics.services import checklist_answer, evidence_add, layer_set_verdict, ownership_map_set
+from incidents.action_item_services import action_item_create
 from incidents.alerts import demo as alerts_demo
 from incidents.demo_history import OWNERS, load_history
 from incidents.models import Incident, IncidentSource
-from incidents.services import (
-    action_item_create,
-    change_event_record,
-    incident_add_note,
-    incident_open,
-    incident_transition,
-    postmortem_publish,
-    postmortem_start,
-    postmortem_submit,
-    postmortem_update,
-)
+from incidents.postmortem_services import postmortem_publish, postmortem_start, postmortem_submit, postmortem_update
+from incidents.services import change_event_record, incident_add_note, incident_open, incident_transition
 from rollouts.models import Feature
 
 

@@ -21,17 +21,10 @@ from django.utils import timezone
 from core.permissions import can
 from diagnostics.models import DiagnosisLayer, LayerDiagnosis
 from diagnostics.services import layer_set_verdict
+from incidents.action_item_services import action_item_create, action_item_update
 from incidents.models import ActionItem, Incident, IncidentSource, TimelineEvent
-from incidents.services import (
-    action_item_create,
-    action_item_update,
-    incident_open,
-    incident_transition,
-    postmortem_publish,
-    postmortem_start,
-    postmortem_submit,
-    postmortem_update,
-)
+from incidents.postmortem_services import postmortem_publish, postmortem_start, postmortem_submit, postmortem_update
+from incidents.services import incident_open, incident_transition
 
 LAYERS = list(DiagnosisLayer.values)
 RULED_OUT_NOTES = {

@@ -10,13 +10,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.permissions import can, read_required, signed_in
 from diagnostics.models import LayerDiagnosis, layer_sorted
-from incidents import services
+from incidents import postmortem_services
 from incidents.api.views import markdown_response
 from incidents.forms import PostmortemForm, error_text
 from incidents.models import Incident, Postmortem, PostmortemStatus
+from incidents.postmortem_services import postmortem_publish_problems
 from incidents.postmortems import postmortem_markdown as render_md
 from incidents.postmortems import postmortem_snapshot
-from incidents.services import postmortem_publish_problems
 
 
 def _postmortem(pk: int) -> Postmortem:
@@ -34,10 +34,10 @@ def postmortem_edit(request, pk: int):
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if request.method == "POST":
         if postmortem is None:
-            postmortem = services.postmortem_start(actor=request.user, incident=incident)
+            postmortem = postmortem_services.postmortem_start(actor=request.user, incident=incident)
         form = PostmortemForm(request.POST, instance=Postmortem.objects.get(pk=postmortem.pk))
         if form.is_valid():
-            services.postmortem_update(actor=request.user, postmortem=postmortem, **form.cleaned_data)
+            postmortem_services.postmortem_update(actor=request.user, postmortem=postmortem, **form.cleaned_data)
             messages.success(request, "Postmortem saved.")
             return redirect("incidents:postmortem", pk=pk)
     else:
@@ -60,7 +60,7 @@ def postmortem_edit(request, pk: int):
 @signed_in
 def postmortem_submit(request, pk: int):
     try:
-        services.postmortem_submit(actor=request.user, postmortem=_postmortem(pk))
+        postmortem_services.postmortem_submit(actor=request.user, postmortem=_postmortem(pk))
     except ValidationError as exc:
         messages.error(request, error_text(exc))
     return redirect("incidents:postmortem", pk=pk)
@@ -70,7 +70,7 @@ def postmortem_submit(request, pk: int):
 @signed_in
 def postmortem_publish(request, pk: int):
     try:
-        revision = services.postmortem_publish(actor=request.user, postmortem=_postmortem(pk))
+        revision = postmortem_services.postmortem_publish(actor=request.user, postmortem=_postmortem(pk))
     except ValidationError as exc:
         messages.error(request, error_text(exc))
     else:

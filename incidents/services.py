@@ -1,4 +1,5 @@
-"""Writes for incidents, timelines, action items, change events and postmortems.
+"""Writes for incidents, their timelines and change events (action items: ``action_item_services``;
+postmortems: ``postmortem_services``).
 
 Every function is keyword-only with ``actor`` first, audits, and puts what it changed on the timeline."""
 
@@ -10,55 +11,35 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import audit_record, json_safe
+from core.audit import audit_record
 from core.models import User
 from core.permissions import require
-from diagnostics.models import DiagnosisLayer, LayerDiagnosis, layer_sorted
-from diagnostics.services import diagnoses_create_for, model_sole_root_cause_problem
+from diagnostics.models import LayerDiagnosis
+from diagnostics.services import diagnoses_create_for
+from incidents.changes import apply_changes, user_or_none, who
 from incidents.models import (
-    POSTMORTEM_TEXT_FIELDS,
-    ActionItem,
-    ActionKind,
-    ActionStatus,
     ChangeEvent,
     Incident,
     IncidentSource,
     Postmortem,
-    PostmortemRevision,
-    PostmortemStatus,
-    Priority,
     Severity,
     Status,
     TimelineEvent,
     TimelineKind,
 )
-from incidents.postmortems import postmortem_markdown, postmortem_snapshot
+from incidents.postmortem_services import postmortem_start
 from incidents.timeline import timeline_record
 from rollouts.models import DeploymentEvent, Environment
 
 __all__ = [
-    "action_item_create",
-    "action_item_update",
     "change_event_record",
     "incident_add_note",
     "incident_open",
     "incident_transition",
     "incident_update",
-    "postmortem_publish",
-    "postmortem_start",
-    "postmortem_submit",
-    "postmortem_update",
     "timeline_note_edit",
     "timeline_record",
 ]
-
-
-def _user_or_none(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
-def _who(actor) -> str:
-    return getattr(actor, "username", None) or "system"
 
 
 def linked_releases_for(environments, start: dt.datetime, end: dt.datetime):
@@ -128,7 +109,7 @@ def incident_open(
         impact_started_at=impact_started_at,
         detected_at=detected_at,
         commander=commander,
-        reporter=_user_or_none(actor),
+        reporter=user_or_none(actor),
         source=source,
     )
     features = []
@@ -151,7 +132,7 @@ def incident_open(
         },
     )
     unowned = [d.get_layer_display() for d in diagnoses if d.owner is None]
-    text = f"{incident.get_severity_display()} opened by {_who(actor)} via {incident.get_source_display()}"
+    text = f"{incident.get_severity_display()} opened by {who(actor)} via {incident.get_source_display()}"
     if unowned:
         text += f"; no owner in the ownership map for: {', '.join(unowned)}"
     timeline_record(
@@ -226,7 +207,7 @@ def incident_transition(*, actor, incident: Incident, to_status: str, reason: st
         after={"status": to_status},
         reason=reason,
     )
-    text = f"{current.get_status_display()} → {Status(to_status).label} by {_who(actor)}"
+    text = f"{current.get_status_display()} → {Status(to_status).label} by {who(actor)}"
     timeline_record(
         incident=current,
         kind=TimelineKind.STATUS,
@@ -252,7 +233,7 @@ def incident_update(*, actor, incident: Incident, **fields) -> Incident:
     if unknown:
         raise ValidationError({name: ["This field cannot be edited here."] for name in sorted(unknown)})
     locked = Incident.objects.select_for_update().get(pk=incident.pk)
-    before, after = _apply_changes(locked, fields)
+    before, after = apply_changes(locked, fields)
     if not after:
         return locked
     if "title" in after and not locked.title.strip():
@@ -267,30 +248,11 @@ def incident_update(*, actor, incident: Incident, **fields) -> Incident:
     timeline_record(
         incident=locked,
         kind=TimelineKind.EDIT,
-        text=f"{_who(actor)} changed " + ", ".join(f"{k}: {before[k]} → {after[k]}" for k in after),
+        text=f"{who(actor)} changed " + ", ".join(f"{k}: {before[k]} → {after[k]}" for k in after),
         actor=actor,
         data={"changed": after},
     )
     return locked
-
-
-def _apply_changes(obj, changes: dict) -> tuple[dict, dict]:
-    """Set the fields whose value differs; return (before, after) of just those, ready for the audit entry."""
-    before, after = {}, {}
-    for name, value in changes.items():
-        old = getattr(obj, name)
-        if old != value:
-            before[name], after[name] = _plain(old), _plain(value)
-            setattr(obj, name, value)
-    return before, after
-
-
-def _plain(value):
-    if isinstance(value, dt.date):  # dates and datetimes: the audit log stores JSON
-        return value.isoformat()
-    if isinstance(value, User):
-        return value.username
-    return value
 
 
 @transaction.atomic
@@ -324,167 +286,6 @@ def timeline_note_edit(*, actor, event: TimelineEvent, text: str) -> TimelineEve
     return event
 
 
-def _action_item_errors(
-    *, title, owner, due_date, layer, priority, kind, tracker_url, backdate_reason: str | None = None
-) -> dict[str, list[str]]:
-    """``backdate_reason`` is checked only when the due date is being set (None: it is not)."""
-    errors: dict[str, list[str]] = {}
-    if not (title or "").strip():
-        errors["title"] = ["Say what will be done."]
-    if owner is None:
-        errors["owner"] = ["An action item needs exactly one owner."]
-    elif not isinstance(owner, User):
-        errors["owner"] = ["The owner must be one person (a user), not a team or a list."]
-    elif not owner.is_active:
-        errors["owner"] = [f"{owner} is deactivated and cannot own an action item."]
-    if due_date is None:
-        errors["due_date"] = ["An action item needs a due date."]
-    elif not isinstance(due_date, dt.date) or isinstance(due_date, dt.datetime):
-        errors["due_date"] = ["The due date must be a date (YYYY-MM-DD)."]
-    elif backdate_reason is not None and due_date < timezone.localdate() and not backdate_reason.strip():
-        errors["due_date"] = [
-            f"{due_date.isoformat()} is in the past. Give a date from today on, or a backdate_reason "
-            "(e.g. recording an item that was already due)."
-        ]
-    if layer not in DiagnosisLayer.values:
-        errors["layer"] = [f"Choose a layer: {', '.join(DiagnosisLayer.values)}."]
-    if priority not in Priority.values:
-        errors["priority"] = [f"Choose a priority: {', '.join(Priority.values)}."]
-    if kind not in ActionKind.values:
-        errors["kind"] = [f"Choose a type: {', '.join(ActionKind.values)}."]
-    return errors
-
-
-@transaction.atomic
-def action_item_create(
-    *,
-    actor,
-    incident: Incident,
-    title: str,
-    owner: User,
-    due_date: dt.date,
-    layer: str,
-    priority: str = Priority.P2,
-    kind: str = ActionKind.CORRECTIVE,
-    tracker_url: str = "",
-    confirm_duplicate: bool = False,
-    backdate_reason: str = "",
-) -> ActionItem:
-    """A duplicate title on the same incident is refused (code "duplicate") unless the caller confirms it."""
-    require(actor, "action_item.edit")
-    errors = _action_item_errors(
-        title=title,
-        owner=owner,
-        due_date=due_date,
-        layer=layer,
-        priority=priority,
-        kind=kind,
-        tracker_url=tracker_url,
-        backdate_reason=backdate_reason,
-    )
-    if errors:
-        raise ValidationError(errors)
-    same = (
-        ActionItem.objects.select_related("owner")
-        .filter(incident=incident, title__iexact=title.strip())
-        .order_by("id")
-        .first()
-    )
-    if same and not confirm_duplicate:
-        raise ValidationError(
-            {
-                "title": [
-                    ValidationError(
-                        f"{incident.reference} already has the action item “{same.title}” ({same.owner}, due "
-                        f"{same.due_date.isoformat()}, {same.get_status_display().lower()}). Confirm to add it again.",
-                        code="duplicate",
-                    )
-                ]
-            }
-        )
-    item = ActionItem(
-        incident=incident,
-        title=title.strip(),
-        owner=owner,
-        due_date=due_date,
-        layer=layer,
-        priority=priority,
-        kind=kind,
-        tracker_url=tracker_url or "",
-        created_by=_user_or_none(actor),
-    )
-    item.full_clean(exclude=["incident", "owner", "created_by"])
-    item.save()
-    audit_record(
-        actor=actor,
-        action="action_item.create",
-        obj=item,
-        after={"title": item.title, "owner": owner.username, "due_date": due_date.isoformat(), "layer": layer},
-        reason=backdate_reason.strip(),
-    )
-    timeline_record(
-        incident=incident,
-        kind=TimelineKind.ACTION_ITEM,
-        text=f"Action item ({item.get_layer_display()}, {priority.upper()}): {item.title} — {owner}, due {due_date}",
-        actor=actor,
-        data={"action_item": item.pk},
-    )
-    return item
-
-
-_ACTION_FIELDS = ("title", "owner", "due_date", "layer", "priority", "kind", "tracker_url", "status", "wont_do_reason")
-
-
-@transaction.atomic
-def action_item_update(*, actor, item: ActionItem, reason: str = "", backdate_reason: str = "", **fields) -> ActionItem:
-    """Change any field of an action item; status 'won't do' needs a reason, owner and due date stay required.
-
-    Moving the due date needs a reason too (it is how a slipping fix becomes visible), and moving it into the past
-    needs a ``backdate_reason`` (which also serves as the reason). Its owner may always update their own item,
-    whatever their role (core.permissions.OWNER_RULES)."""
-    unknown = set(fields) - set(_ACTION_FIELDS)
-    if unknown:
-        raise ValidationError({name: ["This field cannot be edited."] for name in sorted(unknown)})
-    locked = ActionItem.objects.select_for_update(of=("self",)).select_related("owner").get(pk=item.pk)
-    require(actor, "action_item.edit", locked)
-    merged = {name: fields.get(name, getattr(locked, name)) for name in _ACTION_FIELDS}
-    due_date_changes = "due_date" in fields and fields["due_date"] != locked.due_date
-    errors = _action_item_errors(
-        **{k: merged[k] for k in ("title", "owner", "due_date", "layer", "priority", "kind", "tracker_url")},
-        backdate_reason=backdate_reason if due_date_changes else None,
-    )
-    if merged["status"] not in ActionStatus.values:
-        errors["status"] = [f"Choose a status: {', '.join(ActionStatus.values)}."]
-    if merged["status"] == ActionStatus.WONT_DO and not (merged["wont_do_reason"] or "").strip():
-        errors["wont_do_reason"] = ["Say why this won't be done."]
-    reason = (reason or "").strip() or ((backdate_reason or "").strip() if due_date_changes else "")
-    if merged["due_date"] != locked.due_date and not reason and not errors.get("due_date"):
-        errors["reason"] = ["Say why the due date moves."]
-    if errors:
-        raise ValidationError(errors)
-    before, after = _apply_changes(locked, merged)
-    if not after:
-        return locked
-    if "status" in after:
-        locked.completed_at = timezone.now() if locked.status in (ActionStatus.DONE, ActionStatus.WONT_DO) else None
-    locked.full_clean(exclude=["incident", "owner", "created_by"])
-    locked.save()
-    backdated = f"back-dated: {backdate_reason.strip()}" if due_date_changes and backdate_reason.strip() else ""
-    wont_do = merged["wont_do_reason"] if merged["status"] == ActionStatus.WONT_DO and "status" in after else ""
-    reason = "; ".join(r for r in dict.fromkeys((wont_do, reason, backdated)) if r)
-    audit_record(actor=actor, action="action_item.update", obj=locked, before=before, after=after, reason=reason)
-    timeline_record(
-        incident=locked.incident,
-        kind=TimelineKind.ACTION_ITEM,
-        text=f"Action item '{locked.title}': "
-        + ", ".join(f"{k} {before[k]} → {after[k]}" for k in after)
-        + (f" (why: {reason})" if reason else ""),
-        actor=actor,
-        data={"action_item": locked.pk, "changed": json_safe(after)},
-    )
-    return locked
-
-
 @transaction.atomic
 def change_event_record(
     *,
@@ -511,125 +312,9 @@ def change_event_record(
         feature=feature or (environment.feature if environment else None),
         environment=environment,
         occurred_at=occurred_at,
-        actor=_user_or_none(actor),
+        actor=user_or_none(actor),
     )
     event.full_clean()
     event.save()
     audit_record(actor=actor, action="change_event.record", obj=event, after={"layer": layer, "title": event.title})
     return event
-
-
-# ----- postmortems ---------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def postmortem_start(*, actor, incident: Incident) -> Postmortem:
-    require(actor, "postmortem.edit")
-    postmortem, created = Postmortem.objects.get_or_create(incident=incident, defaults={"summary": incident.summary})
-    if created:
-        audit_record(actor=actor, action="postmortem.start", obj=postmortem)
-        timeline_record(incident=incident, kind=TimelineKind.POSTMORTEM, text="Postmortem draft started", actor=actor)
-    return postmortem
-
-
-@transaction.atomic
-def postmortem_update(*, actor, postmortem: Postmortem, **fields) -> Postmortem:
-    """Edit the working copy. Editing a published postmortem starts the next revision (back to draft); the
-    published revision stays as it was."""
-    require(actor, "postmortem.edit")
-    unknown = set(fields) - set(POSTMORTEM_TEXT_FIELDS)
-    if unknown:
-        raise ValidationError({name: ["Unknown postmortem field."] for name in sorted(unknown)})
-    locked = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
-    before, after = _apply_changes(locked, {name: value or "" for name, value in fields.items()})
-    if not after:
-        return locked
-    if locked.status == PostmortemStatus.PUBLISHED:
-        locked.status = PostmortemStatus.DRAFT
-        after["status"] = PostmortemStatus.DRAFT
-    locked.save()
-    audit_record(actor=actor, action="postmortem.update", obj=locked, before=before, after=after)
-    return locked
-
-
-@transaction.atomic
-def postmortem_submit(*, actor, postmortem: Postmortem) -> Postmortem:
-    require(actor, "postmortem.edit")
-    won = Postmortem.objects.filter(pk=postmortem.pk, status=PostmortemStatus.DRAFT).update(
-        status=PostmortemStatus.IN_REVIEW, updated_at=timezone.now()
-    )
-    if won != 1:
-        raise ValidationError({"status": ["Only a draft can be sent to review."]})
-    audit_record(
-        actor=actor,
-        action="postmortem.submit",
-        obj=postmortem,
-        before={"status": "draft"},
-        after={"status": "in_review"},
-    )
-    timeline_record(
-        incident=postmortem.incident, kind=TimelineKind.POSTMORTEM, text="Postmortem sent to review", actor=actor
-    )
-    postmortem.status = PostmortemStatus.IN_REVIEW
-    return postmortem
-
-
-def postmortem_publish_problems(postmortem: Postmortem) -> list[str]:
-    """Why this postmortem cannot be published yet (empty when it can)."""
-    problems = []
-    diagnoses = layer_sorted(LayerDiagnosis.objects.filter(incident_id=postmortem.incident_id))
-    for d in diagnoses:
-        if d.owner_id is None:
-            problems.append(f"The {d.get_layer_display()} layer has no owner.")
-        if not d.has_verdict:
-            problems.append(
-                f"The {d.get_layer_display()} layer has no verdict (ruled out, contributing or root cause)."
-            )
-    sole = model_sole_root_cause_problem(diagnoses)
-    if sole:
-        problems.append(sole)
-    for item in ActionItem.objects.filter(incident_id=postmortem.incident_id):
-        if item.owner_id is None or item.due_date is None:
-            problems.append(f"Action item '{item.title}' lacks an owner or a due date.")
-    if not postmortem.summary.strip() or not postmortem.root_cause.strip():
-        problems.append("Write the summary and the root cause.")
-    return problems
-
-
-@transaction.atomic
-def postmortem_publish(*, actor, postmortem: Postmortem) -> PostmortemRevision:
-    require(actor, "postmortem.publish")
-    locked = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
-    if locked.status != PostmortemStatus.IN_REVIEW:
-        raise ValidationError({"status": ["Only a postmortem in review can be published."]})
-    problems = postmortem_publish_problems(locked)
-    if problems:
-        raise ValidationError({"postmortem": problems})
-    snapshot = postmortem_snapshot(locked)
-    snapshot["revision"] = locked.revision
-    revision = PostmortemRevision.objects.create(
-        postmortem=locked,
-        number=locked.revision,
-        snapshot=snapshot,
-        markdown=postmortem_markdown(snapshot),
-        published_by=_user_or_none(actor),
-    )
-    Postmortem.objects.filter(pk=locked.pk).update(
-        status=PostmortemStatus.PUBLISHED, revision=locked.revision + 1, updated_at=timezone.now()
-    )
-    audit_record(
-        actor=actor,
-        action="postmortem.publish",
-        obj=locked,
-        before={"status": "in_review"},
-        after={"status": "published", "revision": revision.number},
-    )
-    timeline_record(
-        incident=locked.incident,
-        kind=TimelineKind.POSTMORTEM,
-        text=f"Postmortem revision {revision.number} published by {_who(actor)}",
-        actor=actor,
-        data={"revision": revision.number},
-    )
-    postmortem.status, postmortem.revision = PostmortemStatus.PUBLISHED, locked.revision + 1
-    return revision

@@ -18,7 +18,7 @@ from diagnostics.checklists import checklist_for
 from diagnostics.models import LayerDiagnosis, Verdict, layer_sorted
 from diagnostics.reports.incident_views import evidence_reports_ctx
 from diagnostics.suggestions import suggest_layers
-from incidents import selectors, services
+from incidents import action_item_services, selectors, services
 from incidents.forms import ActionItemCreateForm, IncidentEditForm, IncidentForm, NoteForm, error_text, form_errors
 from incidents.models import (
     SEVERITY_DEFINITIONS,
@@ -266,7 +266,7 @@ def action_item_create(request, pk: int):
     item = None
     if form.is_valid():
         try:
-            item = services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
+            item = action_item_services.action_item_create(actor=request.user, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
             form_errors(form, exc)
     if item is not None:

@@ -20,6 +20,7 @@ from core.permissions import refusal
 from core.tasks import enqueue_on_commit
 from diagnostics import services as diagnostics_services
 from diagnostics.models import DiagnosisLayer
+from incidents import action_item_services
 from incidents import services as incident_services
 from incidents.models import Incident
 from rollouts.models import Environment
@@ -171,7 +172,7 @@ def cmd_action(*, actor, incident, rest) -> str:
         if len(owned) != 1:
             raise SlackUserProblem(f"Say which layer this fixes: add `layer <{'|'.join(layer_values())}>`.")
         layer = owned[0]
-    item = incident_services.action_item_create(
+    item = action_item_services.action_item_create(
         actor=actor, incident=incident, title=match.group("title").strip(), owner=owner, due_date=due, layer=layer
     )
     return f"Action item #{item.pk} “{escape(item.title)}” for {escape(owner)}, due {due:%Y-%m-%d} ({layer})."

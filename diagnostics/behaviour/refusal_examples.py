@@ -63,8 +63,7 @@ NOT_REFUSALS: tuple[str, ...] = (
     "I'm not a doctor, but most guidelines suggest resting the ankle and keeping it raised for two days." + _DETAIL,
     "I'm not a lawyer, but in many places a landlord must give written notice before a rent increase." + _DETAIL,
     "As an AI, I can't create files directly, but here is the content of the configuration file." + _DETAIL,
-    "I don't have access to real-time data, but as of my last update the library's latest release was 2.1."
-    + _DETAIL,
+    "I don't have access to real-time data, but as of my last update the library's latest release was 2.1." + _DETAIL,
     "Could you tell me which version of the service you are running?",
     "Please share the error message and the command you ran, and I can look into it.",
     "I need more information about the schema before I can write that query. Which tables are involved?",

@@ -81,7 +81,7 @@ def alert_source_create(
     field_mapping: dict | None = None,
 ) -> tuple[AlertSource, str]:
     """Create a source. Returns it and its secret (generated unless given), which is shown this once."""
-    require(actor, "integration.manage")
+    require(actor, "alert_source.manage")
     field_mapping = field_mapping or {}
     errors = _source_problems(kind=kind, severity=severity, field_mapping=field_mapping, secret=secret)
     if slug and AlertSource.objects.filter(slug=slug).exists():
@@ -106,7 +106,7 @@ def alert_source_create(
 
 @transaction.atomic
 def alert_source_update(*, actor, source: AlertSource, **fields) -> AlertSource:
-    require(actor, "integration.manage")
+    require(actor, "alert_source.manage")
     unknown = set(fields) - set(SOURCE_FIELDS)
     if unknown:
         raise ValidationError({f: ["This field cannot be changed."] for f in unknown})
@@ -133,7 +133,7 @@ def alert_source_update(*, actor, source: AlertSource, **fields) -> AlertSource:
 @transaction.atomic
 def alert_source_rotate_secret(*, actor, source: AlertSource, secret: str = "") -> str:
     """Replace the secret (a new random one unless given); the old one stops working at once."""
-    require(actor, "integration.manage")
+    require(actor, "alert_source.manage")
     if source.signs and not secret:
         raise ValidationError({"secret": ["Paste the new signing secret from PagerDuty."]})
     if secret and len(secret) < 12:
@@ -157,7 +157,7 @@ def alert_route_create(
     action: str = AlertRouteAction.ATTACH,
     position: int | None = None,
 ) -> AlertRoute:
-    require(actor, "integration.manage")
+    require(actor, "alert_source.manage")
     errors: dict[str, list[str]] = {}
     if not isinstance(matchers, dict) or not all(isinstance(k, str) and k for k in matchers):
         errors["matchers"] = ['Matchers are label = value pairs, e.g. {"feature": "support-assistant"}.']
@@ -186,7 +186,7 @@ def alert_route_create(
 
 @transaction.atomic
 def alert_route_delete(*, actor, route: AlertRoute) -> None:
-    require(actor, "integration.manage")
+    require(actor, "alert_source.manage")
     audit_record(
         actor=actor,
         action="alert_route.delete",

@@ -27,7 +27,7 @@ def hook_url(source: AlertSource) -> str:
 
 
 @require_GET
-@read_required("integration.manage")
+@read_required("alert_source.manage")
 def integrations(request):
     return render(
         request,
@@ -37,7 +37,7 @@ def integrations(request):
 
 
 @require_http_methods(["GET", "POST"])
-@read_required("integration.manage")
+@read_required("alert_source.manage")
 def source_create(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,7 +58,7 @@ def _show_secret(request, source: AlertSource, secret: str):
 
 
 @require_GET
-@read_required("integration.manage")
+@read_required("alert_source.manage")
 def source_detail(request, slug: str):
     source = get_object_or_404(AlertSource.objects.select_related("environment__feature"), slug=slug)
     ctx = {"source": source, "hook_url": hook_url(source), **selectors.source_log(source)}
@@ -115,7 +115,7 @@ def route_delete(request, pk: int):
 
 
 @require_http_methods(["GET", "POST"])
-@read_required("integration.manage")
+@read_required("change_event_target.manage")
 def target_create(request):
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -131,7 +131,7 @@ def target_create(request):
 
 
 @require_GET
-@read_required("integration.manage")
+@read_required("change_event_target.manage")
 def target_detail(request, pk: int):
     target = get_object_or_404(ChangeEventTarget.objects.select_related("feature"), pk=pk)
     ctx = {"target": target, "deliveries": selectors.target_log(target)}

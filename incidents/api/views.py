@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from diagnostics.api.serializers import LayerSuggestionSerializer
 from diagnostics.suggestions import suggest_layers
-from incidents import selectors, services
+from incidents import action_item_services, postmortem_services, selectors, services
 from incidents.api.serializers import (
     ActionItemCreateSerializer,
     ActionItemSerializer,
@@ -258,7 +258,7 @@ class ActionItemViewSet(
     def create(self, request, *args, **kwargs):
         serializer = ActionItemCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = services.action_item_create(actor=request.user, **serializer.validated_data)
+        item = action_item_services.action_item_create(actor=request.user, **serializer.validated_data)
         return Response(ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ActionItemUpdateSerializer, responses=ActionItemSerializer)
@@ -266,7 +266,7 @@ class ActionItemViewSet(
         item = self.get_object()
         serializer = ActionItemUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = services.action_item_update(actor=request.user, item=item, **serializer.validated_data)
+        item = action_item_services.action_item_update(actor=request.user, item=item, **serializer.validated_data)
         return Response(ActionItemSerializer(item).data)
 
 
@@ -303,26 +303,26 @@ class PostmortemViewSet(
         postmortem = self.get_object()
         serializer = PostmortemEditSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        services.postmortem_update(actor=request.user, postmortem=postmortem, **serializer.validated_data)
+        postmortem_services.postmortem_update(actor=request.user, postmortem=postmortem, **serializer.validated_data)
         return Response(PostmortemSerializer(self.get_queryset().get(pk=postmortem.pk)).data)
 
     @extend_schema(request=None, responses={201: PostmortemSerializer})
     @action(detail=False, methods=["post"], url_path=r"start/(?P<incident_id>\d+)")
     def start(self, request, incident_id=None):
         incident = get_object_or_404(Incident, pk=incident_id)
-        postmortem = services.postmortem_start(actor=request.user, incident=incident)
+        postmortem = postmortem_services.postmortem_start(actor=request.user, incident=incident)
         return Response(PostmortemSerializer(postmortem).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=PostmortemSerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        postmortem = services.postmortem_submit(actor=request.user, postmortem=self.get_object())
+        postmortem = postmortem_services.postmortem_submit(actor=request.user, postmortem=self.get_object())
         return Response(PostmortemSerializer(self.get_queryset().get(pk=postmortem.pk)).data)
 
     @extend_schema(request=None, responses={201: PostmortemRevisionSerializer})
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        revision = services.postmortem_publish(actor=request.user, postmortem=self.get_object())
+        revision = postmortem_services.postmortem_publish(actor=request.user, postmortem=self.get_object())
         return Response(PostmortemRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=PostmortemRevisionSerializer(many=True))

@@ -43,8 +43,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from core.permissions import require
-from rollouts.judging.observations import MAX_BATCH, ObservationsInvalid, observations_ingest
+from rollouts.judging.observations import (
+    MAX_BATCH,
+    ObservationsInvalid,
+    observations_ingest,
+    observations_ingest_require,
+)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -333,9 +337,9 @@ def span_record(span: SpanFacts, resource_attrs: dict) -> tuple[dict | None, str
 
 def traces_ingest(*, actor, batch: Batch) -> IntakeResult:
     """Map every GenAI span to an observation and store the good ones through ``observations_ingest`` (which
-    validates each record); the rest are counted as rejected with reasons. The intake itself requires
-    observation.ingest first, so a batch without a GenAI span is refused too."""
-    require(actor, "observation.ingest")
+    validates each record); the rest are counted as rejected with reasons. The observations service's rule is
+    asked first, so a batch without a GenAI span is refused too."""
+    observations_ingest_require(actor)
     result = IntakeResult()
     records: list[dict] = []
     for resource_attrs, spans in batch:

@@ -486,12 +486,18 @@ def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecor
     return fresh, len(observations) - len(fresh), rollup_rows
 
 
+def observations_ingest_require(actor) -> None:
+    """The rule for storing observations, for every door that stores them (the API and the OTLP intake, which
+    asks before it maps spans so that a batch without a GenAI span is refused too)."""
+    require(actor, "observation.ingest")
+
+
 def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
     """Validate a batch strictly (nothing is stored if any record is bad), drop duplicates by request id,
     insert the rest and add them to the per-minute rollups and reservoir samples.
 
     Not audited per batch: observations are measurements, not state changes, and arrive by the thousand."""
-    require(actor, "observation.ingest")
+    observations_ingest_require(actor)
     checked = convert(records)
     refs = references(checked) if checked is not None and quick_check(checked, MAX_BATCH) else None
     if refs is None:
@@ -508,7 +514,7 @@ def observations_ingest_body(*, actor, body: bytes) -> IngestResult | None:
     checked = decode_body(body)
     if checked is None:
         return None
-    require(actor, "observation.ingest")  # after parsing, as the detailed path: malformed JSON is a 400 for all
+    observations_ingest_require(actor)  # after parsing, as the detailed path: malformed JSON is a 400 for all
     if not quick_check(checked, MAX_BATCH):
         return None
     refs = references(checked)

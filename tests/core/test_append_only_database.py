@@ -12,7 +12,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.immutable import ImmutableModel
-from incidents.services import action_item_create, postmortem_publish
+from incidents.action_item_services import action_item_create
+from incidents.postmortem_services import postmortem_publish
 from tests.diagnostics.test_forced_ownership import _ready_postmortem
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="triggers are installed on PostgreSQL only")

@@ -31,6 +31,7 @@ from diagnostics.models import BehaviourReport, GenerationEndpoint, LayerOwner, 
 from diagnostics.reports import services as report_services
 from diagnostics.reports.runner import RUNNER, summarise
 from diagnostics.services import layer_set_verdict, ownership_map_set
+from incidents import postmortem_services
 from incidents import services as incident_services
 from incidents.models import (
     POSTMORTEM_TEXT_FIELDS,
@@ -47,6 +48,7 @@ from rollouts.judging.models import Observation
 from rollouts.models import DeploymentEvent, Feature, Release, RolloutRun, WebhookTarget
 from rollouts.registry import services as registry
 from rollouts.runs import services as runs
+from rollouts.runs.change_events.models import ChangeEventTarget
 from slackbot.rollback_commands import plan_message
 from tests.conftest import api_client_for
 from tests.diagnostics.reports.conftest import cases, contract_result, jsonl, outputs, upload
@@ -98,11 +100,11 @@ def _publishable_postmortem(w) -> Postmortem:
     for d in w.incident.layer_diagnoses.all():
         verdict = "root_cause" if d.layer == "prompt" else "ruled_out"
         layer_set_verdict(actor=w.admin, diagnosis=d, status=verdict)
-    postmortem = incident_services.postmortem_start(actor=w.admin, incident=w.incident)
-    incident_services.postmortem_update(
+    postmortem = postmortem_services.postmortem_start(actor=w.admin, incident=w.incident)
+    postmortem_services.postmortem_update(
         actor=w.admin, postmortem=postmortem, summary="Citations dropped.", root_cause="The prompt edit of #2."
     )
-    return incident_services.postmortem_submit(actor=w.admin, postmortem=postmortem)
+    return postmortem_services.postmortem_submit(actor=w.admin, postmortem=postmortem)
 
 
 def _report(w, *, finished: bool = True) -> BehaviourReport:
@@ -688,18 +690,32 @@ DOORS: list[Door] = [
     ),
     # integrations
     web(
-        "integration.manage",
+        "alert_source.manage",
         "POST new alert source",
         "/integrations/sources/new/",
         lambda w: {"slug": "am", "kind": "alertmanager", "environment": w.production.pk, "severity": "sev3"},
         written=count(AlertSource),
     ),
     api(
-        "integration.manage",
+        "alert_source.manage",
         "POST /alert-sources/",
         "/api/v1/alert-sources/",
         {"slug": "am", "kind": "alertmanager", "environment": f"{SLUG}/production"},
         written=count(AlertSource),
+    ),
+    web(
+        "change_event_target.manage",
+        "POST new change-event target",
+        "/integrations/targets/new/",
+        {"name": "sink", "url": "https://cd.example/events", "format": "cdevents"},
+        written=count(ChangeEventTarget),
+    ),
+    api(
+        "change_event_target.manage",
+        "POST /change-event-targets/",
+        "/api/v1/change-event-targets/",
+        {"name": "sink", "url": "https://cd.example/events", "format": "cdevents"},
+        written=count(ChangeEventTarget),
     ),
     # rules with one door of their own
     Door("metrics.read", "metrics", "GET /metrics", lambda ctx: api_client_for(ctx.user).get("/metrics")),
@@ -815,9 +831,9 @@ DECIDED_IN = {
     "compatibility.override": "rollouts/registry/services.py",
     "incident.create": "incidents/services.py",
     "incident.update": "incidents/services.py",
-    "postmortem.edit": "incidents/services.py",
-    "postmortem.publish": "incidents/services.py",
-    "action_item.edit": "incidents/services.py",
+    "postmortem.edit": "incidents/postmortem_services.py",
+    "postmortem.publish": "incidents/postmortem_services.py",
+    "action_item.edit": "incidents/action_item_services.py",
     "change_event.create": "incidents/services.py",
     "diagnosis.update": "diagnostics/services.py",
     "ownership.manage": "diagnostics/services.py",
@@ -834,11 +850,11 @@ DECIDED_IN = {
     "impact.review": "rollouts/impact/services.py",
     "impact.waive": "rollouts/impact/services.py",
     # The observations API and the OTLP intake (which refuses even a batch without a GenAI span).
-    "observation.ingest": ("rollouts/judging/observations.py", "rollouts/integrations/otlp.py"),
+    "observation.ingest": "rollouts/judging/observations.py",
     "metrics.read": "rollouts/integrations/prometheus_export.py",
     "admin": "core/admin_site.py",
-    # Alert sources (incidents) and change-event targets (rollouts) are two domains under one admin rule.
-    "integration.manage": ("incidents/alerts/services.py", "rollouts/runs/change_events/services.py"),
+    "alert_source.manage": "incidents/alerts/services.py",
+    "change_event_target.manage": "rollouts/runs/change_events/services.py",
 }
 # Named by a helper rather than passed literally to require().
 NAMED_BY_HELPER = {

@@ -12,15 +12,10 @@ from django.utils import timezone
 from core.models import AuditEntry, Team
 from diagnostics.models import Evidence, LayerDiagnosis, OwnerAssignment
 from diagnostics.services import evidence_add, layer_assign_owner, layer_set_verdict
+from incidents.action_item_services import action_item_create
 from incidents.models import ActionItem, Incident, PostmortemRevision, TimelineEvent
-from incidents.services import (
-    action_item_create,
-    incident_transition,
-    postmortem_publish,
-    postmortem_start,
-    postmortem_submit,
-    postmortem_update,
-)
+from incidents.postmortem_services import postmortem_publish, postmortem_start, postmortem_submit, postmortem_update
+from incidents.services import incident_transition
 
 
 def layer(incident, name) -> LayerDiagnosis:

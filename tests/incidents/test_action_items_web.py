@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from core.models import AuditEntry
+from incidents.action_item_services import action_item_create
 from incidents.models import ActionItem
-from incidents.services import action_item_create
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

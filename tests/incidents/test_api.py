@@ -195,7 +195,7 @@ def test_action_items_through_the_api(api_as, responder, viewer, incident):
 
 
 def test_overdue_is_derived_and_filterable(api_as, responder, incident):
-    from incidents.services import action_item_create
+    from incidents.action_item_services import action_item_create
     from tests.support.incident_world import make_person
 
     owner = make_person("olly")
@@ -325,7 +325,7 @@ def test_editing_incident_details_is_audited_and_on_the_timeline_but_not_an_edit
 )
 def test_who_may_publish_a_postmortem(request, incident, responder, role, expected):
     from diagnostics.services import layer_set_verdict
-    from incidents.services import postmortem_start, postmortem_submit, postmortem_update
+    from incidents.postmortem_services import postmortem_start, postmortem_submit, postmortem_update
 
     for d in LayerDiagnosis.objects.filter(incident=incident):
         layer_set_verdict(
@@ -343,7 +343,7 @@ def test_who_may_publish_a_postmortem(request, incident, responder, role, expect
 
 
 def test_publishing_with_blockers_lists_every_problem(api_as, approver, responder, incident):
-    from incidents.services import postmortem_start, postmortem_submit
+    from incidents.postmortem_services import postmortem_start, postmortem_submit
 
     postmortem = postmortem_start(actor=responder, incident=incident)
     postmortem_submit(actor=responder, postmortem=postmortem)

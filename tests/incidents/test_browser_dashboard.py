@@ -14,8 +14,9 @@ from django.utils import timezone
 from core.models import Role, Team, User
 from diagnostics.models import LayerDiagnosis
 from diagnostics.services import layer_set_verdict, ownership_map_set
+from incidents.action_item_services import action_item_create, action_item_update
 from incidents.models import ActionItem, ActionStatus, Incident
-from incidents.services import action_item_create, action_item_update, incident_open
+from incidents.services import incident_open
 from rollouts.models import Environment, Feature
 from tests.support.browser import (
     assert_charts_fit,

@@ -9,8 +9,8 @@ import pytest
 
 from core.display import timestamp, version_label
 from diagnostics.models import DiagnosisLayer, layer_sorted
+from incidents.postmortem_services import postmortem_publish_problems, postmortem_start
 from incidents.postmortems import postmortem_markdown, postmortem_snapshot
-from incidents.services import postmortem_publish_problems, postmortem_start
 
 pytestmark = pytest.mark.django_db
 ORDER = ["Model", "Data / retrieval", "Prompt", "Product / monitoring"]

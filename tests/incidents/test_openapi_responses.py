@@ -59,7 +59,7 @@ def test_layer_diagnoses_with_a_first_owner_match_the_schema(openapi, api_as, vi
 
 
 def test_postmortem_revisions_are_a_plain_list(openapi, api_as, responder, approver, incident):
-    from incidents.services import postmortem_start
+    from incidents.postmortem_services import postmortem_start
 
     postmortem = postmortem_start(actor=responder, incident=incident)
     response = api_as(approver).get(f"/api/v1/postmortems/{postmortem.pk}/revisions/")

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from incidents.action_item_services import action_item_create
 from incidents.models import ActionItem, Postmortem, PostmortemRevision
-from incidents.services import action_item_create
 
 pytestmark = pytest.mark.django_db
 

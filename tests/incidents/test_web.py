@@ -257,7 +257,7 @@ def test_editing_details_from_the_page(web_as, responder, viewer, incident, laye
 def test_the_action_item_board_has_a_constant_number_of_queries(
     web_as, viewer, responder, incident, layer_owners, django_assert_max_num_queries
 ):
-    from incidents.services import action_item_create
+    from incidents.action_item_services import action_item_create
 
     for i in range(15):
         action_item_create(

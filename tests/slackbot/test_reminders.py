@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from core.models import Team
-from incidents.services import action_item_create, incident_open
+from incidents.action_item_services import action_item_create
+from incidents.services import incident_open
 from rollouts.models import Environment, Feature
 from slackbot import tasks
 from slackbot.models import SlackMessage

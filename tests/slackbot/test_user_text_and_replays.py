@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from core.models import AuditEntry
+from incidents.action_item_services import action_item_update
 from incidents.models import ActionItem, Incident, TimelineEvent
-from incidents.services import action_item_update
 from rollouts.impact import services as impact
 from rollouts.models import Environment, RolloutRun
 from rollouts.registry import services as rollouts

@@ -23,7 +23,7 @@ class AlertSourceViewSet(
     queryset = AlertSource.objects.select_related("environment__feature")
     serializer_class = s.AlertSourceSerializer
     lookup_field = "slug"
-    read_action = "integration.manage"
+    read_action = "alert_source.manage"
     filterset_fields = ["kind", "active"]
 
     @extend_schema(request=s.AlertSourceCreateSerializer, responses={201: s.AlertSourceCreatedSerializer})
@@ -63,7 +63,7 @@ class AlertRouteViewSet(
 ):
     queryset = AlertRoute.objects.select_related("source", "environment__feature")
     serializer_class = s.AlertRouteSerializer
-    read_action = "integration.manage"
+    read_action = "alert_source.manage"
     filterset_fields = ["source__slug"]
 
     def perform_create(self, serializer):
@@ -78,7 +78,7 @@ class AlertNotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     queryset = AlertNotification.objects.select_related("source").order_by("-received_at", "-id")
     serializer_class = s.AlertNotificationSerializer
-    read_action = "integration.manage"
+    read_action = "alert_source.manage"
     filterset_fields = ["source__slug", "outcome", "incident"]
 
 
@@ -87,7 +87,7 @@ class ChangeEventTargetViewSet(
 ):
     queryset = ChangeEventTarget.objects.select_related("feature")
     serializer_class = s.ChangeEventTargetSerializer
-    read_action = "integration.manage"
+    read_action = "change_event_target.manage"
     filterset_fields = ["format", "active"]
 
     @extend_schema(request=s.ChangeEventTargetCreateSerializer, responses={201: s.ChangeEventTargetCreatedSerializer})
@@ -112,5 +112,5 @@ class ChangeEventDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     queryset = ChangeEventDelivery.objects.select_related("environment__feature").order_by("-created_at", "-id")
     serializer_class = s.ChangeEventDeliverySerializer
-    read_action = "integration.manage"
+    read_action = "change_event_target.manage"
     filterset_fields = ["target", "status", "kind"]

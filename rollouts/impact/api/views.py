@@ -205,7 +205,6 @@ class DependentWorkflowViewSet(
 
 
 class ImpactWaiveView(APIView):
-
     @extend_schema(operation_id="impact_waive", request=WaiveSerializer, responses={201: WaiverSerializer})
     def post(self, request):
         body = WaiveSerializer(data=request.data)

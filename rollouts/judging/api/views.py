@@ -68,7 +68,6 @@ class ObservationRecordErrorSerializer(serializers.Serializer):
 
 
 class ObservationIngestView(APIView):
-
     @extend_schema(
         operation_id="observations_ingest",
         request=ObservationBatchSerializer,

@@ -41,7 +41,7 @@ def change_target_create(
     feature: Feature | None = None,
 ) -> tuple[ChangeEventTarget, str]:
     """Add a target. Returns it and its signing secret (generated unless given), shown this once."""
-    require(actor, "integration.manage")
+    require(actor, "change_event_target.manage")
     errors: dict[str, list[str]] = {}
     if format not in ChangeEventFormat.values:
         errors["format"] = [f"Choose a format: {', '.join(ChangeEventFormat.values)}."]
@@ -72,7 +72,7 @@ def change_target_create(
 
 @transaction.atomic
 def change_target_update(*, actor, target: ChangeEventTarget, **fields) -> ChangeEventTarget:
-    require(actor, "integration.manage")
+    require(actor, "change_event_target.manage")
     allowed = {"name", "url", "routing_key", "feature", "active"}
     unknown = set(fields) - allowed
     if unknown:
