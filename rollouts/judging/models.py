@@ -57,6 +57,27 @@ class Observation(models.Model):
 # Upper bounds (ms) of the latency histogram kept in each rollup; the last bucket is open-ended.
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000)
 
+# The additive columns of the two rollup tables: every ingestion path sums exactly these, in this order.
+ROLLUP_SUMS = (
+    "count",
+    "errors",
+    "refusals",
+    "json_checked",
+    "json_invalid",
+    "feedback_count",
+    "feedback_negative",
+    "feedback_positive",
+    "eval_count",
+    "eval_sum",
+    "latency_sum",
+    *(f"latency_le_{b}" for b in LATENCY_BUCKETS_MS),
+    f"latency_gt_{LATENCY_BUCKETS_MS[-1]}",
+    "cost",
+    "tokens_in",
+    "tokens_out",
+)
+WORKFLOW_ROLLUP_SUMS = ("count", "errors", "feedback_count", "feedback_negative")
+
 
 class ObservationSample(models.Model):
     """A per-minute reservoir: at most RESERVOIR_SIZE requests of one release in one minute, kept as a uniform

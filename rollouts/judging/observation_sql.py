@@ -17,6 +17,8 @@ from django.db import connection
 
 from rollouts.judging.models import (
     LATENCY_BUCKETS_MS,
+    ROLLUP_SUMS,
+    WORKFLOW_ROLLUP_SUMS,
     Observation,
     ObservationRollup,
     ObservationSample,
@@ -72,25 +74,8 @@ def _sum_updates(table: str, columns: list[str]) -> str:
     return ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
 
 
-_SEGMENT_SUMS = [
-    "count",
-    "errors",
-    "refusals",
-    "json_checked",
-    "json_invalid",
-    "feedback_count",
-    "feedback_negative",
-    "feedback_positive",
-    "eval_count",
-    "eval_sum",
-    "latency_sum",
-    *(f"latency_le_{b}" for b in LATENCY_BUCKETS_MS),
-    f"latency_gt_{LATENCY_BUCKETS_MS[-1]}",
-    "cost",
-    "tokens_in",
-    "tokens_out",
-]
-_WORKFLOW_SUMS = ["count", "errors", "feedback_count", "feedback_negative"]
+_SEGMENT_SUMS = list(ROLLUP_SUMS)
+_WORKFLOW_SUMS = list(WORKFLOW_ROLLUP_SUMS)
 
 
 def _store_sql() -> str:

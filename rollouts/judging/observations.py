@@ -31,7 +31,14 @@ from core.limits import max_text_chars
 from core.permissions import require
 from rollouts.judging import observation_sql
 from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arm_data  # noqa: F401 - re-exported
-from rollouts.judging.models import LATENCY_BUCKETS_MS, Observation, ObservationRollup, WorkflowRollup
+from rollouts.judging.models import (
+    LATENCY_BUCKETS_MS,
+    ROLLUP_SUMS,
+    WORKFLOW_ROLLUP_SUMS,
+    Observation,
+    ObservationRollup,
+    WorkflowRollup,
+)
 from rollouts.judging.observation_batch import (
     FUTURE_TOLERANCE,
     LONGEST_TEXT,
@@ -322,25 +329,9 @@ def _portable_records(checked: list[Record], refs: References) -> tuple[list[Obs
 
 _KEY_COLUMNS = ("environment_id", "release_id", "minute", "segment_key")
 _LATENCY_COLUMNS = (*(f"latency_le_{b}" for b in LATENCY_BUCKETS_MS), f"latency_gt_{LATENCY_BUCKETS_MS[-1]}")
-_SUM_COLUMNS = (
-    "count",
-    "errors",
-    "refusals",
-    "json_checked",
-    "json_invalid",
-    "feedback_count",
-    "feedback_negative",
-    "feedback_positive",
-    "eval_count",
-    "eval_sum",
-    "latency_sum",
-    *_LATENCY_COLUMNS,
-    "cost",
-    "tokens_in",
-    "tokens_out",
-)
+_SUM_COLUMNS = ROLLUP_SUMS
 _WORKFLOW_KEY_COLUMNS = ("environment_id", "release_id", "minute", "workflow_id", "tenant")
-_WORKFLOW_SUM_COLUMNS = ("count", "errors", "feedback_count", "feedback_negative")
+_WORKFLOW_SUM_COLUMNS = WORKFLOW_ROLLUP_SUMS
 
 
 def _latency_bucket(latency: float) -> int:
