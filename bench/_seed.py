@@ -7,6 +7,33 @@ import os
 from datetime import UTC, datetime
 
 
+def two_releases(*, actor, feature, prompts: tuple[str, str]) -> list:
+    """Two releases of ``feature`` on one model and one index, told apart by their system prompts."""
+    from rollouts.registry import services
+
+    model, _ = services.model_version_register(
+        actor=actor, provider="openai", requested_alias="gpt-4", resolved_snapshot="gpt-4-0613"
+    )
+    index, _ = services.index_version_register(
+        actor=actor,
+        name="kb",
+        embedding_model="e5",
+        embedding_model_version="2",
+        dimension=768,
+        corpus_snapshot="2026-11-01",
+        document_count=1000,
+        built_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    made = []
+    for text in prompts:
+        prompt, _ = services.prompt_version_register(actor=actor, name="support", system_prompt=text)
+        release, _ = services.release_create(
+            actor=actor, feature=feature, model=model, prompt=prompt, index=index, query_encoder="e5@2"
+        )
+        made.append(release)
+    return made
+
+
 def seed(*, production: bool = False) -> dict:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
@@ -22,25 +49,12 @@ def seed(*, production: bool = False) -> dict:
     env = Environment.objects.create(
         feature=feature, name="production" if production else "staging", is_production=production
     )
-    model, _ = services.model_version_register(
-        actor=user, provider="openai", requested_alias="gpt-4", resolved_snapshot="gpt-4-0613"
-    )
-    index, _ = services.index_version_register(
-        actor=user,
-        name="kb",
-        embedding_model="e5",
-        embedding_model_version="2",
-        dimension=768,
-        corpus_snapshot="2026-11-01",
-        document_count=1000,
-        built_at=datetime(2026, 11, 1, tzinfo=UTC),
-    )
     releases = []
-    for text in ("You are a helpful support assistant. v1", "You are a helpful support assistant. v2"):
-        prompt, _ = services.prompt_version_register(actor=user, name="support", system_prompt=text)
-        rel, _ = services.release_create(
-            actor=user, feature=feature, model=model, prompt=prompt, index=index, query_encoder="e5@2"
-        )
+    for rel in two_releases(
+        actor=user,
+        feature=feature,
+        prompts=("You are a helpful support assistant. v1", "You are a helpful support assistant. v2"),
+    ):
         services.deployment_record(actor=user, environment=env, release=rel)
         releases.append(rel.number)
     return {"token": Token.objects.create(user=user).key, "env": env.name, "releases": releases}

@@ -114,35 +114,16 @@ class World:
 
 
 def _world() -> World:
+    from bench._seed import two_releases
     from core.models import Role, Team, User
     from rollouts.models import Feature
-    from rollouts.registry import services
 
     team = Team.objects.create(slug="bench", name="Bench")
     approver = User.objects.create_user(username="bench-approver", password="x", role=Role.APPROVER)
     responder = User.objects.create_user(username="bench-responder", password="x", role=Role.RESPONDER)
     person = User.objects.create_user(username="bench-oncall", password="x", role=Role.RESPONDER)
     feature = Feature.objects.create(slug="bench-assistant", name="Bench assistant", team=team)
-    model, _ = services.model_version_register(
-        actor=approver, provider="openai", requested_alias="gpt-4", resolved_snapshot="gpt-4-0613"
-    )
-    index, _ = services.index_version_register(
-        actor=approver,
-        name="kb",
-        embedding_model="e5",
-        embedding_model_version="2",
-        dimension=768,
-        corpus_snapshot="2026-11-01",
-        document_count=1000,
-        built_at=datetime(2026, 11, 1, tzinfo=UTC),
-    )
-    made = []
-    for text in ("Be helpful.", "Be helpful and brief."):
-        prompt, _ = services.prompt_version_register(actor=approver, name="support", system_prompt=text)
-        rel, _ = services.release_create(
-            actor=approver, feature=feature, model=model, prompt=prompt, index=index, query_encoder="e5@2"
-        )
-        made.append(rel)
+    made = two_releases(actor=approver, feature=feature, prompts=("Be helpful.", "Be helpful and brief."))
     return World(feature, made[0], made[1], approver, responder, person)
 
 
