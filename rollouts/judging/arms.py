@@ -4,7 +4,8 @@
 and the request count from the rollups' whole minutes plus the raw rows of partial edge minutes; continuous
 metrics as a time-matched sample -- every minute thinned to the window's common sampling fraction, edge minutes
 included -- so busy and quiet minutes weigh as they did in the traffic and both arms are sampled alike.
-Three queries at most: rollups by minute, reservoir rows, raw edge rows (each only when the window has them).
+Three queries at most, for all arms at once: rollups by minute, reservoir rows, raw edge rows (each only when the
+window has them).
 """
 
 from __future__ import annotations
@@ -36,55 +37,77 @@ def _raw(queryset):
 
 
 def arm_data(*, environment, release, start: datetime, end: datetime, metrics: list[str] | None = None) -> ArmData:
+    """One release's arm over [start, end)."""
+    return arms_data(environment=environment, releases=[release], start=start, end=end, metrics=metrics)[release.pk]
+
+
+def arms_data(
+    *, environment, releases: list, start: datetime, end: datetime, metrics: list[str] | None = None
+) -> dict[int, ArmData]:
+    """Every given release's arm over the same [start, end), by release pk: each query reads all arms at once,
+    so a look costs the same few queries however many arms it compares."""
     wanted = set(metrics) if metrics is not None else set(BINARY_METRICS + CONTINUOUS_METRICS)
     unknown = wanted - set(BINARY_METRICS + CONTINUOUS_METRICS)
     if unknown:
         raise ValueError(f"Unknown metrics: {sorted(unknown)}")
     parts = window_parts(start, end)
     wanted_continuous = [m for m in CONTINUOUS_METRICS if m in wanted]
-    totals = dict.fromkeys(_COUNTS, 0)
-    per_minute: dict = {}  # minute or edge -> requests, for the time-matched thinning
-    samples: dict = defaultdict(list)
+    pks = [r.pk for r in releases]
+    totals = {pk: dict.fromkeys(_COUNTS, 0) for pk in pks}
+    per_minute: dict = {pk: {} for pk in pks}  # minute or edge -> requests, for the time-matched thinning
+    samples: dict = {pk: defaultdict(list) for pk in pks}
     if parts.has_full_minutes:
         minutes = ObservationRollup.objects.filter(
-            environment=environment, release=release, minute__gte=parts.full_start, minute__lt=parts.full_end
+            environment=environment, release_id__in=pks, minute__gte=parts.full_start, minute__lt=parts.full_end
         )
-        grouped = minutes.values("minute").annotate(**{c: Sum(c) for c in _COUNTS}).order_by("minute")
-        for minute, *sums in _raw(grouped.values_list("minute", *_COUNTS)):
+        grouped = minutes.values("release_id", "minute").annotate(**{c: Sum(c) for c in _COUNTS})
+        for release_id, minute, *sums in _raw(
+            grouped.order_by("release_id", "minute").values_list("release_id", "minute", *_COUNTS)
+        ):
+            arm_totals = totals[release_id]
             for c, v in zip(_COUNTS, sums, strict=True):
-                totals[c] += v or 0
-            per_minute[minute] = sums[0] or 0
-        if wanted_continuous and per_minute:
+                arm_totals[c] += v or 0
+            per_minute[release_id][minute] = sums[0] or 0
+        sampled = [pk for pk in pks if per_minute[pk]]
+        if wanted_continuous and sampled:
             rows = (
                 ObservationSample.objects.filter(
-                    environment=environment, release=release, minute__gte=parts.full_start, minute__lt=parts.full_end
+                    environment=environment,
+                    release_id__in=sampled,
+                    minute__gte=parts.full_start,
+                    minute__lt=parts.full_end,
                 )
-                .order_by("minute", "slot")
-                .values_list("minute", *SAMPLE_COLUMNS)
+                .order_by("release_id", "minute", "slot")
+                .values_list("release_id", "minute", *SAMPLE_COLUMNS)
             )
-            for minute, *values in _raw(rows):
-                samples[minute].append(tuple(values))
+            for release_id, minute, *values in _raw(rows):
+                samples[release_id][minute].append(tuple(values))
     if parts.edges:
         edge_filter = Q()
         for lo, hi in parts.edges:
             edge_filter |= Q(time__gte=lo, time__lt=hi)
-        raw = Observation.objects.filter(edge_filter, environment=environment, release=release).values_list(
-            "time", "error", "refusal", "json_valid", "feedback", *SAMPLE_COLUMNS
+        raw = Observation.objects.filter(edge_filter, environment=environment, release_id__in=pks).values_list(
+            "release_id", "time", "error", "refusal", "json_valid", "feedback", *SAMPLE_COLUMNS
         )
-        for t, error, refusal, json_valid, feedback, *values in raw:
+        for release_id, t, error, refusal, json_valid, feedback, *values in raw:
             edge = next(i for i, (lo, hi) in enumerate(parts.edges) if lo <= t < hi)
             key = ("edge", edge)
-            totals["count"] += 1
-            totals["errors"] += bool(error)
-            totals["refusals"] += bool(refusal)
+            arm_totals = totals[release_id]
+            arm_totals["count"] += 1
+            arm_totals["errors"] += bool(error)
+            arm_totals["refusals"] += bool(refusal)
             if json_valid is not None:
-                totals["json_checked"] += 1
-                totals["json_invalid"] += not json_valid
+                arm_totals["json_checked"] += 1
+                arm_totals["json_invalid"] += not json_valid
             if feedback is not None:
-                totals["feedback_count"] += 1
-                totals["feedback_negative"] += feedback < 0
-            per_minute[key] = per_minute.get(key, 0) + 1
-            samples[key].append(tuple(values))
+                arm_totals["feedback_count"] += 1
+                arm_totals["feedback_negative"] += feedback < 0
+            per_minute[release_id][key] = per_minute[release_id].get(key, 0) + 1
+            samples[release_id][key].append(tuple(values))
+    return {pk: _arm(totals[pk], per_minute[pk], samples[pk], wanted, wanted_continuous, pk, start, end) for pk in pks}
+
+
+def _arm(totals, per_minute, samples, wanted, wanted_continuous, release_pk, start, end) -> ArmData:
     pairs = {
         "error_rate": (totals["errors"], totals["count"]),
         "refusal_rate": (totals["refusals"], totals["count"]),
@@ -94,6 +117,6 @@ def arm_data(*, environment, release, start: datetime, end: datetime, metrics: l
     binary = {name: pair for name, pair in pairs.items() if name in wanted}
     continuous: dict[str, np.ndarray] = {}
     if wanted_continuous:
-        seed = hash((release.pk, start.timestamp(), end.timestamp())) & 0xFFFFFFFF
+        seed = hash((release_pk, start.timestamp(), end.timestamp())) & 0xFFFFFFFF
         continuous = time_matched(samples, per_minute, seed, wanted_continuous)
     return ArmData(requests=totals["count"], binary=binary, continuous=continuous)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rollouts.judging import providers
-from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arm_data
+from rollouts.judging.arms import BINARY_METRICS, CONTINUOUS_METRICS, arms_data
 from rollouts.judging.judge import JudgeConfig, MetricSpec, judge
 from rollouts.runs.models import RolloutRun
 
@@ -97,8 +97,14 @@ def judge_window(*, run: RolloutRun, start: datetime, end: datetime, tested_look
     metric_rows = run_metric_rows(run)
     specs = [MetricSpec(**providers.spec_fields(m)) for m in metric_rows]
     names = [m["name"] for m in metric_rows if not m.get("source")]
-    canary = arm_data(environment=run.environment, release=run.candidate_release, start=start, end=end, metrics=names)
-    baseline = arm_data(environment=run.environment, release=run.stable_release, start=start, end=end, metrics=names)
+    arms = arms_data(
+        environment=run.environment,
+        releases=[run.candidate_release, run.stable_release],
+        start=start,
+        end=end,
+        metrics=names,
+    )
+    canary, baseline = arms[run.candidate_release_id], arms[run.stable_release_id]
     errors = {}
     for arm, release in ((canary, run.candidate_release), (baseline, run.stable_release)):
         errors |= providers.overlay(

@@ -7,6 +7,7 @@ Workers claim a run with a lease; a lease that expired belonged to a worker that
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -570,27 +571,26 @@ def run_abort(*, run: RolloutRun, actor, reason: str = "") -> bool:
 def run_advance(*, run_id: int, worker: str = "worker") -> None:
     """Drive a run as far as it can go now. Safe to call any number of times, from any number of workers."""
     token = f"{worker[:40]}:{uuid.uuid4().hex[:12]}"
-    run = RolloutRun.objects.filter(pk=run_id).first()
-    if run is None or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
-        return
-    lease = timedelta(seconds=run_settings(run)["lease_seconds"])
+    # Claim first (the run's own lease length is known once it is read; the first move then sets it).
     now = clock.now()
     claimed = (
         RolloutRun.objects.filter(pk=run_id, state__in=(RunState.RUNNING, RunState.ROLLING_BACK))
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(lease_owner=token, lease_expires_at=now + lease)
+        .update(lease_owner=token, lease_expires_at=now + timedelta(seconds=settings.REWIND_ROLLOUT["lease_seconds"]))
     )
     if claimed != 1:
         return
     try:
-        for _ in range(len(run.steps) + 3):
+        for move in itertools.count():
             run = RolloutRun.objects.select_related("environment__feature", "stable_release", "candidate_release").get(
                 pk=run_id
             )
             if run.lease_owner != token or run.state not in (RunState.RUNNING, RunState.ROLLING_BACK):
                 return
-            RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=clock.now() + lease)
-            if not _drive(run):
+            lease = timedelta(seconds=run_settings(run)["lease_seconds"])
+            if move or lease.total_seconds() != settings.REWIND_ROLLOUT["lease_seconds"]:
+                RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_expires_at=clock.now() + lease)
+            if not _drive(run) or move >= len(run.steps) + 2:  # bounded: about one move per step
                 return
     finally:
         RolloutRun.objects.filter(pk=run_id, lease_owner=token).update(lease_owner="", lease_expires_at=None)
@@ -735,12 +735,7 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
     verdict, tested = result.get("verdict", "inconclusive"), bool(result.get("tested"))
     look = run.looks + 1
     with transaction.atomic():
-        _, created = Analysis.objects.get_or_create(
-            run=run,
-            step_index=run.step_index,
-            look=look,
-            defaults={"window_start": run.step_started_at, "window_end": now, "verdict": verdict, "result": result},
-        )
+        # The look number is claimed on the run row (compare-and-set on ``looks``), so its Analysis row is new.
         updated = RolloutRun.objects.filter(pk=run.pk, step_index=run.step_index, looks=run.looks).update(
             looks=look,
             step_looks=run.step_looks + 1,
@@ -748,8 +743,17 @@ def _drive_judged(run: RolloutRun, step: dict) -> bool:
             step_tested_looks=run.step_tested_looks + tested,
             last_look_at=now,
         )
-    if not created or updated != 1:
-        return False
+        if updated != 1:
+            return False
+        Analysis.objects.create(
+            run=run,
+            step_index=run.step_index,
+            look=look,
+            window_start=run.step_started_at,
+            window_end=now,
+            verdict=verdict,
+            result=result,
+        )
     run.looks, run.step_looks, run.last_look_at = look, run.step_looks + 1, now
     run.tested_looks += tested
     run.step_tested_looks += tested
