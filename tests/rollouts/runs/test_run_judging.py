@@ -169,23 +169,34 @@ def _step_started(run, index: int):
     return RolloutRun.objects.values_list("step_started_at", flat=True).get(pk=run.pk)
 
 
-def test_a_look_at_minute_boundaries_counts_exactly_the_requests_inside_its_window(
-    staged, responder, api_as, celery_worker_process, beat
-):
-    staging, stable, candidate = staged
+def _one_analysis_at(weight: int, *, looks: int, environment, candidate, actor):
+    """A run of weight -> one 3-second analysis -> 100 %, and the time its analysis step began."""
     steps = [
-        {"type": "weight", "weight": 50},
-        {"type": "analysis", "seconds": 3, "looks": 1, "max_wait_looks": 3},
+        {"type": "weight", "weight": weight},
+        {"type": "analysis", "seconds": 3, "looks": looks, "max_wait_looks": 3},
         {"type": "weight", "weight": 100},
     ]
     run = runs.run_start(
-        actor=responder,
-        environment=staging,
+        actor=actor,
+        environment=environment,
         candidate_release=candidate,
         steps=steps,
         config={**FAST, "metrics": METRICS},
     )
-    start = _step_started(run, 1)
+    return run, _step_started(run, 1)
+
+
+def _settled(run, *processes) -> RolloutRun:
+    wait_for(lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 30, *processes)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_look_at_minute_boundaries_counts_exactly_the_requests_inside_its_window(
+    staged, responder, api_as, celery_worker_process, beat
+):
+    staging, stable, candidate = staged
+    run, start = _one_analysis_at(50, looks=1, environment=staging, candidate=candidate, actor=responder)
     client = api_as(responder)
     minute = start.replace(second=0, microsecond=0)  # the step's first minute, before the step began
     for rel in (stable, candidate):
@@ -193,10 +204,7 @@ def test_a_look_at_minute_boundaries_counts_exactly_the_requests_inside_its_wind
         if minute < start:
             post(client, records(rel, n=50, error_every=1, at=minute))
         post(client, records(rel, n=60, error_every=30, at=start))  # at the window's start: inside
-    wait_for(
-        lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 30, celery_worker_process, beat
-    )
-    run.refresh_from_db()
+    run = _settled(run, celery_worker_process, beat)
     assert run.state == RunState.SUCCEEDED, run.state_reason
     look = run.analyses.get(step_index=1)
     assert look.result["tested"] and look.result["requests"] == {"canary": 60, "baseline": 60}
@@ -207,26 +215,11 @@ def test_a_look_at_minute_boundaries_counts_exactly_the_requests_inside_its_wind
 
 def test_a_doubled_canary_share_pauses_the_run_for_a_person(staged, responder, api_as, celery_worker_process, beat):
     staging, stable, candidate = staged
-    steps = [
-        {"type": "weight", "weight": 10},
-        {"type": "analysis", "seconds": 3, "looks": 2, "max_wait_looks": 3},
-        {"type": "weight", "weight": 100},
-    ]
-    run = runs.run_start(
-        actor=responder,
-        environment=staging,
-        candidate_release=candidate,
-        steps=steps,
-        config={**FAST, "metrics": METRICS},
-    )
-    start = _step_started(run, 1)
+    run, start = _one_analysis_at(10, looks=2, environment=staging, candidate=candidate, actor=responder)
     client = api_as(responder)
     post(client, records(stable, n=600, error_every=100, at=start))
     post(client, records(candidate, n=150, error_every=100, at=start))  # 20 % of the requests at a 10 % weight
-    wait_for(
-        lambda: state_of(run) in FINAL_RUN_STATES or state_of(run) == RunState.PAUSED, 30, celery_worker_process, beat
-    )
-    run.refresh_from_db()
+    run = _settled(run, celery_worker_process, beat)
     assert run.state == RunState.PAUSED and "the traffic split is off" in run.state_reason, run.state_reason
     assert "exact binomial" in run.state_reason and "20.00% vs expected 10.00%" in run.state_reason
     look = run.analyses.get(step_index=1)
