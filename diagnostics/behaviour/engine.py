@@ -17,9 +17,9 @@ pooled within-case variance of samples of one side); a significant change inside
 no significant change.
 
 Streaming: ``analyse_source`` reads a ``PairSource`` chunk by chunk (``analyse`` wraps a frame in one); each chunk
-is measured, in two worker processes for large sources, and only compact per-answer metric columns, case-key
-hashes, sample numbers and segment codes are kept, never the texts; the ``top_n`` quoted cases are read again
-from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
+is measured, in two worker processes for large sources (which read answer files' records themselves, from their
+positions), and only compact per-answer metric columns, case-key hashes, sample numbers and segment codes are
+kept, never the texts; the ``top_n`` quoted cases are read again from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
 
 Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
@@ -126,7 +126,11 @@ class PairSource(Protocol):
     """Paired answers in stream order: ``chunks()`` yields frames of the engine's columns (case_id, sample,
     output_a, output_b, segment fields, optional schema, latency_a/b, cost_a/b); ``rows(positions)`` gives the
     rows at those positions of the stream again (the few cases the report quotes in full). ``size`` is the number
-    of pairs when known before reading (progress, and whether to measure in worker processes)."""
+    of pairs when known before reading (progress, and whether to measure in worker processes).
+
+    A source may also offer ``tasks()``: None, or its chunks as small picklable tasks whose ``read()`` gives the
+    chunk's frame in a worker process (answer files: positions in the files, see ``answer_stream.ChunkTask``);
+    it then gets each chunk's frame back without its texts (``seen(chunk)``) and ``tasks_done()`` at the end."""
 
     size: int | None
 
@@ -330,7 +334,11 @@ class _Stream:
             values = chunk[name]
             labels = values.astype(object).where(values.notna(), "(missing)").astype(str)
             known = self.labels[f]
-            cols.add(f"segment:{f}", np.array([known.setdefault(v, len(known)) for v in labels], dtype=np.int32))
+            # Codes in order of first appearance across chunks: the chunk's distinct values (in their order of
+            # appearance) get the next free codes; a lookup per distinct value, not per pair.
+            local, distinct = pd.factorize(labels)
+            code = np.array([known.setdefault(v, len(known)) for v in distinct], dtype=np.int32)
+            cols.add(f"segment:{f}", code[local])
         for name in ("latency", "cost"):
             present = all(c in chunk.columns for c in (f"{name}_a", f"{name}_b"))
             self.numbers = self.numbers or {}
