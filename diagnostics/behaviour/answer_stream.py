@@ -34,9 +34,12 @@ from diagnostics.behaviour.answers import (
     _text,
     pairing_note,
 )
-from diagnostics.behaviour.engine import CHUNK_PAIRS
+from diagnostics.behaviour.engine import CHUNK_PAIRS, process_pool
 
 _HASH_BATCH = 8192
+# From this many bytes of answers (about 50,000 pairs), file B is indexed in another process while this one
+# indexes file A (which also starts the server the measuring workers are forked from).
+PARALLEL_INDEX_BYTES = 64 << 20
 
 
 def _hashes(texts: list[str]) -> np.ndarray:
@@ -469,11 +472,47 @@ def pair_files(
     prompts: dict[str, dict[str, str]] | None = None,
     segment_fields: list[str] | None = None,
     labels: tuple[str | None, str | None] = (None, None),
+    parallel: bool | None = None,
 ) -> FilePairs:
     """Index both files (every record checked, as ``read_answers`` does) and pair them as ``pair_answers``
-    does; raises ``AnswerFileError`` with the same messages. The handles must stay open while the pairs are read."""
-    sides = [index_answers(handle, name, text_field, id_field) for handle, name in zip((a, b), names, strict=True)]
+    does; raises ``AnswerFileError`` with the same messages. The handles must stay open while the pairs are read.
+    ``parallel``: index file B in a worker process meanwhile (default: from ``PARALLEL_INDEX_BYTES``)."""
+    sides = _index_both(a, b, names, text_field, id_field, parallel)
     return pair_indexes(*sides, prompts=prompts, segment_fields=segment_fields, labels=labels)
+
+
+def _size(handle: IO[bytes]) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation, ValueError):
+        return 0
+
+
+def _index_path(path: str, filename: str, text_field: str | None, id_field: str | None) -> _Index:
+    """A file indexed in a worker process; its handle stays there (the caller sets its own)."""
+    with open(path, "rb") as handle:
+        index = index_answers(handle, filename, text_field, id_field)
+    index.handle = None
+    return index
+
+
+def _index_both(a, b, names, text_field, id_field, parallel: bool | None) -> list[_Index]:
+    """Both files indexed, A then B, or B in a worker process meanwhile; an error of A is the one raised first,
+    as when they are read one after the other."""
+    path_b = _path_of(b)
+    if parallel is None:
+        parallel = _size(a) + _size(b) >= PARALLEL_INDEX_BYTES and (os.cpu_count() or 1) > 1
+    pool = process_pool(1) if parallel and path_b is not None else None
+    if pool is None:
+        return [index_answers(handle, name, text_field, id_field) for handle, name in zip((a, b), names, strict=True)]
+    try:
+        future = pool.submit(_index_path, path_b, names[1], text_field, id_field)
+        index_a = index_answers(a, names[0], text_field, id_field)
+        index_b = future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    index_b.handle = b
+    return [index_a, index_b]
 
 
 def pair_indexes(

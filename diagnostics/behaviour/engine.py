@@ -264,17 +264,21 @@ class _Inline:
         return False
 
 
-def _executor(workers: int):
-    if workers <= 1:
-        return _Inline()
+def process_pool(workers: int) -> ProcessPoolExecutor | None:
+    """``workers`` processes forked from a fresh server process that imported only the engine: they share
+    nothing of this process (its memory, its connections). None where there can be none (a daemonic process
+    cannot have children)."""
     try:
-        # Workers forked from a fresh server process that imported only the metrics: they share nothing of this
-        # process (its memory, its connections). A daemonic process cannot have children: then measure here.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["diagnostics.behaviour.engine"])
         return ProcessPoolExecutor(max_workers=workers, mp_context=context)
     except (ValueError, OSError, AssertionError):
-        return _Inline()
+        return None
+
+
+def _executor(workers: int):
+    pool = process_pool(workers) if workers > 1 else None
+    return _Inline() if pool is None else pool
 
 
 class _Columns:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from bench._pairs import write_files
 from diagnostics.behaviour.answer_stream import pair_files
+from diagnostics.behaviour.answers import AnswerFileError
 from diagnostics.behaviour.engine import AnalysisOptions, analyse_source
 from tests.diagnostics.test_streaming_diff import expected, plain
 
@@ -55,3 +58,17 @@ def test_a_record_the_fast_decoder_refuses_is_read_as_json_reads_it(tmp_path):
         assert pairs.size == 40 and "score" in pairs._a.field_names
         first = next(iter(pairs.tasks())).read()
     assert first.loc[0, "case_id"] == record["id"] and first.loc[0, "output_a"] == record["output"]
+
+
+def test_file_b_indexed_in_a_worker_process_pairs_as_before(tmp_path):
+    a, b = write_files(tmp_path, 1200, seed=9)
+    with a.open("rb") as fa, b.open("rb") as fb:
+        pairs = pair_files(fa, fb, names=(a.name, b.name), segment_fields=["segment"], parallel=True)
+        assert report(pairs, workers=2) == expected("command_id")
+    lines = b.read_text().splitlines()
+    b.write_text("\n".join([*lines, lines[4]]) + "\n")
+    with a.open("rb") as fa, b.open("rb") as fb, pytest.raises(AnswerFileError, match=r"b.jsonl record 1201: id"):
+        pair_files(fa, fb, names=(a.name, b.name), parallel=True)
+    b.write_text("\n".join([*lines, "[1]"]) + "\n")
+    with a.open("rb") as fa, b.open("rb") as fb, pytest.raises(AnswerFileError, match=r"b.jsonl line 1201: a JSON"):
+        pair_files(fa, fb, names=(a.name, b.name), parallel=True)
