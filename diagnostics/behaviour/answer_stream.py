@@ -310,7 +310,6 @@ class _Rows:
         text_a = _text(number_a, ra, self.a.filename, self.a.text_field)
         text_b = _text(number_b, rb, self.b.filename, self.b.text_field)
         id_a, instruction_a, _, sample_a = _keys(number_a, ra, self.a.filename, self.a.id_field)
-        instruction_b = _keys(number_b, rb, self.b.filename, self.b.id_field)[1]
         text_key = f"text:{(instruction_a or '').strip()}"
         key = f"id:{id_a}" if self.by == "id" else text_key
         prompt = self.prompts.get(key) or self.prompts.get(text_key) or {}
@@ -324,7 +323,8 @@ class _Rows:
             "sample": sample_a,
             "output_a": text_a,
             "output_b": text_b,
-            "prompt": instruction_a or instruction_b or prompt.get("prompt"),
+            # B's instruction only where A has none (both records were checked when indexed).
+            "prompt": instruction_a or _keys(number_b, rb, self.b.filename, self.b.id_field)[1] or prompt.get("prompt"),
         }
         for name in self.fields:
             # A record's field counts when it is a scalar (``AnswerRecord.fields``); side A first.
