@@ -164,6 +164,16 @@ class _Side:
     text_field: str | None
     id_field: str | None
     csv_header: list[str] | None = None
+    stamp: tuple[int, ...] | None = None  # the indexed file's device, inode, size and modification time
+
+    def open(self) -> IO[bytes]:
+        """The indexed file, opened again by its path; ``AnswerFileError`` if it is no longer that file (the
+        positions would point into other records)."""
+        handle = open(self.path, "rb")  # noqa: SIM115 (returned open; the caller closes it)
+        if _stamp(handle) != self.stamp:
+            handle.close()
+            raise AnswerFileError(f"{self.filename}: the file changed while it was being compared; compare again.")
+        return handle
 
     def raw(self, handle: IO[bytes], offset: int, length: int) -> dict:
         data = _read_at(handle, offset, length)
@@ -195,10 +205,11 @@ class _Index:
     items: list[dict] | None = None  # a JSON array's records, parsed whole
     csv_header: list[str] | None = None
     path: str | None = None  # the file on disk the handle reads, which a worker process can open itself
+    stamp: tuple[int, ...] | None = None
 
     @property
     def side(self) -> _Side:
-        return _Side(self.filename, self.path, self.text_field, self.id_field, self.csv_header)
+        return _Side(self.filename, self.path, self.text_field, self.id_field, self.csv_header, self.stamp)
 
     def raw(self, i: int) -> dict:
         """Record ``i`` (0-based, in file order) as decoded, read again from its position."""
@@ -217,6 +228,11 @@ def _read_at(handle: IO[bytes], offset: int, length: int) -> bytes:
     except (AttributeError, OSError, io.UnsupportedOperation):  # an upload held in memory
         handle.seek(offset)
         return handle.read(length)
+
+
+def _stamp(handle: IO[bytes]) -> tuple[int, ...]:
+    info = os.fstat(handle.fileno())
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _path_of(handle: IO[bytes]) -> str | None:
@@ -281,6 +297,7 @@ def index_answers(
         index.items = items
     else:
         index.path = _path_of(handle)
+        index.stamp = _stamp(handle) if index.path is not None else None
         if layout == "csv":
             handle.seek(start)
             index.csv_header = csv.DictReader(iter(_Lines(handle, filename, start))).fieldnames
@@ -363,7 +380,7 @@ class ChunkTask:
     def read(self) -> pd.DataFrame:
         """The chunk's frame (texts included), read from the files."""
         out = []
-        with open(self.rows.a.path, "rb") as fa, open(self.rows.b.path, "rb") as fb:
+        with self.rows.a.open() as fa, self.rows.b.open() as fb:
             for p in range(self.size):
                 ra = self.rows.a.raw(fa, int(self.offset_a[p]), int(self.length_a[p]))
                 rb = self.rows.b.raw(fb, int(self.offset_b[p]), int(self.length_b[p]))

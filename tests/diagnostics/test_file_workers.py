@@ -72,3 +72,13 @@ def test_file_b_indexed_in_a_worker_process_pairs_as_before(tmp_path):
     b.write_text("\n".join([*lines, "[1]"]) + "\n")
     with a.open("rb") as fa, b.open("rb") as fb, pytest.raises(AnswerFileError, match=r"b.jsonl line 1201: a JSON"):
         pair_files(fa, fb, names=(a.name, b.name), parallel=True)
+
+
+def test_a_file_changed_after_it_was_indexed_is_named(tmp_path):
+    a, b = write_files(tmp_path, 40, seed=3)
+    with a.open("rb") as fa, b.open("rb") as fb:
+        pairs = pair_files(fa, fb, names=(a.name, b.name))
+        task = next(iter(pairs.tasks()))
+        b.write_text(b.read_text() + "\n")
+        with pytest.raises(AnswerFileError, match=r"b.jsonl: the file changed while it was being compared"):
+            task.read()
