@@ -3,9 +3,11 @@
 The same layouts, rules and messages as ``answers.read_answers`` / ``pair_answers``, in two passes over seekable
 files. The first reads every record once, checks it, and keeps per record only its byte position and hashed keys
 (id, instruction text, sample) in compact arrays; pairing is then a sort of those keys. The second pass is the
-engine's stream (a ``PairSource``): chunk by chunk it reads each pair's two records again at their positions,
-and the engine keeps their metrics, not their texts. JSON Lines and CSV are read record by record; a JSON array
-is parsed whole (write JSON Lines for large files).
+engine's stream (a ``PairSource``): chunk by chunk each pair's two records are read again at their positions,
+and the engine keeps their metrics, not their texts. With worker processes the chunks go to them as positions
+(``FilePairs.tasks``, ``ChunkTask``) and each worker reads, decodes and measures its records itself; where it
+cannot (a JSON array, an upload held in memory, a prompts file to look up) this process reads them. JSON Lines
+and CSV are read record by record; a JSON array is parsed whole (write JSON Lines for large files).
 """
 
 from __future__ import annotations
