@@ -140,7 +140,8 @@ def _records(data: bytes, filename: str) -> list[tuple[int, dict]]:
     return rows
 
 
-def _answer(number: int, record: dict, filename: str, text_field: str | None, id_field: str | None) -> AnswerRecord:
+def _text(number: int, record: dict, filename: str, text_field: str | None) -> str:
+    """The answer of a record (see the module doc); ``AnswerFileError`` when it has none."""
     if text_field:
         text = _content(record.get(text_field))
     else:
@@ -148,6 +149,13 @@ def _answer(number: int, record: dict, filename: str, text_field: str | None, id
     if text is None:
         wanted = f"`{text_field}`" if text_field else "output, completion, response, answer or an Arena-Hard answer"
         raise AnswerFileError(f"{filename} record {number}: no answer text ({wanted}).")
+    return text
+
+
+def _keys(
+    number: int, record: dict, filename: str, id_field: str | None
+) -> tuple[str | None, str | None, str | None, int]:
+    """(id, instruction, generator, sample) of a record, checked; what pairing needs, without its other fields."""
     raw_id = record.get(id_field) if id_field else _first(record, ID_FIELDS)
     if id_field and raw_id in (None, ""):
         raise AnswerFileError(f"{filename} record {number}: no `{id_field}`.")
@@ -157,13 +165,20 @@ def _answer(number: int, record: dict, filename: str, text_field: str | None, id
     except (TypeError, ValueError):
         raise AnswerFileError(f"{filename} record {number}: sample must be a whole number.") from None
     instruction = _scalar(_first(record, INSTRUCTION_FIELDS)) or _arena_instruction(record)
+    generator = _scalar(_first(record, GENERATOR_FIELDS))
+    return (None if raw_id in (None, "") else str(raw_id)), instruction, generator, sample
+
+
+def _answer(number: int, record: dict, filename: str, text_field: str | None, id_field: str | None) -> AnswerRecord:
+    text = _text(number, record, filename, text_field)
+    record_id, instruction, generator, sample = _keys(number, record, filename, id_field)
     fields = {k: v for k, v in ((k, _scalar(v)) for k, v in record.items()) if v is not None}
     return AnswerRecord(
         number=number,
-        id=None if raw_id in (None, "") else str(raw_id),
+        id=record_id,
         instruction=instruction,
         text=text,
-        generator=_scalar(_first(record, GENERATOR_FIELDS)),
+        generator=generator,
         sample=sample,
         fields=fields,
     )

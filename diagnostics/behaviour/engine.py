@@ -17,9 +17,9 @@ pooled within-case variance of samples of one side); a significant change inside
 no significant change.
 
 Streaming: ``analyse_source`` reads a ``PairSource`` chunk by chunk (``analyse`` wraps a frame in one); each chunk
-is measured, in two worker processes for large sources, and only compact per-answer metric columns, case-key
-hashes, sample numbers and segment codes are kept, never the texts; the ``top_n`` quoted cases are read again
-from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
+is measured, in two worker processes for large sources (which read answer files' records themselves, from their
+positions), and only compact per-answer metric columns, case-key hashes, sample numbers and segment codes are
+kept, never the texts; the ``top_n`` quoted cases are read again from the source at the end. Past ``BOOTSTRAP_MAX_CASES`` cases intervals are normal ones (``options.interval``).
 
 Report (``analyse`` returns it; JSON-serialisable, NaN/inf become null):
 - ``verdict`` (overall): regression | improvement | no_significant_change | inconclusive. Regression when any
@@ -126,7 +126,11 @@ class PairSource(Protocol):
     """Paired answers in stream order: ``chunks()`` yields frames of the engine's columns (case_id, sample,
     output_a, output_b, segment fields, optional schema, latency_a/b, cost_a/b); ``rows(positions)`` gives the
     rows at those positions of the stream again (the few cases the report quotes in full). ``size`` is the number
-    of pairs when known before reading (progress, and whether to measure in worker processes)."""
+    of pairs when known before reading (progress, and whether to measure in worker processes).
+
+    A source may also offer ``tasks()``: None, or its chunks as small picklable tasks whose ``read()`` gives the
+    chunk's frame in a worker process (answer files: positions in the files, see ``answer_stream.ChunkTask``);
+    it then gets each chunk's frame back without its texts (``seen(chunk)``) and ``tasks_done()`` at the end."""
 
     size: int | None
 
@@ -220,6 +224,26 @@ def _measure(
     return compact_a, compact_b, np.concatenate(sims), hits_a, hits_b
 
 
+def _measure_args(chunk: pd.DataFrame, patterns: list[str] | None, window: int | None) -> tuple:
+    return (
+        chunk["output_a"].astype(str),
+        chunk["output_b"].astype(str),
+        chunk["schema"] if "schema" in chunk.columns else None,
+        patterns,
+        window,
+    )
+
+
+def _read_and_measure(task, patterns: list[str] | None, window: int | None, fields: list[str]) -> tuple:
+    """A chunk given as file positions (``answer_stream.ChunkTask``), read and measured in a worker process:
+    the chunk's frame without its texts (the keys the report needs), and its measurements. Answers read from
+    files always have a text (the index refused records without one), so there are none missing to count."""
+    chunk = task.read()
+    result = _measure(*_measure_args(chunk, patterns, window), None)
+    texts = [c for c in ("output_a", "output_b", "prompt") if c not in fields]
+    return chunk.drop(columns=texts), result
+
+
 class _Inline:
     """Runs chunk measurements in this process, as an executor would (small inputs, embedding backends)."""
 
@@ -240,17 +264,21 @@ class _Inline:
         return False
 
 
-def _executor(workers: int):
-    if workers <= 1:
-        return _Inline()
+def process_pool(workers: int) -> ProcessPoolExecutor | None:
+    """``workers`` processes forked from a fresh server process that imported only the engine: they share
+    nothing of this process (its memory, its connections). None where there can be none (a daemonic process
+    cannot have children)."""
     try:
-        # Workers forked from a fresh server process that imported only the metrics: they share nothing of this
-        # process (its memory, its connections). A daemonic process cannot have children: then measure here.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["diagnostics.behaviour.engine"])
         return ProcessPoolExecutor(max_workers=workers, mp_context=context)
     except (ValueError, OSError, AssertionError):
-        return _Inline()
+        return None
+
+
+def _executor(workers: int):
+    pool = process_pool(workers) if workers > 1 else None
+    return _Inline() if pool is None else pool
 
 
 class _Columns:
@@ -283,18 +311,20 @@ class _Stream:
         self.pattern_hits: tuple[dict[str, int], dict[str, int]] | None = None
         self.metric_names: list[str] = []
 
-    def take(self, chunk: pd.DataFrame) -> tuple | None:
-        """Validates and keeps a chunk's keys; returns the measuring job's arguments (None if nothing to measure)."""
+    def take(self, chunk: pd.DataFrame, texts: bool = True) -> tuple | None:
+        """Validates and keeps a chunk's keys; returns the measuring job's arguments (None if nothing to measure).
+        ``texts=False``: a chunk a worker read and measured itself, handed back without its texts."""
         if "sample" not in chunk.columns:
             chunk = chunk.assign(sample=0)  # one answer per case per side
-        required = ["case_id", "sample", "output_a", "output_b", *self.options.segment_fields]
+        outputs = ("output_a", "output_b") if texts else ()
+        required = ["case_id", "sample", *outputs, *self.options.segment_fields]
         missing = [c for c in required if c not in chunk.columns]
         if missing:
             raise ValueError(f"frame is missing column(s): {', '.join(missing)}")
         if chunk.empty:
             return None
         self.rows += len(chunk)
-        for column in ("output_a", "output_b"):
+        for column in outputs:
             absent = chunk[column].isna()
             if absent.any():
                 count = self.missing[column]
@@ -308,7 +338,11 @@ class _Stream:
             values = chunk[name]
             labels = values.astype(object).where(values.notna(), "(missing)").astype(str)
             known = self.labels[f]
-            cols.add(f"segment:{f}", np.array([known.setdefault(v, len(known)) for v in labels], dtype=np.int32))
+            # Codes in order of first appearance across chunks: the chunk's distinct values (in their order of
+            # appearance) get the next free codes; a lookup per distinct value, not per pair.
+            local, distinct = pd.factorize(labels)
+            code = np.array([known.setdefault(v, len(known)) for v in distinct], dtype=np.int32)
+            cols.add(f"segment:{f}", code[local])
         for name in ("latency", "cost"):
             present = all(c in chunk.columns for c in (f"{name}_a", f"{name}_b"))
             self.numbers = self.numbers or {}
@@ -320,15 +354,9 @@ class _Stream:
                         cols.add(f"{side}:{name}", column)
                 except (ValueError, TypeError) as exc:
                     raise ValueError(f"{name}_a/{name}_b must be numbers: {exc}") from exc
-        if self.missing["output_a"][0] or self.missing["output_b"][0]:
+        if not texts or self.missing["output_a"][0] or self.missing["output_b"][0]:
             return None  # the input is refused at the end; no point measuring
-        return (
-            chunk["output_a"].astype(str),
-            chunk["output_b"].astype(str),
-            chunk["schema"] if "schema" in chunk.columns else None,
-            self.options.refusal_patterns,
-            self.options.refusal_window,
-        )
+        return _measure_args(chunk, self.options.refusal_patterns, self.options.refusal_window)
 
     def measured(self, result) -> None:
         side_a, side_b, sim, hits_a, hits_b = result
@@ -353,17 +381,37 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
     pending: deque = deque()
     done = 0
 
-    def collect(job) -> None:
+    def collect(job, read_here: bool = True) -> None:
         nonlocal done
         rows, future = job
-        stream.measured(future.result())
+        if read_here:
+            stream.measured(future.result())
+        else:
+            chunk, result = future.result()
+            stream.take(chunk, texts=False)
+            source.seen(chunk)
+            stream.measured(result)
         done += rows
         if progress is not None:
             fraction = min(done / size, 1.0) if size else 0.0
             shown = f"{done:,} of {size:,}" if size else f"{done:,}"
             progress(0.05 + 0.6 * fraction, f"measured {shown} pairs")
 
+    # A source that can hand out its chunks as positions in files (``tasks``) has the workers read them: this
+    # process then only pairs and keeps the compact columns. Embedding backends measure here, from texts.
+    tasks = source.tasks() if backend is None and hasattr(source, "tasks") else None
     with _executor(workers) if backend is None else _Inline() as pool:
+        if tasks is not None:
+            fields = list(options.segment_fields)
+            for task in tasks:
+                job = pool.submit(_read_and_measure, task, options.refusal_patterns, options.refusal_window, fields)
+                pending.append((task.size, job))
+                while len(pending) > max(workers, 1):
+                    collect(pending.popleft(), read_here=False)
+            while pending:
+                collect(pending.popleft(), read_here=False)
+            source.tasks_done()
+            return stream
         for chunk in source.chunks():
             job = stream.take(chunk)
             if job is None:
