@@ -64,7 +64,7 @@ import pandas as pd
 from scipy import stats as scistats
 
 from diagnostics.behaviour import stats
-from diagnostics.behaviour.metrics import REFUSAL_WINDOW, EmbeddingBackend, paired_metrics
+from diagnostics.behaviour.metrics import REFUSAL_WINDOW, EmbeddingBackend, InThisThread, paired_metrics
 
 UP_IS_WORSE = "up_is_worse"
 DOWN_IS_WORSE = "down_is_worse"
@@ -188,6 +188,7 @@ def _measure(
     patterns: list[str] | None,
     window: int | None,
     backend: EmbeddingBackend | None = None,
+    sides_in_threads: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, dict[str, int], dict[str, int]]:
     """One chunk's per-answer metrics as compact columns (the texts are not kept), its similarities and the
     answers each refusal pattern matched. Runs in a worker process when the source is large.
@@ -206,6 +207,7 @@ def _measure(
             schemas=schemas.iloc[part] if schemas is not None else None,
             refusal_window=window,
             backend=backend,
+            sides_in_threads=sides_in_threads,
         )
         for name in metrics_a.columns:
             if name == "refusal_kind":
@@ -239,29 +241,9 @@ def _read_and_measure(task, patterns: list[str] | None, window: int | None, fiel
     the chunk's frame without its texts (the keys the report needs), and its measurements. Answers read from
     files always have a text (the index refused records without one), so there are none missing to count."""
     chunk = task.read()
-    result = _measure(*_measure_args(chunk, patterns, window), None)
+    result = _measure(*_measure_args(chunk, patterns, window), None, sides_in_threads=False)
     texts = [c for c in ("output_a", "output_b", "prompt") if c not in fields]
     return chunk.drop(columns=texts), result
-
-
-class _Inline:
-    """Runs chunk measurements in this process, as an executor would (small inputs, embedding backends)."""
-
-    class _Done:
-        def __init__(self, value):
-            self._value = value
-
-        def result(self):
-            return self._value
-
-    def submit(self, fn, *args):
-        return self._Done(fn(*args))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor | None:
@@ -278,7 +260,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
 
 def _executor(workers: int):
     pool = process_pool(workers) if workers > 1 else None
-    return _Inline() if pool is None else pool
+    return InThisThread() if pool is None else pool
 
 
 class _Columns:
@@ -400,7 +382,7 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
     # A source that can hand out its chunks as positions in files (``tasks``) has the workers read them: this
     # process then only pairs and keeps the compact columns. Embedding backends measure here, from texts.
     tasks = source.tasks() if backend is None and hasattr(source, "tasks") else None
-    with _executor(workers) if backend is None else _Inline() as pool:
+    with _executor(workers) if backend is None else InThisThread() as pool:
         if tasks is not None:
             fields = list(options.segment_fields)
             for task in tasks:
@@ -416,7 +398,9 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
             job = stream.take(chunk)
             if job is None:
                 continue
-            pending.append((len(chunk), pool.submit(_measure, *job, backend)))
+            # In worker processes (one per core) each measures its chunk in one thread; here, in two.
+            in_here = isinstance(pool, InThisThread)
+            pending.append((len(chunk), pool.submit(_measure, *job, backend, in_here)))
             # Bounded: at most one chunk waits per worker beyond the one being read.
             while len(pending) > max(workers, 1):
                 collect(pending.popleft())

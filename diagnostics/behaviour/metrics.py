@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
@@ -343,6 +343,22 @@ def similarity(a: pd.Series, b: pd.Series, *, backend: EmbeddingBackend | None =
     return np.concatenate(out) if out else np.zeros(0)
 
 
+class InThisThread:
+    """An executor that runs each job at once, in the caller's thread (small inputs, embedding backends, a caller
+    that is itself one of several processes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def submit(self, fn, *args):
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
 def paired_metrics(
     a: pd.Series,
     b: pd.Series,
@@ -352,16 +368,20 @@ def paired_metrics(
     refusal_window: int | None = REFUSAL_WINDOW,
     backend: EmbeddingBackend | None = None,
     progress: Any = None,
+    sides_in_threads: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Metrics of both sides and their similarity in one pass, so each answer is tokenised once."""
+    """Metrics of both sides and their similarity in one pass, so each answer is tokenised once.
+
+    ``sides_in_threads``: measure side B in a second thread (the numpy half of the work releases the GIL, so
+    the sides overlap on 2 cores). A caller that already runs one process per core passes False: there the
+    second thread only contends for the GIL."""
     if len(a) != len(b):
         raise ValueError(f"paired metrics need two series of the same length, got {len(a)} and {len(b)}")
     grammar = refusal_grammar(refusal_patterns)
     left, right = _clean(a), _clean(b)
     schema_values = schemas.tolist() if schemas is not None else None
     parts_a, parts_b, sims = [], [], []
-    # Two threads, one per side: the numpy half of the work releases the GIL, so the sides overlap on 2 cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=2) if sides_in_threads else InThisThread() as pool:
         for part in _chunks(len(left)):
             chunk_schemas = schema_values[part] if schema_values is not None else None
             future_b = pool.submit(_chunk_metrics, right[part], grammar, refusal_window, chunk_schemas)

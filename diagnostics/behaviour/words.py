@@ -89,6 +89,9 @@ class PhraseSet:
             order = np.argsort(keys, kind="stable")
             phrase_of = np.array([index for index, _ in entries], dtype=np.int64)[order]
             self.by_length[n] = (_Keys(table[:, 0]), _Keys(keys[order]), phrase_of)
+        # Any phrase's first word: one pass over a chunk's words finds every place a phrase may start.
+        firsts = [first.sorted for first, _, _ in self.by_length.values()]
+        self.first_words = _Keys(np.concatenate(firsts)) if firsts else None
 
     @staticmethod
     def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
@@ -100,10 +103,15 @@ class PhraseSet:
 
     def _found(self, tokens: Tokens):
         size = tokens.hash.size
+        if self.first_words is None:
+            return
+        starts = np.flatnonzero(self.first_words.member(tokens.hash))
         for n, (firsts, keys, phrase_of) in self.by_length.items():
             if size < n:
                 continue
-            at = np.flatnonzero(firsts.member(tokens.hash[: size - n + 1]))
+            at = starts[starts <= size - n]
+            if len(self.by_length) > 1:
+                at = at[firsts.member(tokens.hash[at])]
             if n > 1:
                 at = at[tokens.row[at] == tokens.row[at + n - 1]]
             grams = self._combine([tokens.hash[at + k] for k in range(n)])
