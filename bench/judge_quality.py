@@ -361,8 +361,26 @@ def _work(part: int, parts: int, quick: bool) -> list[dict]:
             outcome = simulate_run(world, SCENARIOS[name], volume, rng, number)
             outcome.update(scenario=name, volume=volume)
             outcomes.append(outcome)
-            print(json.dumps({"outcome": outcome}, default=str), file=sys.stderr, flush=True)  # progress
+            # Progress, one write per line: the processes share stderr, and a line written whole is not split.
+            sys.stderr.write(json.dumps({"outcome": outcome}, default=str) + "\n")
+            sys.stderr.flush()
     return outcomes
+
+
+def outcomes_in(text: str) -> list[dict]:
+    """Every per-run outcome the processes wrote to stderr, wherever it stands on a line (a line can hold two
+    when a run was stopped mid-write)."""
+    decoder, found = json.JSONDecoder(), []
+    start = text.find('{"outcome"')
+    while start != -1:
+        try:
+            item, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            end = start + 1  # a line cut short: skip it
+        else:
+            found.append(item["outcome"])
+        start = text.find('{"outcome"', end)
+    return found
 
 
 def _work_star(args) -> list[dict]:
@@ -495,8 +513,7 @@ if __name__ == "__main__":
         from pathlib import Path
 
         _setup()
-        lines = [line for path in sys.argv[2:] for line in Path(path).read_text().splitlines()]
-        outcomes = [json.loads(line)["outcome"] for line in lines if line.startswith('{"outcome"')]
+        outcomes = [o for path in sys.argv[2:] for o in outcomes_in(Path(path).read_text())]
         combined = summarise(rows_from(outcomes))
         print(json.dumps(combined, default=str))
         print(combined["notes"])

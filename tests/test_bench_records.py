@@ -49,3 +49,20 @@ def test_a_record_renders_every_metric_with_command_and_load(tmp_path, monkeypat
     assert _records.render(rendered) == rendered
     summary = _records.render("<!-- bench-summary -->\n<!-- /bench-summary -->")
     assert "| `incidents@BENCH_INCIDENTS=300000` | p95 < 50 ms | **no** |" in summary
+
+
+def test_judge_outcomes_are_read_back_when_two_processes_wrote_on_one_line():
+    from bench.judge_quality import outcomes_in
+
+    one, two, three = ({"outcome": {"scenario": "aa", "volume": 250, "run": i}} for i in range(3))
+    text = (
+        "a warning from a library\n"
+        + json.dumps(one)
+        + json.dumps(two)  # two processes' writes on one line
+        + "\n"
+        + json.dumps(three)[:25]  # a run stopped mid-write
+        + "\n"
+        + json.dumps(three)
+        + "\n"
+    )
+    assert [o["run"] for o in outcomes_in(text)] == [0, 1, 2]
