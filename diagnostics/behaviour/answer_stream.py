@@ -30,6 +30,7 @@ from diagnostics.behaviour.answers import (
     AnswerFileError,
     AnswerRecord,
     _answer,
+    _jsonl_record,
     _keys,
     _records,
     _scalar,
@@ -95,16 +96,7 @@ def _json_object(raw: bytes) -> Any:
 
 def _checked_line(raw: bytes, offset: int, number: int, filename: str) -> dict | None:
     """One JSON Lines record read as ``answers.read_answers`` reads it (its messages); None for a blank line."""
-    line = _decoded(raw, offset, filename)
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise AnswerFileError(f"{filename} line {number}: not valid JSON ({exc.msg}).") from None
-    if not isinstance(record, dict):
-        raise AnswerFileError(f"{filename} line {number}: a JSON object is needed, not {type(record).__name__}.")
-    return record
+    return _jsonl_record(_decoded(raw, offset, filename), number, filename)
 
 
 def _jsonl_records(handle: IO[bytes], filename: str, start: int) -> Iterator[tuple[int, dict, int, int]]:

@@ -128,16 +128,23 @@ def _records(data: bytes, filename: str) -> list[tuple[int, dict]]:
         return list(enumerate(array, start=1))
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AnswerFileError(f"{filename} line {number}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(record, dict):
-            raise AnswerFileError(f"{filename} line {number}: a JSON object is needed, not {type(record).__name__}.")
-        rows.append((number, record))
+        record = _jsonl_record(line, number, filename)
+        if record is not None:
+            rows.append((number, record))
     return rows
+
+
+def _jsonl_record(line: str, number: int, filename: str) -> dict | None:
+    """One JSON Lines record, checked (a JSON object); None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise AnswerFileError(f"{filename} line {number}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(record, dict):
+        raise AnswerFileError(f"{filename} line {number}: a JSON object is needed, not {type(record).__name__}.")
+    return record
 
 
 def _text(number: int, record: dict, filename: str, text_field: str | None) -> str:
