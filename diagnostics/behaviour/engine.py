@@ -236,12 +236,14 @@ def _measure_args(chunk: pd.DataFrame, patterns: list[str] | None, window: int |
     )
 
 
-def _read_and_measure(task, patterns: list[str] | None, window: int | None, fields: list[str]) -> tuple:
-    """A chunk given as file positions (``answer_stream.ChunkTask``), read and measured in a worker process:
-    the chunk's frame without its texts (the keys the report needs), and its measurements. Answers read from
+def _read_and_measure(
+    task, patterns: list[str] | None, window: int | None, fields: list[str], sides_in_threads: bool
+) -> tuple:
+    """A chunk given as file positions (``answer_stream.ChunkTask``), read and measured where it runs (a worker
+    process, or this one when there are none): the chunk's frame without its texts (the keys the report needs), and its measurements. Answers read from
     files always have a text (the index refused records without one), so there are none missing to count."""
     chunk = task.read()
-    result = _measure(*_measure_args(chunk, patterns, window), None, sides_in_threads=False)
+    result = _measure(*_measure_args(chunk, patterns, window), None, sides_in_threads=sides_in_threads)
     texts = [c for c in ("output_a", "output_b", "prompt") if c not in fields]
     return chunk.drop(columns=texts), result
 
@@ -383,10 +385,14 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
     # process then only pairs and keeps the compact columns. Embedding backends measure here, from texts.
     tasks = source.tasks() if backend is None and hasattr(source, "tasks") else None
     with _executor(workers) if backend is None else InThisThread() as pool:
+        # In worker processes (one per core) each measures its chunk in one thread; in this process, in two.
+        in_here = isinstance(pool, InThisThread)
         if tasks is not None:
             fields = list(options.segment_fields)
             for task in tasks:
-                job = pool.submit(_read_and_measure, task, options.refusal_patterns, options.refusal_window, fields)
+                job = pool.submit(
+                    _read_and_measure, task, options.refusal_patterns, options.refusal_window, fields, in_here
+                )
                 pending.append((task.size, job))
                 while len(pending) > max(workers, 1):
                     collect(pending.popleft(), read_here=False)
@@ -398,8 +404,6 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
             job = stream.take(chunk)
             if job is None:
                 continue
-            # In worker processes (one per core) each measures its chunk in one thread; here, in two.
-            in_here = isinstance(pool, InThisThread)
             pending.append((len(chunk), pool.submit(_measure, *job, backend, in_here)))
             # Bounded: at most one chunk waits per worker beyond the one being read.
             while len(pending) > max(workers, 1):
