@@ -87,7 +87,7 @@ METRIC_COLUMNS = [
 ]
 
 _CHUNK = 8192
-_SET_BITS = 1 << 15  # hashed word-set size per answer for similarity; ~0.5% spurious overlap at 150 words
+_SET_BITS = 15  # 2**15 hashed word buckets per answer for similarity; ~0.5% spurious overlap at 150 words
 
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
@@ -299,21 +299,33 @@ def output_metrics(
 
 
 def _word_sets(tokens: Tokens) -> np.ndarray:
-    """Each answer's set of hashed words as a row of ``_SET_BITS`` bits (uint64 words)."""
-    width = _SET_BITS // 64
-    bucket = (tokens.hash >> np.uint64(64 - 15)).astype(np.int64)
-    bits = np.zeros(tokens.n_rows * width, dtype=np.uint64)
-    np.bitwise_or.at(
-        bits, tokens.row * width + (bucket >> 6), np.left_shift(np.uint64(1), (bucket & 63).astype(np.uint64))
-    )
-    return bits.reshape(tokens.n_rows, width)
+    """Every answer's set of hashed words as one sorted array of distinct keys ``row << _SET_BITS | bucket``: one
+    small integer per word, sorted once per chunk (a bitmap of every bucket would be 4 KB an answer to clear and
+    count)."""
+    kind = np.int32 if tokens.n_rows <= 1 << (31 - _SET_BITS) else np.int64
+    keys = (tokens.row.astype(kind) << _SET_BITS) | (tokens.hash >> np.uint64(64 - _SET_BITS)).astype(kind)
+    keys.sort()
+    return _distinct_sorted(keys)
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    if keys.size == 0:
+        return keys
+    keep = np.empty(keys.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return np.compress(keep, keys)
 
 
 def _token_jaccard(a: Tokens, b: Tokens) -> np.ndarray:
     """Jaccard similarity of the two answers' word sets, row by row (both empty counts as identical)."""
-    set_a, set_b = _word_sets(a), _word_sets(b)
-    shared = np.bitwise_count(set_a & set_b).sum(axis=1, dtype=np.int64)
-    union = np.bitwise_count(set_a | set_b).sum(axis=1, dtype=np.int64)
+    n, set_a, set_b = a.n_rows, _word_sets(a), _word_sets(b)
+    both = np.concatenate([set_a, set_b])
+    both.sort()
+    # Each side's keys are distinct, so a key seen twice is a bucket both answers hold.
+    shared_keys = np.compress(both[1:] == both[:-1], both[1:])
+    shared = np.bincount(shared_keys >> _SET_BITS, minlength=n)
+    union = np.bincount(set_a >> _SET_BITS, minlength=n) + np.bincount(set_b >> _SET_BITS, minlength=n) - shared
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
 

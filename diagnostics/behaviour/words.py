@@ -21,6 +21,16 @@ _HASHED_PREFIX = 16  # bytes of a word that go into its hash (plus its length): 
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
+def _word_bytes(buf: np.ndarray) -> np.ndarray:
+    """``_WORD_BYTES[buf]`` as a few comparisons, which numpy runs several times faster than a table lookup."""
+    word = ((buf | np.uint8(0x20)) - np.uint8(ord("a"))) < 26  # a letter, either case
+    word |= (buf - np.uint8(ord("0"))) < 10
+    word |= buf >= 128
+    word |= buf == ord("_")
+    word |= buf == ord("'")
+    return word
+
+
 @dataclass(frozen=True)
 class Tokens:
     """Hashed words of one chunk: ``row`` (index within the chunk), ``hash`` and ``offset`` (UTF-8 bytes from the
@@ -41,7 +51,7 @@ def tokenise(texts: list[str]) -> Tokens:
     """Words as maximal runs of letters/digits/apostrophes (lower-cased), each hashed FNV-style, vectorised."""
     big = ("\x00".join(texts) + "\x00").lower().replace("\u2019", "'")
     buf = np.frombuffer(big.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    inside = _WORD_BYTES[buf]
+    inside = _word_bytes(buf)
     before = np.empty_like(inside)
     before[0] = False
     before[1:] = inside[:-1]
@@ -56,9 +66,14 @@ def tokenise(texts: list[str]) -> Tokens:
     hashes = np.full(starts.size, _FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for offset in range(0, _HASHED_PREFIX, 8):
-            # Always all rounds: a word's hash must not depend on the longest word in its chunk.
-            remaining = np.minimum(np.maximum(lengths - offset, 0), 8)
-            word = windows[starts + offset] & _BYTE_MASKS[remaining]
+            # Always all rounds: a word's hash must not depend on the longest word in its chunk. A round past a
+            # word's end mixes in zero, so only the longer words' bytes are read (most words are short).
+            if offset == 0:
+                word = windows[starts] & _BYTE_MASKS[np.minimum(lengths, 8)]
+            else:
+                word = np.zeros(starts.size, dtype=np.uint64)
+                longer = np.flatnonzero(lengths > offset)
+                word[longer] = windows[starts[longer] + offset] & _BYTE_MASKS[np.minimum(lengths[longer] - offset, 8)]
             hashes = (hashes ^ word) * _FNV_PRIME
             hashes ^= hashes >> np.uint64(29)
         hashes = (hashes ^ lengths.astype(np.uint64)) * _FNV_PRIME
