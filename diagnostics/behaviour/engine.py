@@ -173,6 +173,8 @@ def _validate_options(options: AnalysisOptions) -> None:
 def _compact(values: np.ndarray) -> np.ndarray:
     """The narrowest type that holds every value exactly: int8 (flags, small counts), float32 (counts, rates
     of few samples), else float64 as given (latency, cost)."""
+    if values.dtype == np.int8:
+        return values
     if values.size and not np.isnan(values).any() and values.min() >= -128 and values.max() <= 127:
         small = values.astype(np.int8)
         if np.array_equal(small, values):
@@ -449,15 +451,15 @@ def _per_case(stream: _Stream, source: PairSource) -> tuple[_Cases, list[np.ndar
     counts = np.bincount(codes, minlength=n)
     k = int(counts.max())
 
-    def mean_and_var(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mean_and_var(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if k == 1:  # one sample per case, and row i is case i: the values are the means (no copy at 1M pairs)
+            return values, None
         values = values.astype(np.float64)
         valid = ~np.isnan(values)
         count = np.bincount(codes, weights=valid, minlength=n)
         total = np.bincount(codes, weights=np.where(valid, values, 0.0), minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
-            if k == 1:
-                return mean, np.full(n, np.nan)
             squares = np.bincount(codes, weights=np.where(valid, values * values, 0.0), minlength=n)
             var = (squares - total * total / count) / (count - 1)
         return mean, np.where(count >= 2, np.maximum(var, 0.0), np.nan)
@@ -476,8 +478,10 @@ def _per_case(stream: _Stream, source: PairSource) -> tuple[_Cases, list[np.ndar
         m_a, var_a = mean_and_var(side_a)
         m_b, var_b = mean_and_var(side_b)
         del side_a, side_b
-        pooled = np.concatenate([var_a, var_b])
-        within[name] = float(np.nanmean(pooled)) if k > 1 and np.isfinite(pooled).any() else math.nan
+        within[name] = math.nan
+        if k > 1:
+            pooled = np.concatenate([var_a, var_b])
+            within[name] = float(np.nanmean(pooled)) if np.isfinite(pooled).any() else math.nan
         mean_a[name], mean_b[name] = _compact(m_a), _compact(m_b)
     sim_mean, _ = mean_and_var(cols.take("similarity"))
     partitions = []
@@ -512,13 +516,14 @@ def _flips(a: np.ndarray, b: np.ndarray) -> dict[str, int]:
     }
 
 
-def _test(kind: str, a: np.ndarray, b: np.ndarray, k: int) -> float | None:
+def _test(kind: str, a: np.ndarray, b: np.ndarray, k: int, delta: np.ndarray) -> float | None:
+    """The paired test's p-value (``delta`` is ``b - a``), or None below ``MIN_CASES``."""
     if a.size < MIN_CASES:
         return None
     if kind == "binary" and k == 1:
         flips = _flips(a, b)
         return stats.mcnemar(flips["a_only"], flips["b_only"])
-    return stats.wilcoxon(b - a)
+    return stats.wilcoxon(delta)
 
 
 def _fmt(name: str, kind: str, value: float) -> str:
@@ -724,14 +729,19 @@ def analyse_source(
         kind = METRICS.get(name, ("continuous", NEUTRAL))[0]
         a_all, b_all = cases.mean_a[name].astype(np.float64), cases.mean_b[name].astype(np.float64)
         valid = ~np.isnan(a_all) & ~np.isnan(b_all)
+        every_case_valid = bool(valid.all())
         for g, (field_name, value, members) in enumerate(groups):
-            chosen = members[valid[members]]
-            a, b = a_all[chosen], b_all[chosen]
-            effect = float((b - a).mean()) if a.size else math.nan
+            if g == 0 and every_case_valid:
+                a, b = a_all, b_all  # the whole set, without a copy of it
+            else:
+                chosen = members[valid[members]]
+                a, b = a_all[chosen], b_all[chosen]
+            delta = b - a
+            effect = float(delta.mean()) if a.size else math.nan
             if bootstrapped is not None:
                 ci = (float(bootstrapped[0][g, j]), float(bootstrapped[1][g, j]))
             elif a.size >= 2:
-                half = z * float((b - a).std(ddof=1)) / math.sqrt(a.size)
+                half = z * float(delta.std(ddof=1)) / math.sqrt(a.size)
                 ci = (effect - half, effect + half)
             else:
                 ci = (math.nan, math.nan)
@@ -746,8 +756,9 @@ def analyse_source(
                 "flips": _flips(a, b) if g == 0 and kind == "binary" else None,
                 "effect": effect,
                 "ci": ci,
-                "p": _test(kind, a, b, k),
+                "p": _test(kind, a, b, k, delta),
             }
+            del a, b, delta
         del a_all, b_all, valid
     cells = [by_cell[g, j] for g in range(len(groups)) for j in range(len(names))]
     del by_cell
