@@ -86,7 +86,7 @@ METRIC_COLUMNS = [
     "flattery",
 ]
 
-_CHUNK = 8192
+_CHUNK = 8192  # answers joined and tokenised at once (at most 2**16: similarity's keys hold the row in 16 bits)
 _SET_BITS = 15  # 2**15 hashed word buckets per answer for similarity; ~0.5% spurious overlap at 150 words
 
 _HEADING = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]")
@@ -302,8 +302,8 @@ def _word_sets(tokens: Tokens) -> np.ndarray:
     """Every answer's set of hashed words as one sorted array of distinct keys ``row << _SET_BITS | bucket``: one
     small integer per word, sorted once per chunk (a bitmap of every bucket would be 4 KB an answer to clear and
     count)."""
-    kind = np.int32 if tokens.n_rows <= 1 << (31 - _SET_BITS) else np.int64
-    keys = (tokens.row.astype(kind) << _SET_BITS) | (tokens.hash >> np.uint64(64 - _SET_BITS)).astype(kind)
+    # int32 keys: a chunk has at most _CHUNK answers, far fewer than the 2**16 rows that fit beside the bucket.
+    keys = (tokens.row.astype(np.int32) << _SET_BITS) | (tokens.hash >> np.uint64(64 - _SET_BITS)).astype(np.int32)
     keys.sort()
     return _distinct_sorted(keys)
 

@@ -406,3 +406,38 @@ def test_the_word_diff_of_long_answers_stays_fast_and_still_rebuilds_both_sides(
     ops = _word_diff(a, b)  # the exact alignment of these takes seconds; the coarse one milliseconds
     assert "".join(t for op, t in ops if op != "insert") == a
     assert "".join(t for op, t in ops if op != "delete") == b
+
+
+def test_similarity_is_the_jaccard_of_each_pairs_word_sets():
+    from diagnostics.behaviour.words import tokenise
+
+    rng = np.random.default_rng(11)
+    vocabulary = ["the", "cat", "sat", "Café", "naïve", "don't", "x1", "supercalifragilistic", "日本語", "on", "mat"]
+    a = [" ".join(rng.choice(vocabulary, size=rng.integers(0, 30))) for _ in range(300)]
+    b = [" ".join(rng.choice(vocabulary, size=rng.integers(0, 30))) for _ in range(300)]
+
+    def buckets(text: str) -> set[int]:  # each distinct word's bucket, as the engine hashes words
+        return set((tokenise([text]).hash >> np.uint64(64 - 15)).tolist())
+
+    expected = []
+    for left, right in zip(a, b, strict=True):
+        sa, sb = buckets(left), buckets(right)
+        expected.append(len(sa & sb) / len(sa | sb) if sa | sb else 1.0)
+    assert similarity(pd.Series(a), pd.Series(b)).tolist() == pytest.approx(expected)
+
+
+def test_words_are_runs_of_letters_digits_apostrophes_and_other_scripts_in_any_case():
+    from diagnostics.behaviour.words import tokenise
+
+    def words(text: str) -> list[int]:
+        return tokenise([text]).hash.tolist()
+
+    [dont, stop, number, foreign] = words("Don\u2019t STOP_me, 42x; naïve\u2014日本語!")
+    assert dont == words("don't")[0] and stop == words("stop_me")[0] and number == words("42X")[0]
+    assert foreign == words("NAÏVE\u2014日本語")[0]  # non-ASCII letters and marks join the word
+    assert len(set(words("a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 _ '"))) == 38
+    # A word's first 16 bytes and its length make its hash: the second 8 bytes count, later ones do not.
+    assert words("internationalisation")[0] != words("internationXlisation")[0]
+    assert words("internationalisation")[0] == words("internationalisatioX")[0]
+    tokens = tokenise(["one two", "", "three"])
+    assert tokens.row.tolist() == [0, 0, 2] and tokens.offset.tolist() == [0, 4, 0]
