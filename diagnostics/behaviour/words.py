@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_WORD_BYTES = np.zeros(256, dtype=bool)
-_WORD_BYTES[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'")] = True
-_WORD_BYTES[128:] = True  # any non-ASCII UTF-8 byte belongs to a word: letters in other scripts
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -22,7 +19,8 @@ _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 def _word_bytes(buf: np.ndarray) -> np.ndarray:
-    """``_WORD_BYTES[buf]`` as a few comparisons, which numpy runs several times faster than a table lookup."""
+    """Which bytes belong to words: ASCII letters, digits, ``_`` and ``'``, and every non-ASCII UTF-8 byte (letters
+    in other scripts). A few comparisons, which numpy runs several times faster than a 256-entry table lookup."""
     word = ((buf | np.uint8(0x20)) - np.uint8(ord("a"))) < 26  # a letter, either case
     word |= (buf - np.uint8(ord("0"))) < 10
     word |= buf >= 128
