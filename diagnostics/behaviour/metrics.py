@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.behaviour.refusal import DEFAULT_GRAMMAR, DEFAULT_WINDOW, Grammar, detect
-from diagnostics.behaviour.words import PhraseSet, Tokens, tokenise
+from diagnostics.behaviour.words import PhraseSet, Tokens, distinct, tokenise
 
 REFUSAL_WINDOW = DEFAULT_WINDOW
 
@@ -303,18 +303,9 @@ def _word_sets(tokens: Tokens) -> np.ndarray:
     small integer per word, sorted once per chunk (a bitmap of every bucket would be 4 KB an answer to clear and
     count)."""
     # int32 keys: a chunk has at most _CHUNK answers, far fewer than the 2**16 rows that fit beside the bucket.
-    keys = (tokens.row.astype(np.int32) << _SET_BITS) | (tokens.hash >> np.uint64(64 - _SET_BITS)).astype(np.int32)
-    keys.sort()
-    return _distinct_sorted(keys)
-
-
-def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
-    if keys.size == 0:
-        return keys
-    keep = np.empty(keys.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    return np.compress(keep, keys)
+    return distinct(
+        (tokens.row.astype(np.int32) << _SET_BITS) | (tokens.hash >> np.uint64(64 - _SET_BITS)).astype(np.int32)
+    )
 
 
 def _token_jaccard(a: Tokens, b: Tokens) -> np.ndarray:

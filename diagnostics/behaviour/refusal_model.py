@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diagnostics.behaviour.words import Tokens, tokenise
+from diagnostics.behaviour.words import Tokens, distinct, tokenise
 
 MODEL_PATH = Path(__file__).with_name("refusal_model.json")
 BUCKETS = 1 << 15
@@ -40,15 +40,6 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PAIR_SALT = np.uint64(0x51ED270B27A4D3B1)
 _START_SALT = np.uint64(0x2545F4914F6CDD1D)
 _NAMED_SALT = np.uint64(0x94D049BB133111EB)
-
-
-def _distinct(keys: np.ndarray) -> np.ndarray:
-    """The distinct keys, ascending (as ``np.unique``): a sort and a neighbour compare, which for these few
-    hundred thousand int64 keys per chunk is tens of times faster than numpy's hash-table ``unique``."""
-    ordered = np.sort(keys)
-    if ordered.size:
-        ordered = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
-    return ordered
 
 
 def _bucket(hashes: np.ndarray) -> np.ndarray:
@@ -76,13 +67,13 @@ def features(heads: Sequence[str], named: Sequence[Sequence[str]]) -> tuple[np.n
         first = np.concatenate([[True], words.row[1:] != words.row[:-1]])
         rows.append(words.row[first])
         hashes.append(words.hash[first] ^ _START_SALT)
-    word_key = _distinct(np.concatenate(rows) * BUCKETS + _bucket(np.concatenate(hashes)))
+    word_key = distinct(np.concatenate(rows) * BUCKETS + _bucket(np.concatenate(hashes)))
     word_row = word_key // BUCKETS
     per_row = np.bincount(word_row, minlength=len(heads))
     word_value = 1.0 / np.sqrt(np.maximum(per_row[word_row], 1))
     named_row = np.repeat(np.arange(len(named)), [len(names) for names in named])
     named_hash = np.array([_named_hash(name) for names in named for name in names], dtype=np.uint64)
-    named_key = _distinct(named_row * BUCKETS + _bucket(named_hash ^ _NAMED_SALT))
+    named_key = distinct(named_row * BUCKETS + _bucket(named_hash ^ _NAMED_SALT))
     row = np.concatenate([word_row, named_key // BUCKETS])
     bucket = np.concatenate([word_key % BUCKETS, named_key % BUCKETS])
     value = np.concatenate([word_value, np.ones(named_key.size)])

@@ -29,6 +29,18 @@ def _word_bytes(buf: np.ndarray) -> np.ndarray:
     return word
 
 
+def distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct keys, ascending (as ``np.unique``): a sort and a neighbour compare, which for the few hundred
+    thousand integer keys of a chunk is many times faster than numpy's hash-table ``unique``."""
+    ordered = np.sort(keys)
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return np.compress(keep, ordered)
+
+
 @dataclass(frozen=True)
 class Tokens:
     """Hashed words of one chunk: ``row`` (index within the chunk), ``hash`` and ``offset`` (UTF-8 bytes from the
