@@ -16,6 +16,7 @@ from rollouts.judging.models import (  # noqa: F401
     LATENCY_BUCKETS_MS,
     Analysis,
     Observation,
+    ObservationReservoir,
     ObservationRollup,
     ObservationSample,
     WorkflowRollup,

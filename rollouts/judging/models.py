@@ -15,7 +15,8 @@ class Observation(models.Model):
     (ingest resolves every environment and release before it writes, and Django still cascades deletes), no
     indexes on them, and one index on time -- BRIN on PostgreSQL -- for the judge's edge rows, the retention prune
     and the recent-rows reads: rows arrive in time order, so a few block ranges cover any second of traffic at a
-    fraction of a B-tree's upkeep, and the environment and release are checked on those pages."""
+    fraction of a B-tree's upkeep, and the environment and release are checked on those pages. The unique index on
+    request ids de-duplicates; on PostgreSQL there is no index on ``id`` (no row is read by it, migration 0010)."""
 
     environment = models.ForeignKey(
         Environment, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
@@ -83,8 +84,12 @@ class ObservationSample(models.Model):
     """A per-minute reservoir: at most RESERVOIR_SIZE requests of one release in one minute, kept as a uniform
     sample of that minute's requests (rollouts.judging.samples), so a look samples both arms alike over time."""
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     minute = models.DateTimeField()
     slot = models.PositiveSmallIntegerField()
     latency_ms = models.FloatField()
@@ -101,13 +106,44 @@ class ObservationSample(models.Model):
         return f"{self.release} {self.minute:%Y-%m-%d %H:%M} slot {self.slot}"
 
 
+class ObservationReservoir(models.Model):
+    """How many requests of one release in one minute have been offered to that minute's reservoir (the n of
+    Vitter's algorithm R): a batch adds its count here and places its requests after the ones before it. Kept
+    apart from the rollups because the rollups count the minute per segment, and a batch that locks this one row
+    is ordered after every batch of the minute before it, whichever segments they touched.
+
+    No database foreign keys, as on the raw rows: ingest resolves environments and releases first."""
+
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    minute = models.DateTimeField()
+    seen = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "release", "minute"], name="uniq_observation_reservoir")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.minute:%Y-%m-%d %H:%M}: {self.seen} seen"
+
+
 class ObservationRollup(models.Model):
     """Sums over one minute of observations for one release and segment (what the canary judge reads).
 
-    Updated by an additive upsert on every ingest, so all columns are sums or counts."""
+    Updated by an additive upsert on every ingest, so all columns are sums or counts. Like the raw rows, the
+    per-minute tables have no database foreign keys and no single-column indexes on them (migration 0010)."""
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="observation_rollups")
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="observation_rollups")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="observation_rollups", db_constraint=False, db_index=False
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="observation_rollups", db_constraint=False, db_index=False
+    )
     minute = models.DateTimeField()
     segment_key = models.CharField(max_length=255, blank=True)
     count = models.PositiveIntegerField(default=0)
@@ -149,8 +185,12 @@ class WorkflowRollup(models.Model):
 
     Kept apart from segment rollups so their sizes add rather than multiply (segments x workflows)."""
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="workflow_rollups")
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="workflow_rollups")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="workflow_rollups", db_constraint=False, db_index=False
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="workflow_rollups", db_constraint=False, db_index=False
+    )
     minute = models.DateTimeField()
     workflow_id = models.CharField(max_length=120)
     tenant = models.CharField(max_length=80, blank=True, help_text="segment.tenant of the requests")

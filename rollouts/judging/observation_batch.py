@@ -3,7 +3,7 @@
 msgspec decodes a request body (or converts a list of dicts) straight into ``Record`` structs and checks types,
 ranges, lengths and patterns in C as it goes. A batch that passes these types is one the detailed checks in
 rollouts.judging.observations accept too, so it is stored without them; a batch that does not pass goes through
-the detailed checks, which store it if it is good after all (e.g. a time written with a space instead of "T") or
+the detailed checks, which store it if it is good after all (e.g. a time without seconds) or
 name every bad record and field. The types are therefore a strict subset of what the endpoint accepts: anything
 they leave out (a Unicode segment key, an unusual time format) only takes the slower way.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -31,16 +32,12 @@ _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=LONGEST_TEXT)]
 _Positive = Annotated[int, msgspec.Meta(gt=0)]
 _NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 _Count = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
-# RFC 3339 with an offset that PostgreSQL and Python read alike; other ISO 8601 forms take the detailed path.
-_Instant = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])\Z"
-    ),
-]
-# Segments repeat across a batch (a few tenants, locales, intents): their keys and values are checked once per
-# distinct segment in quick_check, not by a pattern on every record.
+# An RFC 3339 date-time with an offset, parsed by msgspec in C; other ISO 8601 forms take the detailed path.
+_Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+# Segments repeat across a batch (a few tenants, locales, intents): a record keeps its segment as the JSON text it
+# came as, and each distinct text is decoded and checked once (segments_of), not on every record.
 _Segment = Annotated[dict[str, str], msgspec.Meta(max_length=MAX_SEGMENT_KEYS)]
+NO_SEGMENT = msgspec.Raw(b"null")
 
 
 class Record(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,7 +57,7 @@ class Record(msgspec.Struct, forbid_unknown_fields=True):
     cost: _NonNegative = 0.0
     tokens_in: _Count = 0
     tokens_out: _Count = 0
-    segment: _Segment | None = None
+    segment: msgspec.Raw = NO_SEGMENT  # JSON text: an object of short strings, or null (segments_of checks it)
     workflow_id: _Id | None = None
     request_id: _Id | None = None
 
@@ -70,6 +67,21 @@ class Batch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _decoder = msgspec.json.Decoder(Batch)
+_segment_decoder = msgspec.json.Decoder(_Segment | None)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One distinct segment of a batch: its values, its canonical key (the rollup dimension) and its JSON text."""
+
+    values: dict[str, str]
+    key: str
+    text: str
+
+
+# A record's segment text (bytes(record.segment)) -> the segment
+Segments = dict[bytes, Segment]
 # How JSON writes a NUL character inside a string (a raw NUL byte is not valid JSON).
 _NUL = re.compile(rb"\\u0000")
 
@@ -91,12 +103,20 @@ def decode_body(body: bytes) -> list[Record] | None:
 
 def convert(records: Any) -> list[Record] | None:
     """The same for records already parsed (the OTLP intake, services): None when any does not fit."""
-    if not isinstance(records, list):
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         return None
     try:
-        return msgspec.convert(records, list[Record], strict=True)
-    except msgspec.ValidationError:
+        as_text = [_with_segment_text(r) if "segment" in r else r for r in records]
+        return msgspec.convert(as_text, list[Record], strict=True)
+    except (msgspec.ValidationError, msgspec.EncodeError, TypeError, ValueError):
         return None
+
+
+def _with_segment_text(record: dict) -> dict:
+    segment = record["segment"]
+    if not (segment is None or isinstance(segment, dict)):
+        raise TypeError("a segment is an object")
+    return {**record, "segment": msgspec.Raw(_encoder.encode(segment))}
 
 
 def _segment_ok(segment: dict[str, str]) -> bool:
@@ -111,30 +131,36 @@ def _segment_ok(segment: dict[str, str]) -> bool:
     )
 
 
-def quick_check(records: list[Record], max_batch: int) -> bool:
+def segments_of(records: list[Record], *, check: bool = True) -> Segments | None:
+    """The batch's distinct segments, each decoded and checked once; None when one is not a good segment.
+    ``check=False`` for records the detailed checks passed (which also allow Unicode identifier keys)."""
+    out: Segments = {}
+    for r in records:
+        text = bytes(r.segment)
+        if text not in out:
+            try:
+                values = _segment_decoder.decode(text) or {}
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return None
+            if check and not _segment_ok(values):
+                return None
+            out[text] = Segment(values, segment_key_of(values), _encoder.encode(values).decode())
+    return out
+
+
+def quick_check(records: list[Record], max_batch: int) -> Segments | None:
     """What the types cannot say: batch size, finite numbers, exactly one release reference, a real instant
-    not in the future, segment keys and values. True when the whole batch is good."""
+    not in the future, segment keys and values. The batch's segments when the whole batch is good, else None."""
     if not 0 < len(records) <= max_batch:
-        return False
+        return None
     # A NaN or an infinity anywhere makes the sum non-finite (a sum that overflows only sends it the slow way).
     if not math.isfinite(sum(r.latency_ms + r.cost + (r.eval_score or 0.0) for r in records)):
-        return False
+        return None
     latest = timezone.now() + FUTURE_TOLERANCE
-    parse = datetime.fromisoformat
-    segments_seen: set[tuple] = set()
-    try:
-        for r in records:
-            if (r.release is None) == (r.release_id is None) or parse(r.time) > latest:
-                return False
-            if r.segment:
-                items = tuple(r.segment.items())
-                if items not in segments_seen:
-                    if not _segment_ok(r.segment):
-                        return False
-                    segments_seen.add(items)
-    except ValueError:  # well-formed but impossible, e.g. month 13
-        return False
-    return True
+    for r in records:
+        if (r.release is None) == (r.release_id is None) or r.time > latest:
+            return None
+    return segments_of(records)
 
 
 def references(records: list[Record]) -> References | None:
@@ -187,11 +213,11 @@ def segment_key_of(segment: dict) -> str:
 
 
 def from_checked(rec: dict, time: datetime) -> Record:
-    """A record that passed the detailed checks, as a struct (its time in UTC, which both databases read alike)."""
+    """A record that passed the detailed checks, as a struct."""
     return Record(
         feature=rec["feature"],
         environment=rec["environment"],
-        time=time.astimezone(UTC).isoformat(),
+        time=time,
         latency_ms=float(rec["latency_ms"]),
         release=rec.get("release"),
         release_id=rec.get("release_id"),
@@ -203,7 +229,7 @@ def from_checked(rec: dict, time: datetime) -> Record:
         cost=float(rec.get("cost", 0.0)),
         tokens_in=rec.get("tokens_in", 0),
         tokens_out=rec.get("tokens_out", 0),
-        segment=rec.get("segment"),
+        segment=msgspec.Raw(_encoder.encode(rec["segment"])) if rec.get("segment") is not None else NO_SEGMENT,
         workflow_id=rec.get("workflow_id"),
         request_id=rec.get("request_id"),
     )

@@ -1,59 +1,62 @@
-"""Storing a validated batch on PostgreSQL in two statements, with the work done by the database.
+"""Storing a validated batch on PostgreSQL: one COPY and one statement, with the work done by the database.
 
-The batch goes to the server as one JSON parameter (msgspec encodes the checked records in C) and
-``json_to_recordset`` turns it into rows there, so no Python code touches a record on its way in. Statement one:
-the raw rows are inserted in (environment, request id) order with ``ON CONFLICT DO NOTHING`` -- a request id
-already stored, by an earlier batch, a racing one or earlier in this batch, is skipped -- and the rows that were
-inserted (``RETURNING``) are summed into both rollup tables by additive upserts and kept in a temporary table.
-Statement two offers those rows to the minutes' reservoir samples (rollouts.judging.samples), after the rollup
-upsert has locked and counted the minutes. Only inserted rows are summed or sampled, so a duplicate never counts
-twice; everything is in the caller's transaction.
+The batch's rows are written with ``COPY … (FORMAT BINARY)`` into a session temporary table (no text for the
+server to parse, no WAL), in the (environment, request id) order Python has put them in, later repeats of a
+request id within the batch dropped. One statement then inserts them into the raw table in that order -- batches
+racing on overlapping ids wait on each other and never deadlock -- and sums the inserted rows (``RETURNING``)
+into both rollup tables by additive upserts, adds them to their minutes' reservoir counts, and offers them to the
+minutes' reservoir samples (rollouts.judging.samples) at the positions those locked counts give them. Only
+inserted rows are summed or sampled, so a duplicate never counts twice; everything is in the caller's
+transaction.
+
+A plain insert is tried first: without ``ON CONFLICT`` PostgreSQL probes the request-id index once per row, not
+twice. A request id stored already (a gateway's retry, a racing batch) makes it fail with a unique violation and
+roll back to its savepoint, and the same statement runs again with ``ON CONFLICT DO NOTHING``, which skips the
+stored ids.
 """
 
 from __future__ import annotations
 
-import msgspec
-from django.db import connection
+from operator import itemgetter
+
+from django.db import IntegrityError, connection, transaction
 
 from rollouts.judging.models import (
     LATENCY_BUCKETS_MS,
     ROLLUP_SUMS,
     WORKFLOW_ROLLUP_SUMS,
     Observation,
+    ObservationReservoir,
     ObservationRollup,
     ObservationSample,
     WorkflowRollup,
 )
-from rollouts.judging.observation_batch import Record, References, segment_key_of
+from rollouts.judging.observation_batch import Record, References, Segments
 from rollouts.judging.samples import RESERVOIR_SIZE
 
-_encoder = msgspec.json.Encoder()
-
-FRESH_TABLE = "tmp_observations_fresh"
-
-# What the statement receives per record, each as a JSON array in record order.
-_COLUMNS = (
-    "environment_id",
-    "release_id",
-    "time",
-    "latency_ms",
-    "error",
-    "refusal",
-    "json_valid",
-    "feedback",
-    "eval_score",
-    "cost",
-    "tokens_in",
-    "tokens_out",
-    "segment",
-    "segment_key",
-    "workflow_id",
-    "request_id",
+BATCH_TABLE = "tmp_observation_batch"
+# The batch's rows as COPY writes them in PostgreSQL's binary format: each value is sent as the bytes of its
+# type (no text to parse on the server), except the segment, which goes as JSON text and becomes jsonb on insert.
+_BATCH_COLUMNS = (
+    ("environment_id", "int8"),
+    ("release_id", "int8"),
+    ("time", "timestamptz"),
+    ("latency_ms", "float8"),
+    ("error", "bool"),
+    ("refusal", "bool"),
+    ("json_valid", "bool"),
+    ("feedback", "int2"),
+    ("eval_score", "float8"),
+    ("cost", "float8"),
+    ("tokens_in", "int4"),
+    ("tokens_out", "int4"),
+    ("segment", "text"),
+    ("segment_key", "text"),
+    ("workflow_id", "text"),
+    ("request_id", "text"),
 )
-# A segment stays JSON (json_array_elements); every other value arrives as text (json_array_elements_text).
-_COLUMN_ARRAYS = ",\n                    ".join(
-    f"json_array_elements{'' if c == 'segment' else '_text'}(%({c})s::json)" for c in _COLUMNS
-)
+_BATCH_NAMES = ", ".join(name for name, _ in _BATCH_COLUMNS)
+_BATCH_TYPES = [kind for _, kind in _BATCH_COLUMNS]
 
 
 def _latency_buckets() -> str:
@@ -78,34 +81,27 @@ _SEGMENT_SUMS = list(ROLLUP_SUMS)
 _WORKFLOW_SUMS = list(WORKFLOW_ROLLUP_SUMS)
 
 
-def _store_sql() -> str:
+def _store_sql(conflict: str) -> str:
     obs = _names(Observation)["table"]
     seg = _names(ObservationRollup)["table"]
     wf = _names(WorkflowRollup)["table"]
+    counts = _names(ObservationReservoir)["table"]
+    sample = _names(ObservationSample)["table"]
+    k = RESERVOIR_SIZE
     return f"""
-WITH given AS MATERIALIZED (
-    SELECT environment_id::bigint, release_id::bigint, time::timestamptz, latency_ms::float8, error::bool,
-           refusal::bool, json_valid::bool, feedback::smallint, eval_score::float8, cost::float8, tokens_in::int,
-           tokens_out::int, segment::jsonb, segment_key, workflow_id, request_id, ord
-    -- One JSON array per column; ROWS FROM zips them position by position (one parse per column, no keys).
-    FROM ROWS FROM ({_COLUMN_ARRAYS}) WITH ORDINALITY
-         AS r({", ".join(_COLUMNS)}, ord)
-),
-inserted AS (
+WITH inserted AS (
     INSERT INTO {obs} (environment_id, release_id, time, latency_ms, error, refusal, json_valid, feedback,
                        eval_score, cost, tokens_in, tokens_out, segment, segment_key, workflow_id, request_id,
                        received_at)
-    SELECT g.environment_id, g.release_id, g.time, g.latency_ms, g.error, g.refusal, g.json_valid, g.feedback,
-           g.eval_score, g.cost, g.tokens_in, g.tokens_out, g.segment, g.segment_key, g.workflow_id, g.request_id,
-           statement_timestamp()
-    FROM given AS g
-    -- (environment, request id) order: racing batches with overlapping ids wait on each other, never deadlock;
-    -- within a batch the first record with an id is the one kept.
-    ORDER BY g.environment_id, g.request_id COLLATE "C", g.ord
-    ON CONFLICT (environment_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
-    RETURNING environment_id, release_id, date_trunc('minute', time, 'UTC') AS minute, latency_ms, error, refusal,
-              json_valid, feedback, eval_score, cost, tokens_in, tokens_out, segment_key, workflow_id,
-              coalesce(segment ->> 'tenant', '') AS tenant
+    -- The rows go in as they were copied: in (environment, request id) order.
+    SELECT environment_id, release_id, time, latency_ms, error, refusal, json_valid, feedback, eval_score, cost,
+           tokens_in, tokens_out, segment::jsonb, segment_key, workflow_id, request_id, statement_timestamp()
+    FROM {BATCH_TABLE}
+    {conflict}
+    -- date_bin: the UTC minute by arithmetic, without date_trunc's time-zone lookup per row
+    RETURNING environment_id, release_id, date_bin('1 minute', time, '2000-01-01T00:00:00Z') AS minute, latency_ms,
+              error, refusal, json_valid, feedback, eval_score, cost, tokens_in, tokens_out, segment_key,
+              workflow_id, coalesce(segment ->> 'tenant', '') AS tenant
 ),
 segment_rollups AS (
     INSERT INTO {seg} (environment_id, release_id, minute, segment_key, {", ".join(_SEGMENT_SUMS)})
@@ -132,102 +128,127 @@ workflow_rollups AS (
     DO UPDATE SET {_sum_updates(wf, _WORKFLOW_SUMS)}
     RETURNING 1
 ),
-fresh AS (
-    INSERT INTO {FRESH_TABLE} (environment_id, release_id, minute, latency_ms, eval_score, cost)
-    SELECT environment_id, release_id, minute, latency_ms, eval_score, cost FROM inserted
+-- Algorithm R per minute, as samples.reservoir_slots runs it. The minute's count row, locked by this upsert,
+-- says how many requests the minute's reservoir was offered before this batch (a racing batch of the minute
+-- waits here for the one before it); the batch's requests of the minute take the positions after those;
+-- position p < K takes slot p, a later one slot j for a uniform j in 0..p when j < K; of several taking the same
+-- slot, the last one stays. The order within the batch is immaterial: algorithm R samples uniformly in any order.
+minutes AS (
+    INSERT INTO {counts} (environment_id, release_id, minute, seen)
+    SELECT environment_id, release_id, minute, count(*)
+    FROM inserted
+    GROUP BY environment_id, release_id, minute
+    ORDER BY environment_id, release_id, minute
+    ON CONFLICT (environment_id, release_id, minute) DO UPDATE SET seen = {counts}.seen + excluded.seen
+    RETURNING environment_id, release_id, minute, seen
+),
+slotted AS (
+    SELECT p.*, CASE WHEN position < {k} THEN position ELSE floor(random() * (position + 1))::int END AS slot
+    FROM (
+        SELECT a.environment_id, a.release_id, a.minute, a.latency_ms, a.eval_score, a.cost, a.i,
+               m.seen - a.batch + a.i AS position
+        FROM (
+            SELECT environment_id, release_id, minute, latency_ms, eval_score, cost,
+                   row_number() OVER w - 1 AS i, count(*) OVER w AS batch
+            FROM inserted
+            WINDOW w AS (PARTITION BY environment_id, release_id, minute)
+        ) AS a
+        JOIN minutes AS m USING (environment_id, release_id, minute)
+    ) AS p
+),
+samples AS (
+    INSERT INTO {sample} (environment_id, release_id, minute, slot, latency_ms, eval_score, cost)
+    SELECT DISTINCT ON (environment_id, release_id, minute, slot)
+           environment_id, release_id, minute, slot, latency_ms, eval_score, cost
+    FROM slotted
+    WHERE slot < {k}
+    ORDER BY environment_id, release_id, minute, slot, i DESC
+    ON CONFLICT (environment_id, release_id, minute, slot)
+    DO UPDATE SET latency_ms = excluded.latency_ms, eval_score = excluded.eval_score, cost = excluded.cost
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM segment_rollups) + (SELECT count(*) FROM workflow_rollups)
+-- Evaluated in this order, so every batch takes its locks table by table in the same order.
+SELECT (SELECT count(*) FROM inserted),
+       (SELECT count(*) FROM segment_rollups) + (SELECT count(*) FROM workflow_rollups),
+       (SELECT count(*) FROM minutes),
+       (SELECT count(*) FROM samples)
 """  # noqa: S608 - table names are ours, values are parameters
 
 
-def _samples_sql() -> str:
-    """Algorithm R per minute, as samples.reservoir_slots runs it: the minute's rollups (already counting this
-    batch) say how many requests came before it; the batch's requests of the minute, in random order, take
-    positions after those; position p < K takes slot p, later ones slot j for a uniform j in 0..p when j < K; of
-    several taking the same slot, the last one stays."""
-    seg = _names(ObservationRollup)["table"]
-    sample = _names(ObservationSample)["table"]
-    k = RESERVOIR_SIZE
-    return f"""
-WITH arriving AS (
-    SELECT environment_id, release_id, minute, latency_ms, eval_score, cost,
-           row_number() OVER (PARTITION BY environment_id, release_id, minute ORDER BY random()) - 1 AS i,
-           count(*) OVER (PARTITION BY environment_id, release_id, minute) AS batch
-    FROM {FRESH_TABLE}
-),
-counted AS (
-    SELECT r.environment_id, r.release_id, r.minute, sum(r.count) AS requests
-    FROM {seg} AS r
-    WHERE (r.environment_id, r.release_id, r.minute) IN (SELECT DISTINCT environment_id, release_id, minute
-                                                         FROM {FRESH_TABLE})
-    GROUP BY r.environment_id, r.release_id, r.minute
-),
-placed AS (
-    SELECT a.*, greatest(coalesce(c.requests, a.batch) - a.batch, 0) + a.i AS position
-    FROM arriving AS a LEFT JOIN counted AS c USING (environment_id, release_id, minute)
-),
-slotted AS (
-    SELECT *, CASE WHEN position < {k} THEN position ELSE floor(random() * (position + 1))::int END AS slot
-    FROM placed
-)
-INSERT INTO {sample} (environment_id, release_id, minute, slot, latency_ms, eval_score, cost)
-SELECT DISTINCT ON (environment_id, release_id, minute, slot)
-       environment_id, release_id, minute, slot, latency_ms, eval_score, cost
-FROM slotted
-WHERE slot < {k}
-ORDER BY environment_id, release_id, minute, slot, i DESC
-ON CONFLICT (environment_id, release_id, minute, slot)
-DO UPDATE SET latency_ms = excluded.latency_ms, eval_score = excluded.eval_score, cost = excluded.cost
-"""  # noqa: S608 - table names are ours
-
-
 _STATEMENTS: dict[str, str] = {}
+_ON_CONFLICT = "ON CONFLICT (environment_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 
 
-def store(records: list[Record], refs: References) -> tuple[int, int]:
-    """Insert the new records of a checked batch, roll them up and sample them. Returns (stored, rollup rows)."""
-    if not _STATEMENTS:
-        _STATEMENTS["store"] = _store_sql()
-        _STATEMENTS["samples"] = _samples_sql()
-    ids = [refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)] for r in records]
-    keys: dict[tuple, str] = {}
-    segment_keys = []
+def _copy_rows(records: list[Record], refs: References, segments: Segments) -> list[tuple]:
+    """The batch's rows as COPY tuples (columns as _BATCH_COLUMNS), in (environment, request id) order, the first
+    record with an id kept and later ones with the same id dropped; records without an id keep their places
+    among themselves."""
+    rows = []
     for r in records:
-        items = tuple(r.segment.items()) if r.segment else ()
-        key = keys.get(items)
-        if key is None:
-            key = keys[items] = segment_key_of(r.segment or {})
-        segment_keys.append(key)
-    encode = _encoder.encode
-    params = {
-        "environment_id": encode([i[0] for i in ids]),
-        "release_id": encode([i[1] for i in ids]),
-        "time": encode([r.time for r in records]),
-        "latency_ms": encode([r.latency_ms for r in records]),
-        "error": encode([r.error for r in records]),
-        "refusal": encode([r.refusal for r in records]),
-        "json_valid": encode([r.json_valid for r in records]),
-        "feedback": encode([r.feedback for r in records]),
-        "eval_score": encode([r.eval_score for r in records]),
-        "cost": encode([r.cost for r in records]),
-        "tokens_in": encode([r.tokens_in for r in records]),
-        "tokens_out": encode([r.tokens_out for r in records]),
-        "segment": encode([r.segment or {} for r in records]),
-        "segment_key": encode(segment_keys),
-        "workflow_id": encode([r.workflow_id or "" for r in records]),
-        "request_id": encode([r.request_id for r in records]),
-    }
-    params = {name: value.decode() for name, value in params.items()}
+        environment_id, release_id = refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)]
+        segment = segments[bytes(r.segment)]
+        rows.append(
+            (
+                environment_id,
+                release_id,
+                r.time,
+                r.latency_ms,
+                r.error,
+                r.refusal,
+                r.json_valid,
+                r.feedback,
+                r.eval_score,
+                r.cost,
+                r.tokens_in,
+                r.tokens_out,
+                segment.text,
+                segment.key,
+                r.workflow_id or "",
+                r.request_id,
+            )
+        )
+    # (environment, request id) order by two stable sorts, cheaper than one on pairs; the first of a repeated id
+    # stays first.
+    rows.sort(key=lambda row: row[-1] or "")
+    rows.sort(key=itemgetter(0))
+    kept, seen = [], set()
+    for row in rows:
+        if row[-1] is not None:
+            key = (row[0], row[-1])
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(row)
+    return kept
+
+
+def store(records: list[Record], refs: References, segments: Segments) -> tuple[int, int]:
+    """Insert the new records of a checked batch, roll them up and sample them, in the caller's transaction.
+    Returns (stored, rollup rows)."""
+    if not _STATEMENTS:
+        _STATEMENTS["plain"] = _store_sql("")
+        _STATEMENTS["skipping"] = _store_sql(_ON_CONFLICT)
+    rows = _copy_rows(records, refs, segments)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH_TABLE} "
-            "(environment_id bigint, release_id bigint, minute timestamptz, latency_ms float8, eval_score float8, "
-            "cost float8) ON COMMIT DELETE ROWS"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_TABLE} "
+            f"({', '.join(f'{name} {kind}' for name, kind in _BATCH_COLUMNS)}) ON COMMIT DELETE ROWS"
         )
-        cursor.execute(_STATEMENTS["store"], params)
-        stored, rollup_rows = cursor.fetchone()
-        if stored:
-            cursor.execute(_STATEMENTS["samples"])
-        cursor.execute(f"DELETE FROM {FRESH_TABLE}")  # noqa: S608 - our own table
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {BATCH_TABLE} ({_BATCH_NAMES}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(_BATCH_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        try:
+            with transaction.atomic():
+                cursor.execute(_STATEMENTS["plain"])
+        except IntegrityError:  # a request id is stored already: skip the stored ones
+            cursor.execute(_STATEMENTS["skipping"])
+        stored, rollup_rows, _, _ = cursor.fetchone()
+        if len(connection.atomic_blocks) > 1:
+            # Committing empties the table (ON COMMIT DELETE ROWS); inside an enclosing transaction another batch
+            # may be stored before any commit.
+            cursor.execute(f"DELETE FROM {BATCH_TABLE}")  # noqa: S608 - our own table
     return stored, rollup_rows

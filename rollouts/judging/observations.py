@@ -36,7 +36,9 @@ from rollouts.judging.models import (
     ROLLUP_SUMS,
     WORKFLOW_ROLLUP_SUMS,
     Observation,
+    ObservationReservoir,
     ObservationRollup,
+    ObservationSample,
     WorkflowRollup,
 )
 from rollouts.judging.observation_batch import (
@@ -45,12 +47,13 @@ from rollouts.judging.observation_batch import (
     MAX_SEGMENT_KEYS,
     Record,
     References,
+    Segments,
     convert,
     decode_body,
     from_checked,
     quick_check,
     references,
-    segment_key_of,
+    segments_of,
 )
 from rollouts.judging.samples import samples_add
 from rollouts.registry.models import Environment, Release
@@ -178,7 +181,8 @@ def _check_record(index: int, rec: Any, errors: list[RecordError], now: datetime
     raw_time = rec.get("time")
     if raw_time is not None:
         try:
-            parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+            # RFC 3339 allows a lower-case "t" and "z", as the quick path's parser does.
+            parsed = parse_datetime(raw_time.upper()) if isinstance(raw_time, str) else None
         except ValueError:  # well-formed but impossible, e.g. month 13
             parsed = None
         if parsed is None:
@@ -291,7 +295,9 @@ def _validate(records: Any) -> tuple[list[Record], References]:
     return checked, refs
 
 
-def _portable_records(checked: list[Record], refs: References) -> tuple[list[ObservationRecord], int]:
+def _portable_records(
+    checked: list[Record], refs: References, segments: Segments
+) -> tuple[list[ObservationRecord], int]:
     """Records with their ids resolved, the first of each request id in the batch kept; and how many were not."""
     observations, seen, duplicates = [], set(), 0
     for r in checked:
@@ -301,12 +307,12 @@ def _portable_records(checked: list[Record], refs: References) -> tuple[list[Obs
                 duplicates += 1
                 continue
             seen.add((environment_id, r.request_id))
-        segment = r.segment or {}
+        segment = segments[bytes(r.segment)]
         observations.append(
             ObservationRecord(
                 environment_id=environment_id,
                 release_id=release_id,
-                time=datetime.fromisoformat(r.time),
+                time=r.time,
                 latency_ms=r.latency_ms,
                 error=r.error,
                 refusal=r.refusal,
@@ -316,8 +322,8 @@ def _portable_records(checked: list[Record], refs: References) -> tuple[list[Obs
                 cost=r.cost,
                 tokens_in=r.tokens_in,
                 tokens_out=r.tokens_out,
-                segment=segment,
-                segment_key=segment_key_of(segment),
+                segment=segment.values,
+                segment_key=segment.key,
                 workflow_id=r.workflow_id or "",
                 request_id=r.request_id,
             )
@@ -473,7 +479,7 @@ def _store(observations: list[ObservationRecord]) -> tuple[list[ObservationRecor
     fresh.sort(key=lambda o: (o.environment_id, o.request_id or ""))
     _insert(fresh)
     rollup_rows = _upsert_rollups(fresh)
-    samples_add(fresh)  # after the rollups: their locked counts place this batch in each minute's reservoir
+    samples_add(fresh)
     return fresh, len(observations) - len(fresh), rollup_rows
 
 
@@ -490,10 +496,12 @@ def observations_ingest(*, actor, records: list[dict]) -> IngestResult:
     Not audited per batch: observations are measurements, not state changes, and arrive by the thousand."""
     observations_ingest_require(actor)
     checked = convert(records)
-    refs = references(checked) if checked is not None and quick_check(checked, MAX_BATCH) else None
+    segments = quick_check(checked, MAX_BATCH) if checked is not None else None
+    refs = references(checked) if segments is not None else None
     if refs is None:
         checked, refs = _validate(records)
-    return _ingest_checked(checked, refs)
+        segments = segments_of(checked, check=False)
+    return _ingest_checked(checked, refs, segments)
 
 
 def observations_ingest_body(*, actor, body: bytes) -> IngestResult | None:
@@ -506,22 +514,23 @@ def observations_ingest_body(*, actor, body: bytes) -> IngestResult | None:
     if checked is None:
         return None
     observations_ingest_require(actor)  # after parsing, as the detailed path: malformed JSON is a 400 for all
-    if not quick_check(checked, MAX_BATCH):
+    segments = quick_check(checked, MAX_BATCH)
+    if segments is None:
         return None
     refs = references(checked)
     if refs is None:
         return None
-    return _ingest_checked(checked, refs)
+    return _ingest_checked(checked, refs, segments)
 
 
-def _ingest_checked(checked: list[Record], refs: References) -> IngestResult:
+def _ingest_checked(checked: list[Record], refs: References, segments: Segments) -> IngestResult:
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            stored, rollup_rows = observation_sql.store(checked, refs)
+            stored, rollup_rows = observation_sql.store(checked, refs, segments)
         return IngestResult(
             received=len(checked), stored=stored, duplicates=len(checked) - stored, rollup_rows=rollup_rows
         )
-    observations, in_batch_duplicates = _portable_records(checked, refs)
+    observations, in_batch_duplicates = _portable_records(checked, refs, segments)
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -541,12 +550,15 @@ def _ingest_checked(checked: list[Record], refs: References) -> IngestResult:
 
 
 def observations_prune(*, now: datetime | None = None) -> tuple[int, int]:
-    """Delete raw observations past the retention window, and rollups past theirs. Returns the counts."""
+    """Delete raw observations past the retention window, and the per-minute rows (rollups, reservoir samples
+    and counts) past theirs. Returns the counts of raw rows and of rollup rows deleted."""
     now = now or timezone.now()
     raw, _ = Observation.objects.filter(time__lt=now - timedelta(days=RETENTION_DAYS)).delete()
     cutoff = now - timedelta(days=ROLLUP_RETENTION_DAYS)
     rolled, _ = ObservationRollup.objects.filter(minute__lt=cutoff).delete()
     rolled_wf, _ = WorkflowRollup.objects.filter(minute__lt=cutoff).delete()
+    ObservationSample.objects.filter(minute__lt=cutoff).delete()
+    ObservationReservoir.objects.filter(minute__lt=cutoff).delete()
     return raw, rolled + rolled_wf
 
 

@@ -5,8 +5,9 @@ with the canary's whole window).
 Representation (one SQL table, ``ObservationSample``): for every (environment, release, minute) at most
 ``RESERVOIR_SIZE`` rows keyed by ``slot`` 0..K-1, each one request's continuous values (latency, eval score,
 cost). Ingest keeps each minute's slots a uniform random sample of that minute's requests (Vitter's algorithm
-R: the i-th request of the minute, counted by the minute's rollup, takes a slot with probability K/i). The
-minute's request count is in ``ObservationRollup``, so a reader knows what share of each minute it holds.
+R: the i-th request of the minute, counted by the minute's ``ObservationReservoir`` row, takes a slot with
+probability K/i). The minute's request count is also in ``ObservationRollup``, so a reader knows what share of
+each minute it holds.
 
 Reading a window thins every minute to the same sampling fraction -- the smallest kept/count of its minutes
 -- so the values are a uniform sample of the arm's requests over the window: busy minutes weigh as much as
@@ -22,7 +23,6 @@ from collections import defaultdict
 
 import numpy as np
 from django.db import connection
-from django.db.models import Sum
 
 RESERVOIR_SIZE = 64
 SAMPLE_COLUMNS = ("latency_ms", "eval_score", "cost")
@@ -32,9 +32,9 @@ _rng = random.Random()
 
 
 def _models():
-    from rollouts.judging.models import ObservationRollup, ObservationSample
+    from rollouts.judging.models import ObservationReservoir, ObservationSample
 
-    return ObservationRollup, ObservationSample
+    return ObservationReservoir, ObservationSample
 
 
 def reservoir_slots(seen_before: int, arriving: int, rng: random.Random = _rng) -> list[tuple[int, int]]:
@@ -54,35 +54,51 @@ def reservoir_slots(seen_before: int, arriving: int, rng: random.Random = _rng) 
 
 
 def samples_add(observations) -> int:
-    """Offer a stored batch (already added to the rollups, in the same transaction) to the minutes'
-    reservoirs. The rollup upsert has locked the minute's rows, so ``count`` there includes this batch."""
+    """Offer a stored batch to the minutes' reservoirs, in the caller's transaction: each minute's count row
+    is raised by the batch's requests of the minute (and locked), and the requests take the positions after the
+    ones counted before."""
     if not observations:
         return 0
-    rollup_model, _ = _models()
     groups: dict[tuple, list] = defaultdict(list)
     for o in observations:
         groups[(o.environment_id, o.release_id, o.time.replace(second=0, microsecond=0))].append(o)
-    minutes = [k[2] for k in groups]
-    counts = {
-        (r["environment_id"], r["release_id"], r["minute"]): r["n"]
-        for r in rollup_model.objects.filter(
-            environment_id__in={k[0] for k in groups},
-            release_id__in={k[1] for k in groups},
-            minute__gte=min(minutes),
-            minute__lte=max(minutes),
-        )
-        .values("environment_id", "release_id", "minute")
-        .annotate(n=Sum("count"))
-    }
+    seen = _reservoir_counts_add({key: len(batch) for key, batch in groups.items()})
     rows = []
     for key in sorted(groups):
         batch = groups[key]
-        seen_before = max(0, counts.get(key, len(batch)) - len(batch))
-        for slot, i in reservoir_slots(seen_before, len(batch)):
+        for slot, i in reservoir_slots(seen[key] - len(batch), len(batch)):
             o = batch[i]
             rows.append((*key, slot, o.latency_ms, o.eval_score, o.cost))
     samples_upsert(rows)
     return len(rows)
+
+
+def _reservoir_counts_add(arriving: dict[tuple, int]) -> dict[tuple, int]:
+    """Add each minute's arriving requests to its reservoir count; returns the counts after, per minute."""
+    reservoir_model, _ = _models()
+    qn = connection.ops.quote_name
+    table = qn(reservoir_model._meta.db_table)
+    keys = sorted(arriving)  # the same lock order in every batch
+    adapt = connection.ops.adapt_datetimefield_value if connection.vendor != "postgresql" else (lambda v: v)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            cursor.execute(
+                f"INSERT INTO {table} (environment_id, release_id, minute, seen) "  # noqa: S608 - names are ours
+                f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(chunk))} "
+                f"ON CONFLICT (environment_id, release_id, minute) DO UPDATE SET seen = {table}.seen + excluded.seen",
+                [v for key in chunk for v in (key[0], key[1], adapt(key[2]), arriving[key])],
+            )
+    minutes = [key[2] for key in keys]
+    return {
+        (r.environment_id, r.release_id, r.minute): r.seen
+        for r in reservoir_model.objects.filter(
+            environment_id__in={key[0] for key in keys},
+            release_id__in={key[1] for key in keys},
+            minute__gte=min(minutes),
+            minute__lte=max(minutes),
+        ).only("environment_id", "release_id", "minute", "seen")
+    }
 
 
 def samples_upsert(rows: list[tuple]) -> None:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import importlib
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from rollouts.judging.observations import ObservationsInvalid, arm_data, observations_ingest, observations_prune
-from rollouts.models import Observation, ObservationRollup
+from rollouts.models import Observation, ObservationReservoir, ObservationRollup, ObservationSample
 from tests.rollouts.observation_support import T0, feature_with_releases, record, records_over
 
 URL = "/api/v1/observations"
@@ -81,6 +82,11 @@ def test_it_drops_request_ids_it_has_already_stored(api_as, responder, setup):
     assert body == {"received": 4, "stored": 2, "duplicates": 2, "rollup_rows": 1}
     assert Observation.objects.count() == 4
     assert ObservationRollup.objects.get().count == 4
+    assert ObservationReservoir.objects.get().seen == 4  # the minute's reservoir was offered the stored four
+    assert ObservationSample.objects.count() == 4
+    again = post(api_as(responder), second).json()  # a gateway's retry: every id is stored already
+    assert again == {"received": 4, "stored": 1, "duplicates": 3, "rollup_rows": 1}  # the id-less record is new
+    assert ObservationRollup.objects.get().count == ObservationReservoir.objects.get().seen == 5
 
 
 @pytest.mark.parametrize(
@@ -125,6 +131,24 @@ def test_it_refuses_a_bad_record_naming_index_and_field_and_stores_nothing(api_a
     assert errors[0]["message"]
     assert Observation.objects.count() == 0
     assert ObservationRollup.objects.count() == 0
+
+
+def test_times_are_read_as_rfc_3339_in_any_case_and_other_iso_forms_by_the_detailed_checks(api_as, responder, setup):
+    feature, prod, _, (r1, *_) = setup
+    lower = T0.strftime("%Y-%m-%dt%H:%M:%S.250z")  # RFC 3339 allows a lower-case t and z
+    offset = (T0 + timedelta(seconds=10)).astimezone(timezone(timedelta(hours=5, minutes=45))).isoformat()
+    no_seconds = (T0 + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%MZ")  # ISO 8601, not RFC 3339
+    quick = [record(feature, prod, r1, T0, time=lower), record(feature, prod, r1, T0, time=offset)]
+    assert post(api_as(responder), quick).json()["stored"] == 2
+    detailed = [record(feature, prod, r1, T0, time=lower), record(feature, prod, r1, T0, time=no_seconds)]
+    assert post(api_as(responder), detailed).json()["stored"] == 2
+    assert sorted(Observation.objects.values_list("time", flat=True)) == [
+        T0 + timedelta(milliseconds=250),
+        T0 + timedelta(milliseconds=250),
+        T0 + timedelta(seconds=10),
+        T0 + timedelta(minutes=1),
+    ]
+    assert sorted(ObservationRollup.objects.values_list("minute", "count")) == [(T0, 3), (T0 + timedelta(minutes=1), 1)]
 
 
 def test_it_refuses_malformed_json_missing_records_and_oversized_batches(api_as, responder, setup):
@@ -268,6 +292,25 @@ def test_prune_deletes_raw_rows_past_retention_but_keeps_rollups(responder, setu
     assert observations_prune(now=T0 + timedelta(days=1)) == (0, 0)
     assert observations_prune(now=T0 + timedelta(days=30)) == (1, 0)
     assert ObservationRollup.objects.count() == 1
+    assert ObservationSample.objects.count() == ObservationReservoir.objects.count() == 1
+    # Past the rollups' retention the minute goes whole: its rollup, its reservoir sample and count.
+    assert observations_prune(now=T0 + timedelta(days=200)) == (0, 1)
+    assert not ObservationSample.objects.exists() and not ObservationReservoir.objects.exists()
+
+
+def test_the_reservoir_counts_of_minutes_stored_before_them_are_taken_from_the_rollups(responder, setup):
+    from django.apps import apps
+
+    migration = importlib.import_module("rollouts.migrations.0009_observation_reservoir_counts")
+    feature, prod, _, (r1, r2, _r3) = setup
+    observations_ingest(
+        actor=responder,
+        records=[record(feature, prod, r1, T0, segment={"tenant": t}) for t in "aab"]
+        + [record(feature, prod, r2, T0 + timedelta(minutes=1))],
+    )
+    ObservationReservoir.objects.all().delete()
+    migration.counts_from_rollups(apps, None)
+    assert sorted(ObservationReservoir.objects.values_list("release_id", "seen")) == [(r1.pk, 3), (r2.pk, 1)]
 
 
 def test_arm_data_feeds_the_canary_judge(responder, setup):
