@@ -9,7 +9,7 @@ import pytest
 from diagnostics.models import Evidence
 from incidents.services import incident_open
 from rollouts.models import Environment
-from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot
+from tests.support.browser import external_requests, launch, log_in, requires_chromium, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requires_chromium]
 
@@ -34,6 +34,8 @@ def test_a_responder_attaches_a_report_from_the_incident_page(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         log_in(page, live_server, responder, next_path=f"/incidents/{incident.pk}/")
         page.wait_for_selector("#evidence-reports")
+        # htmx binds the search box when the document has loaded; typing before that would go unheard.
+        wait_until(page, "document.readyState === 'complete' && !!window.htmx")
 
         # Search by the release pair (either order), swapped in by htmx as one types.
         page.fill("#reports-q", "nothing like this")
