@@ -207,6 +207,20 @@ def references(records: list[Record]) -> References | None:
     return out
 
 
+def first_of_each_request_id(records: list[Record], refs: References) -> list[tuple[int, int, Record]]:
+    """(environment id, release id, record) in batch order, each record's references resolved; of several records
+    with one request id in one environment, the first is kept and the later ones are dropped."""
+    kept, seen = [], set()
+    for r in records:
+        environment_id, release_id = refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)]
+        if r.request_id is not None:
+            if (environment_id, r.request_id) in seen:
+                continue
+            seen.add((environment_id, r.request_id))
+        kept.append((environment_id, release_id, r))
+    return kept
+
+
 def segment_key_of(segment: dict) -> str:
     """Canonical, order-independent text of a segment, used as the rollup dimension."""
     return "&".join(f"{k}={segment[k]}" for k in sorted(segment))[:255]

@@ -31,7 +31,7 @@ from rollouts.judging.models import (
     ObservationSample,
     WorkflowRollup,
 )
-from rollouts.judging.observation_batch import Record, References, Segments
+from rollouts.judging.observation_batch import Record, References, Segments, first_of_each_request_id
 from rollouts.judging.samples import RESERVOIR_SIZE
 
 BATCH_TABLE = "tmp_observation_batch"
@@ -180,12 +180,10 @@ _ON_CONFLICT = "ON CONFLICT (environment_id, request_id) WHERE request_id IS NOT
 
 
 def _copy_rows(records: list[Record], refs: References, segments: Segments) -> list[tuple]:
-    """The batch's rows as COPY tuples (columns as _BATCH_COLUMNS), in (environment, request id) order, the first
-    record with an id kept and later ones with the same id dropped; records without an id keep their places
-    among themselves."""
+    """The batch's rows as COPY tuples (columns as _BATCH_COLUMNS), the first of each request id kept, in
+    (environment, request id) order; records without an id keep their places among themselves."""
     rows = []
-    for r in records:
-        environment_id, release_id = refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)]
+    for environment_id, release_id, r in first_of_each_request_id(records, refs):
         segment = segments[bytes(r.segment)]
         rows.append(
             (
@@ -207,19 +205,10 @@ def _copy_rows(records: list[Record], refs: References, segments: Segments) -> l
                 r.request_id,
             )
         )
-    # (environment, request id) order by two stable sorts, cheaper than one on pairs; the first of a repeated id
-    # stays first.
+    # (environment, request id) order by two stable sorts, cheaper than one on pairs.
     rows.sort(key=lambda row: row[-1] or "")
     rows.sort(key=itemgetter(0))
-    kept, seen = [], set()
-    for row in rows:
-        if row[-1] is not None:
-            key = (row[0], row[-1])
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(row)
-    return kept
+    return rows
 
 
 def store(records: list[Record], refs: References, segments: Segments) -> tuple[int, int]:

@@ -50,6 +50,7 @@ from rollouts.judging.observation_batch import (
     Segments,
     convert,
     decode_body,
+    first_of_each_request_id,
     from_checked,
     quick_check,
     references,
@@ -299,14 +300,9 @@ def _portable_records(
     checked: list[Record], refs: References, segments: Segments
 ) -> tuple[list[ObservationRecord], int]:
     """Records with their ids resolved, the first of each request id in the batch kept; and how many were not."""
-    observations, seen, duplicates = [], set(), 0
-    for r in checked:
-        environment_id, release_id = refs[(r.feature, r.environment, r.release or 0, r.release_id or 0)]
-        if r.request_id is not None:
-            if (environment_id, r.request_id) in seen:
-                duplicates += 1
-                continue
-            seen.add((environment_id, r.request_id))
+    observations = []
+    kept = first_of_each_request_id(checked, refs)
+    for environment_id, release_id, r in kept:
         segment = segments[bytes(r.segment)]
         observations.append(
             ObservationRecord(
@@ -328,7 +324,7 @@ def _portable_records(
                 request_id=r.request_id,
             )
         )
-    return observations, duplicates
+    return observations, len(checked) - len(kept)
 
 
 # --- rollups ------------------------------------------------------------------------------------------------
