@@ -7,6 +7,14 @@ from django.db import models
 from rollouts.registry.models import Environment, Release
 
 
+def _reference(to, related_name: str) -> models.ForeignKey:
+    """An observation table's environment or release: no database foreign key and no index of its own. Ingest
+    resolves every reference before it writes, and Django still cascades deletes."""
+    return models.ForeignKey(
+        to, on_delete=models.CASCADE, related_name=related_name, db_constraint=False, db_index=False
+    )
+
+
 class Observation(models.Model):
     """One request a gateway served, as it reported it. Raw rows are pruned after a retention window;
     the per-minute rollups below outlive them.
@@ -18,12 +26,8 @@ class Observation(models.Model):
     fraction of a B-tree's upkeep, and the environment and release are checked on those pages. The unique index on
     request ids de-duplicates; on PostgreSQL there is no index on ``id`` (no row is read by it, migration 0010)."""
 
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
-    )
-    release = models.ForeignKey(
-        Release, on_delete=models.CASCADE, related_name="observations", db_constraint=False, db_index=False
-    )
+    environment = _reference(Environment, "observations")
+    release = _reference(Release, "observations")
     time = models.DateTimeField()
     latency_ms = models.FloatField()
     error = models.BooleanField(default=False)
@@ -84,12 +88,8 @@ class ObservationSample(models.Model):
     """A per-minute reservoir: at most RESERVOIR_SIZE requests of one release in one minute, kept as a uniform
     sample of that minute's requests (rollouts.judging.samples), so a look samples both arms alike over time."""
 
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    release = models.ForeignKey(
-        Release, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
+    environment = _reference(Environment, "+")
+    release = _reference(Release, "+")
     minute = models.DateTimeField()
     slot = models.PositiveSmallIntegerField()
     latency_ms = models.FloatField()
@@ -110,16 +110,10 @@ class ObservationReservoir(models.Model):
     """How many requests of one release in one minute have been offered to that minute's reservoir (the n of
     Vitter's algorithm R): a batch adds its count here and places its requests after the ones before it. Kept
     apart from the rollups because the rollups count the minute per segment, and a batch that locks this one row
-    is ordered after every batch of the minute before it, whichever segments they touched.
+    is ordered after every batch of the minute before it, whichever segments they touched."""
 
-    No database foreign keys, as on the raw rows: ingest resolves environments and releases first."""
-
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    release = models.ForeignKey(
-        Release, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
+    environment = _reference(Environment, "+")
+    release = _reference(Release, "+")
     minute = models.DateTimeField()
     seen = models.PositiveIntegerField(default=0)
 
@@ -138,12 +132,8 @@ class ObservationRollup(models.Model):
     Updated by an additive upsert on every ingest, so all columns are sums or counts. Like the raw rows, the
     per-minute tables have no database foreign keys and no single-column indexes on them (migration 0010)."""
 
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="observation_rollups", db_constraint=False, db_index=False
-    )
-    release = models.ForeignKey(
-        Release, on_delete=models.CASCADE, related_name="observation_rollups", db_constraint=False, db_index=False
-    )
+    environment = _reference(Environment, "observation_rollups")
+    release = _reference(Release, "observation_rollups")
     minute = models.DateTimeField()
     segment_key = models.CharField(max_length=255, blank=True)
     count = models.PositiveIntegerField(default=0)
@@ -185,12 +175,8 @@ class WorkflowRollup(models.Model):
 
     Kept apart from segment rollups so their sizes add rather than multiply (segments x workflows)."""
 
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="workflow_rollups", db_constraint=False, db_index=False
-    )
-    release = models.ForeignKey(
-        Release, on_delete=models.CASCADE, related_name="workflow_rollups", db_constraint=False, db_index=False
-    )
+    environment = _reference(Environment, "workflow_rollups")
+    release = _reference(Release, "workflow_rollups")
     minute = models.DateTimeField()
     workflow_id = models.CharField(max_length=120)
     tenant = models.CharField(max_length=80, blank=True, help_text="segment.tenant of the requests")
