@@ -76,19 +76,15 @@ def samples_add(observations) -> int:
 def _reservoir_counts_add(arriving: dict[tuple, int]) -> dict[tuple, int]:
     """Add each minute's arriving requests to its reservoir count; returns the counts after, per minute."""
     reservoir_model, _ = _models()
-    qn = connection.ops.quote_name
-    table = qn(reservoir_model._meta.db_table)
     keys = sorted(arriving)  # the same lock order in every batch
-    adapt = connection.ops.adapt_datetimefield_value if connection.vendor != "postgresql" else (lambda v: v)
-    with connection.cursor() as cursor:
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            cursor.execute(
-                f"INSERT INTO {table} (environment_id, release_id, minute, seen) "  # noqa: S608 - names are ours
-                f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(chunk))} "
-                f"ON CONFLICT (environment_id, release_id, minute) DO UPDATE SET seen = {table}.seen + excluded.seen",
-                [v for key in chunk for v in (key[0], key[1], adapt(key[2]), arriving[key])],
-            )
+    table = connection.ops.quote_name(reservoir_model._meta.db_table)
+    _upsert_minutes(
+        reservoir_model,
+        ("environment_id", "release_id", "minute", "seen"),
+        ("environment_id", "release_id", "minute"),
+        f"seen = {table}.seen + excluded.seen",
+        [(*key, arriving[key]) for key in keys],
+    )
     minutes = [key[2] for key in keys]
     return {
         (r.environment_id, r.release_id, r.minute): r.seen
@@ -104,13 +100,24 @@ def _reservoir_counts_add(arriving: dict[tuple, int]) -> dict[tuple, int]:
 def samples_upsert(rows: list[tuple]) -> None:
     """Write reservoir rows (environment_id, release_id, minute, slot, latency_ms, eval_score, cost); a row
     for a taken slot replaces it."""
-    if not rows:
-        return
     _, sample_model = _models()
     qn = connection.ops.quote_name
-    table = qn(sample_model._meta.db_table)
-    columns = (*_KEY_COLUMNS, *SAMPLE_COLUMNS)
-    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in SAMPLE_COLUMNS)
+    _upsert_minutes(
+        sample_model,
+        (*_KEY_COLUMNS, *SAMPLE_COLUMNS),
+        _KEY_COLUMNS,
+        ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in SAMPLE_COLUMNS),
+        rows,
+    )
+
+
+def _upsert_minutes(model, columns: tuple[str, ...], key_columns: tuple[str, ...], updates: str, rows) -> None:
+    """Multi-row ``INSERT … ON CONFLICT (key) DO UPDATE SET updates`` of per-minute rows (the minute third in each
+    row), as many rows per statement as the database takes parameters."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
     limit = connection.features.max_query_params or 30000
     per_statement = max(1, min(1000, limit // len(columns)))
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -131,7 +138,7 @@ def samples_upsert(rows: list[tuple]) -> None:
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - names are ours
                 f"VALUES {', '.join([placeholders] * len(chunk))} "
-                f"ON CONFLICT ({', '.join(qn(c) for c in _KEY_COLUMNS)}) DO UPDATE SET {updates}",
+                f"ON CONFLICT ({', '.join(qn(c) for c in key_columns)}) DO UPDATE SET {updates}",
                 params,
             )
 
