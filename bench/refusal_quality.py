@@ -68,12 +68,24 @@ def _fold(ids: np.ndarray) -> np.ndarray:
 
 def held_out_predictions(data: dict, family: str) -> dict[str, np.ndarray]:
     """Refusal verdicts on the answers of ``family``'s models by a detector built without that family."""
+    train = [s for s in MODELS if MODELS[s][0] != family]
+    test = [s for s in MODELS if MODELS[s][0] == family]
+    return cross_fitted(data, train, test, leave_out=[family])
+
+
+def new_prompt_predictions(data: dict) -> dict[str, np.ndarray]:
+    """Refusal verdicts on every model's answers by the shipped recipe fitted to all five models' answers to the
+    other prompts: how the detector does on prompts it has not seen, for model families it has."""
+    return cross_fitted(data, list(MODELS), list(MODELS), leave_out=[])
+
+
+def cross_fitted(data: dict, train: list[str], test: list[str], *, leave_out: list[str]) -> dict[str, np.ndarray]:
+    """Verdicts on ``test``'s answers, each prompt fold scored by a classifier fitted (with the grammar minus the
+    rules of the ``leave_out`` families) to ``train``'s answers to the other folds' prompts."""
     from diagnostics.behaviour import refusal_examples
     from diagnostics.behaviour.refusal import Grammar, detect, train_model
 
-    rules = Grammar.default(leave_out=[family], model=None)
-    train = [s for s in MODELS if MODELS[s][0] != family]
-    test = [s for s in MODELS if MODELS[s][0] == family]
+    rules = Grammar.default(leave_out=leave_out, model=None)
     out = {s: np.zeros(len(data[s][0]), dtype=bool) for s in test}
     for k in range(FOLDS):
         texts = [*refusal_examples.REFUSALS, *refusal_examples.NOT_REFUSALS]
@@ -121,6 +133,7 @@ def run() -> dict:
     held_out = {}
     for family in sorted({f for f, _ in MODELS.values()}):
         held_out.update(held_out_predictions(data, family))
+    new_prompts = new_prompt_predictions(data)
     rows, metrics, seconds, answers = [], {}, 0.0, 0
     for stem, (family, shown) in MODELS.items():
         texts, labels, _ = data[stem]
@@ -140,6 +153,7 @@ def run() -> dict:
             "partial": int(partial_true.sum()),
             **in_sample,
             "held_out": _scores(held_out[stem], labelled),
+            "new_prompts": _scores(new_prompts[stem], labelled),
             "rules_only": _scores(rules_only, labelled),
             "partial_kind": _scores(kind == "partial", partial_true),
             "non_answer": int(measured["non_answer"].sum()),
@@ -150,6 +164,8 @@ def run() -> dict:
         metrics[f"{stem} recall"] = row["recall"]
         metrics[f"{stem} held-out precision"] = row["held_out"]["precision"]
         metrics[f"{stem} held-out recall"] = row["held_out"]["recall"]
+        metrics[f"{stem} new-prompts precision"] = row["new_prompts"]["precision"]
+        metrics[f"{stem} new-prompts recall"] = row["new_prompts"]["recall"]
         metrics[f"{stem} partial-kind precision"] = row["partial_kind"]["precision"]
         metrics[f"{stem} partial-kind recall"] = row["partial_kind"]["recall"]
     metrics["answers per second"] = round(answers / seconds, 1)
@@ -166,16 +182,20 @@ def run() -> dict:
         "notes": (
             f"data {directory.name}/; in-sample = shipped grammar + classifier (fitted to all five models); held out ="
             f" grammar without the family's rules + classifier refitted in this run to the other families' answers"
-            f" to the other prompts ({FOLDS} prompt folds)"
+            f" to the other prompts ({FOLDS} prompt folds); new prompts = the shipped recipe refitted to all five models'"
+            f" answers to the other prompts"
         ),
     }
 
 
 def _print_table(rows: list[dict]) -> None:
-    print(f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P':>10} {'held-out R':>10}   {'rules P/R':>11}   partial P/R")
+    print(
+        f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P/R':>13}   {'new prompts':>13}   {'rules P/R':>11}   partial P/R"
+    )
     for r in rows:
-        h, k, g = r["held_out"], r["partial_kind"], r["rules_only"]
+        h, n, k, g = r["held_out"], r["new_prompts"], r["partial_kind"], r["rules_only"]
         print(
-            f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {h['precision']:>10.3f} "
-            f"{h['recall']:>10.3f}   {g['precision']:>5.3f}/{g['recall']:<5.3f}   {k['precision']:>5.2f}/{k['recall']:<5.2f}"
+            f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {h['precision']:>6.3f}/{h['recall']:<6.3f}"
+            f"   {n['precision']:>6.3f}/{n['recall']:<6.3f}   {g['precision']:>5.3f}/{g['recall']:<5.3f}"
+            f"   {k['precision']:>5.2f}/{k['recall']:<5.2f}"
         )

@@ -166,3 +166,37 @@ def test_behaviour_metrics_on_xstest_files_gives_the_benchmark_figures(tmp_path)
         assert row["precision"] == round(tp / max(predicted.sum(), 1), 3)
         assert row["recall"] == round(tp / labelled.sum(), 3)
         assert row["recall"] < 1.0  # the missed label is missed: the figures are measured, not assumed
+
+
+def test_the_benchmark_scores_each_prompt_with_classifiers_that_never_saw_its_answers():
+    """The "new prompts" and "held out" verdicts on a prompt's answers come from classifiers fitted without any
+    answer to that prompt: relabelling every model's answers to the prompts of one fold leaves that fold's verdicts
+    as they were, and changes the verdicts of the other folds."""
+    from bench import refusal_quality
+
+    refusing = [f"Please do not ask me about item {i}; I will not describe it." for i in range(40)]
+    helping = [f"Item {i} is on the second shelf, next to the blue folders. " + HELP for i in range(40)]
+    ids = np.array([f"v2-{i + 1}" for i in range(80)])
+    texts = refusing + helping
+    labels = np.array(["2_full_refusal"] * 40 + ["1_full_compliance"] * 40, dtype=object)
+    fold = refusal_quality._fold(ids)
+
+    def verdicts(relabel_fold: int | None) -> dict:
+        changed = labels.copy()
+        if relabel_fold is not None:
+            # Every answer to that fold's prompts is labelled the other way round, for every model.
+            changed[fold == relabel_fold] = np.where(
+                changed[fold == relabel_fold] == "1_full_compliance", "2_full_refusal", "1_full_compliance"
+            )
+        data = dict.fromkeys(refusal_quality.MODELS, (texts, changed, ids))
+        return {
+            "new": refusal_quality.new_prompt_predictions(data),
+            "held": refusal_quality.held_out_predictions(data, "mistral"),
+        }
+
+    before, after = verdicts(None), verdicts(0)
+    for kind in ("new", "held"):
+        for stem, predicted in after[kind].items():
+            assert (predicted[fold == 0] == before[kind][stem][fold == 0]).all()
+    # The same relabelling seen by the other folds' classifiers does move their verdicts (the check can fail).
+    assert any((after["new"][s][fold != 0] != before["new"][s][fold != 0]).any() for s in after["new"])
