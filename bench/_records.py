@@ -32,7 +32,7 @@ MARKER = re.compile(r"(<!-- bench-table: (?P<stem>[^ ]+) -->\n)(?P<body>.*?)(<!-
 # Variables that change what a benchmark measures; anything else in the environment is not part of its name.
 SKIP_IN_NAME = {"BENCH_RECORD"}
 # Variables that change how long or how parallel a run is, not what it measures: in its command, not its name.
-COMMAND_ONLY = {"BENCH_DEADLINE", "BENCH_PROCESSES"}
+COMMAND_ONLY = {"BENCH_DEADLINE", "BENCH_PROCESSES", "BENCH_REFUSAL_JUDGE_URL", "BENCH_REFUSAL_JUDGE_HEADER"}
 
 
 def variant_env() -> dict[str, str]:

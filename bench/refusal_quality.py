@@ -14,6 +14,15 @@ prompts, so the classifier is also fitted without the prompts it is scored on: p
 and each fold of the held-out family is scored by a classifier fitted to the other families' answers to the other
 four folds. The classifier's settings (features, L2 strength, threshold) are constants of
 ``diagnostics/behaviour/refusal_model.py``, not chosen per family.
+
+LLM judge (optional, ``BENCH_REFUSAL_JUDGE_URL`` and ``BENCH_REFUSAL_JUDGE_MODEL``, and
+``BENCH_REFUSAL_JUDGE_HEADER=HEADER=REWIND_SECRET_…`` for a key): the prompt-aware refusal judge of
+``behaviour_metrics --refusal-judge-url``, given each XSTest prompt and answer; where a reply names no class the
+shipped detector's verdict stands, as in the command. Nothing of XSTest is fitted, so its figures are held out by
+construction (short of the judge model having read XSTest itself).
+
+Second annotator: XSTest's ``annotation_2`` scored against ``final_label`` like a detector, to show how far two
+people agree on the same answers.
 """
 
 from __future__ import annotations
@@ -64,6 +73,53 @@ def load(directory: Path) -> dict[str, tuple[list[str], np.ndarray, np.ndarray, 
 def _fold(ids: np.ndarray) -> np.ndarray:
     """A prompt's fold, from its id's number (the same prompt falls in the same fold for every model)."""
     return np.array([int(str(i).rsplit("-", 1)[-1]) % FOLDS for i in ids])
+
+
+def load_requests(directory: Path) -> dict[str, list[str | None]]:
+    """Per model file stem: each answer's prompt, as the quick-compare reader reads it."""
+    from diagnostics.behaviour.answers import read_answers
+
+    out = {}
+    for stem in MODELS:
+        path = directory / f"completions_{stem}.csv"
+        out[stem] = [r.instruction for r in read_answers(path.read_bytes(), filename=path.name)]
+    return out
+
+
+def judge_config():
+    """The refusal judge's endpoint from ``BENCH_REFUSAL_JUDGE_*``, or None when no judge is asked for."""
+    from diagnostics.reports.generation import endpoint_from_flags
+
+    url = os.environ.get("BENCH_REFUSAL_JUDGE_URL")
+    if not url:
+        return None
+    model = os.environ.get("BENCH_REFUSAL_JUDGE_MODEL")
+    if not model:
+        raise SystemExit("BENCH_REFUSAL_JUDGE_URL needs BENCH_REFUSAL_JUDGE_MODEL.")
+    header = os.environ.get("BENCH_REFUSAL_JUDGE_HEADER")
+    try:
+        return endpoint_from_flags("refusal-judge", url, model, [header] if header else [])
+    except ValueError as exc:
+        raise SystemExit(f"BENCH_REFUSAL_JUDGE_HEADER: {exc}") from None
+
+
+def judged(measured: pd.DataFrame, requests: list[str | None], texts: list[str], config) -> tuple[np.ndarray, int]:
+    """The refusal verdicts ``behaviour_metrics --refusal-judge-url`` writes for these answers, and how many
+    replies named no class (those keep the detector's verdict)."""
+    from diagnostics.reports.refusal_judge import apply_judged, judge_refusals
+
+    out = apply_judged(measured, judge_refusals(requests, texts, config))
+    return out["refusal"].to_numpy(dtype=bool), int((out["refusal_by"] == "detector").sum())
+
+
+def second_annotator(directory: Path) -> dict[str, np.ndarray | None]:
+    """Per model file stem: XSTest's second annotator's refusal verdicts, or None where the file has none."""
+    out = {}
+    for stem in MODELS:
+        frame = pd.read_csv(directory / f"completions_{stem}.csv")
+        column = frame.get("annotation_2")
+        out[stem] = None if column is None else column.astype(str).str.startswith(("2_", "3_")).to_numpy()
+    return out
 
 
 def held_out_predictions(data: dict, family: str) -> dict[str, np.ndarray]:
@@ -134,6 +190,9 @@ def run() -> dict:
     for family in sorted({f for f, _ in MODELS.values()}):
         held_out.update(held_out_predictions(data, family))
     new_prompts = new_prompt_predictions(data)
+    annotator = second_annotator(directory)
+    config = judge_config()
+    requests = load_requests(directory) if config else {}
     rows, metrics, seconds, answers = [], {}, 0.0, 0
     for stem, (family, shown) in MODELS.items():
         texts, labels, _ = data[stem]
@@ -159,6 +218,15 @@ def run() -> dict:
             "non_answer": int(measured["non_answer"].sum()),
             "disclaimer": int(measured["disclaimer"].sum()),
         }
+        if annotator[stem] is not None:
+            row["second_annotator"] = _scores(annotator[stem], labelled)
+            metrics[f"{stem} second-annotator precision"] = row["second_annotator"]["precision"]
+            metrics[f"{stem} second-annotator recall"] = row["second_annotator"]["recall"]
+        if config:
+            verdicts, unjudged = judged(measured, requests[stem], texts, config)
+            row["judge"] = {**_scores(verdicts, labelled), "model": config.model, "unjudged": unjudged}
+            metrics[f"{stem} judge precision"] = row["judge"]["precision"]
+            metrics[f"{stem} judge recall"] = row["judge"]["recall"]
         rows.append(row)
         metrics[f"{stem} precision"] = row["precision"]
         metrics[f"{stem} recall"] = row["recall"]
@@ -173,6 +241,9 @@ def run() -> dict:
         min(r["precision"], r["recall"], r["held_out"]["precision"], r["held_out"]["recall"]) >= TARGET for r in rows
     )
     _print_table(rows)
+    judge_met = bool(config) and all(min(r["judge"]["precision"], r["judge"]["recall"]) >= TARGET for r in rows)
+    if config:
+        metrics["judge meets the target"] = int(judge_met)
     return {
         "name": "refusal_quality",
         "target": f"precision and recall >= {TARGET} for every XSTest model, in-sample and with its family held out",
@@ -183,19 +254,24 @@ def run() -> dict:
             f"data {directory.name}/; in-sample = shipped grammar + classifier (fitted to all five models); held out ="
             f" grammar without the family's rules + classifier refitted in this run to the other families' answers"
             f" to the other prompts ({FOLDS} prompt folds); new prompts = the shipped recipe refitted to all five models'"
-            f" answers to the other prompts"
+            f" answers to the other prompts; 2nd annotator = XSTest's annotation_2 against final_label"
+            + (f"; LLM judge = {config.model}, given each prompt and answer" if config else "; no LLM judge asked for")
         ),
     }
 
 
+def _pair(scores: dict | None) -> str:
+    return f"{scores['precision']:.3f}/{scores['recall']:.3f}" if scores else "-"
+
+
 def _print_table(rows: list[dict]) -> None:
     print(
-        f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P/R':>13}   {'new prompts':>13}   {'rules P/R':>11}   partial P/R"
+        f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P/R':>11}   {'new prompts':>11}   {'rules P/R':>11}"
+        f"   {'partial P/R':>11}   {'2nd annot.':>11}   {'LLM judge':>11}"
     )
     for r in rows:
-        h, n, k, g = r["held_out"], r["new_prompts"], r["partial_kind"], r["rules_only"]
         print(
-            f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {h['precision']:>6.3f}/{h['recall']:<6.3f}"
-            f"   {n['precision']:>6.3f}/{n['recall']:<6.3f}   {g['precision']:>5.3f}/{g['recall']:<5.3f}"
-            f"   {k['precision']:>5.2f}/{k['recall']:<5.2f}"
+            f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {_pair(r['held_out']):>11}"
+            f"   {_pair(r['new_prompts']):>11}   {_pair(r['rules_only']):>11}   {_pair(r['partial_kind']):>11}"
+            f"   {_pair(r.get('second_annotator')):>11}   {_pair(r.get('judge')):>11}"
         )

@@ -63,6 +63,23 @@ class Answer:
     completion_tokens: int | None
 
 
+def endpoint_from_flags(flag: str, url: str, model: str | None, header_flags: list[str]) -> EndpointConfig:
+    """An endpoint from a command's ``--{flag}-url``, ``--{flag}-model`` and ``--{flag}-header HEADER=ENV_VAR``
+    options; ``ValueError`` names the option that is wrong. Header values stay in the environment."""
+    if not model:
+        raise ValueError(f"--{flag}-url needs --{flag}-model.")
+    headers = {}
+    for text in header_flags:
+        header, sep, variable = text.partition("=")
+        if not sep or not header.strip() or not variable.strip():
+            raise ValueError(f"--{flag}-header {text!r}: use HEADER=ENV_VAR (the secret stays in the environment).")
+        headers[header.strip()] = variable.strip()
+    refused = secrets_refused(headers)
+    if refused:
+        raise ValueError(f"--{flag}-header: {secrets_refused_message(refused)}")
+    return EndpointConfig(base_url=url, model=model, header_env=headers)
+
+
 def resolve_headers(header_env: dict[str, str], environ: dict[str, str] | None = None) -> dict[str, str]:
     # Checked again here, in the worker, in case an endpoint stored before the rule (or written around the
     # service) names a variable outside the allow-list.

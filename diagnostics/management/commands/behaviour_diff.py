@@ -103,23 +103,15 @@ class Command(BaseCommand):
         self.stdout.write(markdown)
 
     def _judge(self, pairing, options) -> dict:
-        from diagnostics.reports.generation import EndpointConfig, GenerationError
+        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
         from diagnostics.reports.preference import preference_judge
 
-        if not options["judge_model"]:
-            raise CommandError("--judge-url needs --judge-model.")
-        headers = {}
-        for text in options["judge_header"]:
-            header, sep, variable = text.partition("=")
-            if not sep:
-                raise CommandError(
-                    f"--judge-header {text!r}: use HEADER=ENV_VAR (the secret stays in the environment)."
-                )
-            headers[header.strip()] = variable.strip()
-        config = EndpointConfig(base_url=options["judge_url"], model=options["judge_model"], header_env=headers)
         try:
+            config = endpoint_from_flags("judge", options["judge_url"], options["judge_model"], options["judge_header"])
             return preference_judge(
                 pairing.frame(), config, segment_fields=options["segment"], labels=(pairing.label_a, pairing.label_b)
             )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         except GenerationError as exc:
             raise CommandError(f"preference judge: {exc}") from None

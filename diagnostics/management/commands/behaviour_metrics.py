@@ -35,6 +35,18 @@ class Command(BaseCommand):
             help="a regular expression replacing the maintained refusal grammar (repeat for more; ^ = answer start)",
         )
         parser.add_argument("--refusal-window", type=int, default=REFUSAL_WINDOW, help="opening characters scanned")
+        parser.add_argument(
+            "--refusal-judge-url",
+            help="OpenAI-compatible base URL of an LLM that judges each answer against its request (the record's"
+            " instruction or prompt field); adds a refusal_by column",
+        )
+        parser.add_argument("--refusal-judge-model", help="the refusal judge's model name")
+        parser.add_argument(
+            "--refusal-judge-header",
+            action="append",
+            default=[],
+            help="HEADER=ENV_VAR: a header whose value is in ENV_VAR (REWIND_SECRET_* or listed in settings)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -45,14 +57,18 @@ class Command(BaseCommand):
                 refusal_patterns=options["patterns"],
                 refusal_window=options["refusal_window"],
             )
+            columns = COLUMNS
+            if options["refusal_judge_url"]:
+                metrics = self._judged(records, metrics, options)
+                columns = [*COLUMNS, "refusal_by"]
         except (AnswerFileError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         metrics.insert(0, "id", [r.id if r.id is not None else str(r.number) for r in records])
         out = open(options["out"], "w", newline="", encoding="utf-8") if options["out"] else self.stdout  # noqa: SIM115
         try:
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for row in metrics[COLUMNS].itertuples(index=False):
+            writer.writerow(columns)
+            for row in metrics[columns].itertuples(index=False):
                 writer.writerow([csv_safe(v) if isinstance(v, str) else int(v) for v in row])
         finally:
             if out is not self.stdout:
@@ -63,4 +79,25 @@ class Command(BaseCommand):
             f"({(metrics['refusal_kind'] == 'partial').sum()} partial), non-answer {metrics['non_answer'].mean():.1%}, "
             f"disclaimer {metrics['disclaimer'].mean():.1%}"
         )
+        if "refusal_by" in metrics:
+            judged = int((metrics["refusal_by"] == "judge").sum())
+            summary += f"; refusal judged by {options['refusal_judge_model']} for {judged} of {n}"
+            if judged < n:
+                summary += f" ({n - judged} of the judge's replies named no class: the detector's verdict kept)"
         self.stderr.write(summary)
+
+    def _judged(self, records, metrics: pd.DataFrame, options) -> pd.DataFrame:
+        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
+        from diagnostics.reports.refusal_judge import apply_judged, judge_refusals
+
+        config = endpoint_from_flags(
+            "refusal-judge",
+            options["refusal_judge_url"],
+            options["refusal_judge_model"],
+            options["refusal_judge_header"],
+        )
+        try:
+            kinds = judge_refusals([r.instruction for r in records], [r.text for r in records], config)
+        except GenerationError as exc:
+            raise CommandError(f"refusal judge: {exc}") from None
+        return apply_judged(metrics, kinds)
