@@ -415,6 +415,15 @@ def _read(source: PairSource, options: AnalysisOptions, backend, progress: Progr
     return stream
 
 
+def _use_judged_refusals(stream: _Stream, judged: tuple[np.ndarray, np.ndarray]) -> None:
+    for side, values in zip(("a", "b"), judged, strict=True):
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (stream.rows,):
+            raise ValueError(f"judged refusals of side {side.upper()}: {values.size} values for {stream.rows} pairs")
+        detected = stream.columns.take(f"{side}:refusal").astype(np.float64)
+        stream.columns.add(f"{side}:refusal", _compact(np.where(np.isnan(values), detected, values)))
+
+
 @dataclass
 class _Cases:
     """Per-case aggregates: means over the K samples of each side, and within-case variance for the noise floor."""
@@ -686,15 +695,21 @@ def analyse_source(
     embedding_backend: EmbeddingBackend | None = None,
     progress: Progress | None = None,
     workers: int = -1,
+    judged_refusals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """``analyse`` over a stream of chunks: each chunk is measured (in ``workers`` processes; -1: two for large
-    sources on a multi-core machine, else this one) and only its compact metric columns are kept."""
+    sources on a multi-core machine, else this one) and only its compact metric columns are kept.
+
+    ``judged_refusals``: refusal verdicts of sides A and B from outside the detector (an LLM judge shown each
+    request), one per pair in stream order, 1 or 0, NaN where the detector's verdict stands."""
     _validate_options(options)
     if progress is not None:
         progress(0.0, f"measuring {source.size:,} answer pairs" if source.size else "measuring answer pairs")
     stream = _read(source, options, embedding_backend, progress, workers)
     if stream.rows == 0:
         raise ValueError("frame has no rows: nothing to compare")
+    if judged_refusals is not None:
+        _use_judged_refusals(stream, judged_refusals)
     for column, (count, first) in stream.missing.items():
         if count:
             raise ValueError(f"{column} is missing in {count} row(s), first for case {first!r}")

@@ -68,6 +68,8 @@ def report_markdown(report: dict, *, label_a: str | None = None, label_b: str | 
         ]
         if flagged:
             lines.append(f"{len(flagged)} pattern(s) matched no answer on either side: check them for typos.")
+    if report.get("refusal_judge"):
+        lines += ["", f"Refusal: {report['refusal_judge']['summary']}"]
     if report.get("preference"):
         pref = report["preference"]
         lines += ["", f"Pairwise preference ({pref.get('judge', 'judge')}): {pref.get('summary', '')}"]

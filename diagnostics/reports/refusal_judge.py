@@ -83,3 +83,24 @@ def apply_judged(metrics: pd.DataFrame, kinds: Sequence[str | None]) -> pd.DataF
     out["refusal"] = np.where(judged, kind != "", out["refusal"].to_numpy(dtype=bool))
     out["refusal_by"] = np.where(judged, "judge", "detector")
     return out
+
+
+def judge_pairs(frame: pd.DataFrame, config: EndpointConfig) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+    """Both sides of every pair of the engine's frame (``output_a``, ``output_b``, optional ``prompt``) judged:
+    refusal values per side for ``analyse_source(judged_refusals=…)`` (1, 0, NaN for a reply naming no class)
+    and the report's account of them.
+
+    Raises ``GenerationError`` when the endpoint fails after its retries.
+    """
+    requests = frame["prompt"].where(frame["prompt"].notna(), None).tolist() if "prompt" in frame else None
+    requests = requests or [None] * len(frame)
+    sides, account = [], {"judge": config.model, "pairs": len(frame)}
+    for side in ("a", "b"):
+        kinds = judge_refusals(requests, frame[f"output_{side}"].astype(str).tolist(), config)
+        sides.append(np.array([np.nan if k is None else float(k != "") for k in kinds]))
+        account[f"unjudged_{side}"] = sum(k is None for k in kinds)
+    account["summary"] = (
+        f"refusal judged by {config.model}, shown each request: {len(frame)} pairs; replies naming no class (the"
+        f" detector's verdict kept): A {account['unjudged_a']}, B {account['unjudged_b']}."
+    )
+    return (sides[0], sides[1]), account

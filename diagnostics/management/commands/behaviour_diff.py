@@ -50,6 +50,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--judge-header", action="append", default=[], help="HEADER=ENV_VAR: a header whose value is in ENV_VAR"
         )
+        parser.add_argument(
+            "--refusal-judge-url",
+            help="OpenAI-compatible base URL of an LLM that decides each answer's refusal verdict, shown its request",
+        )
+        parser.add_argument("--refusal-judge-model", help="the refusal judge's model name")
+        parser.add_argument(
+            "--refusal-judge-header", action="append", default=[], help="HEADER=ENV_VAR for the refusal judge"
+        )
 
     def handle(self, *args, **options):
         handles = []
@@ -83,7 +91,10 @@ class Command(BaseCommand):
                 label_a=pairing.label_a,
                 label_b=pairing.label_b,
             )
-            report = analyse_source(pairing, analysis)
+            judged, account = self._refusals_judged(pairing, options) if options["refusal_judge_url"] else (None, None)
+            report = analyse_source(pairing, analysis, judged_refusals=judged)
+            if account:
+                report["refusal_judge"] = account
             self._finish(report, pairing, options)
         except (AnswerFileError, ValueError) as exc:
             raise CommandError(str(exc)) from None
@@ -101,6 +112,21 @@ class Command(BaseCommand):
         if options["markdown"]:
             Path(options["markdown"]).write_text(markdown, encoding="utf-8")
         self.stdout.write(markdown)
+
+    def _refusals_judged(self, pairing, options) -> tuple:
+        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
+        from diagnostics.reports.refusal_judge import judge_pairs
+
+        config = endpoint_from_flags(
+            "refusal-judge",
+            options["refusal_judge_url"],
+            options["refusal_judge_model"],
+            options["refusal_judge_header"],
+        )
+        try:
+            return judge_pairs(pairing.frame(), config)
+        except GenerationError as exc:
+            raise CommandError(f"refusal judge: {exc}") from None
 
     def _judge(self, pairing, options) -> dict:
         from diagnostics.reports.generation import GenerationError, endpoint_from_flags
