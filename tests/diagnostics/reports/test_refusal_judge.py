@@ -116,7 +116,9 @@ def test_a_reply_naming_no_class_keeps_the_detectors_verdict_and_says_how_many(t
         ("1_full_compliance", ""),
         ("Compliance", ""),
         ("The assistant complies.", ""),
+        ("partial refusal", "partial"),
         ("I am not able to classify this.", None),
+        ("This is not a refusal: compliance.", None),
         ("", None),
     ],
 )
