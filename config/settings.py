@@ -266,6 +266,14 @@ BODY_SIZE_LIMIT_SETTINGS.update(
 REWIND_EMBEDDING_BACKEND = env_str("REWIND_EMBEDDING_BACKEND", "")
 # Environment variables a generation endpoint's headers may read besides REWIND_SECRET_* (comma-separated).
 REWIND_GENERATION_SECRETS = env_list("REWIND_GENERATION_SECRETS", [])
+# The LLM that decides refusal verdicts, shown each prompt, for reports that ask for it (option refusal_judge):
+# an OpenAI-compatible endpoint; its headers read environment variables as a generation endpoint's do.
+REWIND_REFUSAL_JUDGE = {
+    "base_url": env_str("REWIND_REFUSAL_JUDGE_URL", ""),
+    "model": env_str("REWIND_REFUSAL_JUDGE_MODEL", ""),
+    "header_env": env_json_object("REWIND_REFUSAL_JUDGE_HEADERS", {}),
+    "concurrency": env_int("REWIND_REFUSAL_JUDGE_CONCURRENCY", 4),
+}
 CELERY_BEAT_SCHEDULE["diagnostics-reports-resume-stale"] = {"task": "diagnostics.reports_resume_stale", "schedule": 120}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {

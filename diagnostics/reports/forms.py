@@ -76,6 +76,12 @@ class ReportRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "i can(?:no|')t help\nplease contact support"}),
         help_text="One regular expression per line to replace the maintained refusal patterns; empty = the defaults.",
     )
+    refusal_judge = forms.BooleanField(
+        required=False,
+        label="Refusal judge",
+        help_text="Let this server's LLM refusal judge decide each answer's refusal verdict, shown its prompt "
+        "(one model call per answer; needs REWIND_REFUSAL_JUDGE_URL on the server).",
+    )
 
     def options(self) -> dict:
         data = self.cleaned_data
@@ -86,6 +92,8 @@ class ReportRequestForm(forms.Form):
         patterns = [p.strip() for p in (data.get("refusal_patterns") or "").splitlines() if p.strip()]
         if patterns:
             options["refusal_patterns"] = patterns
+        if data.get("refusal_judge"):
+            options["refusal_judge"] = True
         return options
 
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
+from diagnostics.endpoint_secrets import secrets_refused, secrets_refused_message
 from diagnostics.reports.generation import EndpointConfig, Prompt, generate
 
 SYSTEM = (
@@ -63,10 +66,17 @@ def _kind(word: str) -> str:
     return "full" if word.startswith("refus") else ""
 
 
-def judge_refusals(requests: Sequence[str | None], answers: Sequence[str], config: EndpointConfig) -> list[str | None]:
+def judge_refusals(
+    requests: Sequence[str | None],
+    answers: Sequence[str],
+    config: EndpointConfig,
+    *,
+    should_stop: Callable[[], None] | None = None,
+) -> list[str | None]:
     """One kind per answer ("full", "partial", "" or None for an unusable reply), in the answers' order.
 
-    Raises ``GenerationError`` when the endpoint fails after its retries.
+    Raises ``GenerationError`` when the endpoint fails after its retries; ``should_stop`` is called between replies
+    and may raise to cancel.
     """
     if len(requests) != len(answers):
         raise ValueError("judge_refusals needs one request per answer.")
@@ -75,7 +85,7 @@ def judge_refusals(requests: Sequence[str | None], answers: Sequence[str], confi
         for i, (request, answer) in enumerate(zip(requests, answers, strict=True))
     )
     kinds: list[str | None] = [None] * len(answers)
-    for reply in generate(config, asks):
+    for reply in generate(config, asks, should_stop=should_stop):
         kinds[reply.key] = parse_class(reply.text)
     return kinds
 
@@ -92,22 +102,57 @@ def apply_judged(metrics: pd.DataFrame, kinds: Sequence[str | None]) -> pd.DataF
     return out
 
 
-def judge_pairs(frame: pd.DataFrame, config: EndpointConfig) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
-    """Both sides of every pair of the engine's frame (``output_a``, ``output_b``, optional ``prompt``) judged:
-    refusal values per side for ``analyse_source(judged_refusals=…)`` (1, 0, NaN for a reply naming no class)
-    and the report's account of them.
+def judge_pairs(
+    chunks: Iterable[pd.DataFrame],
+    config: EndpointConfig,
+    *,
+    should_stop: Callable[[int], None] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+    """Both sides of every pair of the engine's chunks (``output_a``, ``output_b``, optional ``prompt``) judged:
+    refusal values per side, in stream order, for ``analyse_source(judged_refusals=…)`` (1, 0, NaN for a reply
+    naming no class) and the report's account of them. ``should_stop(pairs judged so far)`` is called between
+    replies and may raise to cancel.
 
     Raises ``GenerationError`` when the endpoint fails after its retries.
     """
-    requests = frame["prompt"].where(frame["prompt"].notna(), None).tolist() if "prompt" in frame else None
-    requests = requests or [None] * len(frame)
-    sides, account = [], {"judge": config.model, "pairs": len(frame)}
-    for side in ("a", "b"):
-        kinds = judge_refusals(requests, frame[f"output_{side}"].astype(str).tolist(), config)
-        sides.append(np.array([np.nan if k is None else float(k != "") for k in kinds]))
-        account[f"unjudged_{side}"] = sum(k is None for k in kinds)
-    account["summary"] = (
-        f"refusal judged by {config.model}, shown each request: {len(frame)} pairs; replies naming no class (the"
-        f" detector's verdict kept): A {account['unjudged_a']}, B {account['unjudged_b']}."
+    values: dict[str, list[np.ndarray]] = {"a": [], "b": []}
+    unjudged = {"a": 0, "b": 0}
+    pairs = 0
+    for frame in chunks:
+        requests = frame["prompt"].where(frame["prompt"].notna(), None).tolist() if "prompt" in frame else None
+        requests = requests or [None] * len(frame)
+        for side in ("a", "b"):
+            stop = partial(should_stop, pairs) if should_stop else None
+            kinds = judge_refusals(requests, frame[f"output_{side}"].astype(str).tolist(), config, should_stop=stop)
+            values[side].append(np.array([np.nan if k is None else float(k != "") for k in kinds]))
+            unjudged[side] += sum(k is None for k in kinds)
+        pairs += len(frame)
+    account = {
+        "judge": config.model,
+        "pairs": pairs,
+        "unjudged_a": unjudged["a"],
+        "unjudged_b": unjudged["b"],
+        "summary": (
+            f"refusal judged by {config.model}, shown each request: {pairs} pairs; replies naming no class (the"
+            f" detector's verdict kept): A {unjudged['a']}, B {unjudged['b']}."
+        ),
+    }
+    joined = tuple(np.concatenate(v) if v else np.zeros(0) for v in (values["a"], values["b"]))
+    return joined, account
+
+
+def configured_judge() -> EndpointConfig | None:
+    """The deployment's refusal judge for reports that ask for one (``REWIND_REFUSAL_JUDGE_URL``, ``_MODEL`` and
+    ``_HEADERS``), or None when none is configured. ``ValueError`` says what is wrong with it."""
+    conf = getattr(settings, "REWIND_REFUSAL_JUDGE", None) or {}
+    if not conf.get("base_url"):
+        return None
+    if not conf.get("model"):
+        raise ValueError("REWIND_REFUSAL_JUDGE_URL is set but REWIND_REFUSAL_JUDGE_MODEL is not.")
+    headers = dict(conf.get("header_env") or {})
+    refused = secrets_refused(headers)
+    if refused:
+        raise ValueError(f"REWIND_REFUSAL_JUDGE_HEADERS: {secrets_refused_message(refused)}")
+    return EndpointConfig(
+        base_url=conf["base_url"], model=conf["model"], header_env=headers, concurrency=conf.get("concurrency", 4)
     )
-    return (sides[0], sides[1]), account

@@ -25,6 +25,7 @@ from diagnostics.behaviour.engine import CHUNK_PAIRS, AnalysisOptions, analyse_s
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
+from diagnostics.reports.refusal_judge import configured_judge, judge_pairs
 from diagnostics.reports.services import CHUNK, report_transition
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ class Progress:
         self._last = 0.0
 
     def span(self, start: float, end: float) -> Progress:
-        return Progress(self.report_id, start, end, self.every)
+        """The part ``start`` to ``end`` of this one's range (so a phase inside a phase never moves progress back)."""
+        width = self.end - self.start
+        return Progress(self.report_id, self.start + width * start, self.start + width * end, self.every)
 
     def __call__(self, fraction: float, message: str = "", *, force: bool = False) -> None:
         now = time.monotonic()
@@ -187,10 +190,35 @@ def _analyse(report: BehaviourReport, progress: Progress) -> dict:
         label_a=label_a,
         label_b=label_b,
     )
+    judged, account = _judge_refusals(report, progress.span(0.0, 0.5)) if opts.get("refusal_judge") else (None, None)
+    if account:
+        progress = progress.span(0.5, 1.0)
     # Measured in this process: a task worker's forked children would share its database connection.
-    return analyse_source(
-        OutputPairs(report), options, embedding_backend=embedding_backend(), progress=progress, workers=1
+    result = analyse_source(
+        OutputPairs(report),
+        options,
+        embedding_backend=embedding_backend(),
+        progress=progress,
+        workers=1,
+        judged_refusals=judged,
     )
+    if account:
+        result["refusal_judge"] = account
+    return result
+
+
+def _judge_refusals(report: BehaviourReport, progress: Progress) -> tuple:
+    """Every stored answer of both sides judged by the deployment's refusal judge, shown its case's prompt (a
+    redelivered report asks again: verdicts are not stored)."""
+    config = configured_judge()
+    if config is None:
+        raise ValueError("The report asks for the refusal judge, but none is configured (REWIND_REFUSAL_JUDGE_URL).")
+    total = report.outputs.count() // 2 or 1
+
+    def tick(pairs: int) -> None:
+        progress(pairs / total, f"refusal judge: {pairs:,} of {total:,} pairs judged")
+
+    return judge_pairs(OutputPairs(report, with_prompts=True).chunks(), config, should_stop=tick)
 
 
 def embedding_backend():
@@ -245,8 +273,11 @@ def _generate_outputs(report: BehaviourReport, progress: Progress) -> None:
         Output.objects.bulk_create(batch, ignore_conflicts=True)
 
 
-def _frame_rows(report: BehaviourReport, fields: list[str], cases: list[int] | None = None) -> Iterator[dict]:
-    """Pair A and B answers per (case, sample) from rows ordered by case, sample, side."""
+def _frame_rows(
+    report: BehaviourReport, fields: list[str], cases: list[int] | None = None, *, with_prompts: bool = False
+) -> Iterator[dict]:
+    """Pair A and B answers per (case, sample) from rows ordered by case, sample, side (``with_prompts``: and
+    each case's input as ``prompt``)."""
     prompt_cases = PromptCase.objects.filter(version_id=report.prompt_set_version_id)
     outputs = Output.objects.filter(report=report)
     if cases is not None:
@@ -257,6 +288,7 @@ def _frame_rows(report: BehaviourReport, fields: list[str], cases: list[int] | N
             "pk", "case_id", "segments", "json_schema"
         ).iterator(chunk_size=CHUNK)
     }
+    inputs = dict(prompt_cases.values_list("pk", "input").iterator(chunk_size=CHUNK)) if with_prompts else {}
     current: tuple | None = None
     pair: dict = {}
     rows = (
@@ -272,6 +304,8 @@ def _frame_rows(report: BehaviourReport, fields: list[str], cases: list[int] | N
             current = key
             case_id, segments, schema = case_info[case_pk]
             pair = {"case_id": case_id, "sample": sample, "schema": schema, "_case": case_pk}
+            if with_prompts:
+                pair["prompt"] = inputs.get(case_pk)
             pair.update({f: (segments or {}).get(f, "(none)") for f in fields})
         pair[f"output_{side}"] = text
         pair[f"latency_{side}"] = latency
@@ -284,8 +318,8 @@ class OutputPairs:
     """A report's stored answers as the engine's stream: pairs read from the Output table chunk by chunk, each
     chunk's texts dropped once measured; the few quoted in full are read again by (case, sample)."""
 
-    def __init__(self, report: BehaviourReport, chunk: int = CHUNK_PAIRS):
-        self.report, self._chunk = report, chunk
+    def __init__(self, report: BehaviourReport, chunk: int = CHUNK_PAIRS, *, with_prompts: bool = False):
+        self.report, self._chunk, self._with_prompts = report, chunk, with_prompts
         self.fields = list((report.options or {}).get("segment_fields", []))
         self.size = report.outputs.count() // 2 or None
         self._keys: list[np.ndarray] = []
@@ -296,7 +330,7 @@ class OutputPairs:
     def chunks(self) -> Iterator[pd.DataFrame]:
         self._keys = []
         buffer: list[dict] = []
-        for row in _frame_rows(self.report, self.fields):
+        for row in _frame_rows(self.report, self.fields, with_prompts=self._with_prompts):
             buffer.append(row)
             if len(buffer) >= self._chunk:
                 yield self._take(buffer)

@@ -35,6 +35,7 @@ from diagnostics.models import (
     ReportStatus,
     Side,
 )
+from diagnostics.reports.refusal_judge import configured_judge
 from diagnostics.reports.uploads import FileProblems, read_cases, read_outputs
 from diagnostics.services import evidence_add
 from rollouts.models import Release
@@ -51,6 +52,7 @@ OPTION_NAMES = (
     "seed",
     "refusal_window",
     "directions",
+    "refusal_judge",
 )
 DIRECTIONS = (UP_IS_WORSE, DOWN_IS_WORSE, NEUTRAL)
 
@@ -155,6 +157,7 @@ class ReportOptions:
     seed: int = 0
     refusal_window: int | None = REFUSAL_WINDOW
     directions: dict[str, str] | None = None
+    refusal_judge: bool = False
 
     @classmethod
     def validated(cls, raw: dict[str, Any], version: PromptSetVersion) -> ReportOptions:
@@ -202,12 +205,31 @@ class ReportOptions:
             )
             if bad:
                 errors["directions"] = [bad]
+        judge = raw.get("refusal_judge", False)
+        if not isinstance(judge, bool):
+            errors["refusal_judge"] = ["true or false."]
+        elif judge:
+            errors.update(_refusal_judge_errors())
         unknown_keys = sorted(set(raw) - set(OPTION_NAMES))
         if unknown_keys:
             errors["options"] = [f"Unknown options: {', '.join(unknown_keys)}; known: {', '.join(OPTION_NAMES)}."]
         if errors:
             raise ValidationError(errors)
-        return cls(fields, alpha, bootstrap, top_n, patterns, seed, window, directions)
+        return cls(fields, alpha, bootstrap, top_n, patterns, seed, window, directions, judge is True)
+
+
+def _refusal_judge_errors() -> dict[str, list[str]]:
+    try:
+        if configured_judge() is None:
+            return {
+                "refusal_judge": [
+                    "No refusal judge is configured on this server (REWIND_REFUSAL_JUDGE_URL and"
+                    " REWIND_REFUSAL_JUDGE_MODEL)."
+                ]
+            }
+    except ValueError as exc:
+        return {"refusal_judge": [f"The server's refusal judge is misconfigured: {exc}"]}
+    return {}
 
 
 def _num(value, kind, low, high, name: str, errors: dict) -> Any:

@@ -124,7 +124,7 @@ class Command(BaseCommand):
             options["refusal_judge_header"],
         )
         try:
-            return judge_pairs(pairing.frame(), config)
+            return judge_pairs(pairing.chunks(), config)
         except GenerationError as exc:
             raise CommandError(f"refusal judge: {exc}") from None
 
