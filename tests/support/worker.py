@@ -109,6 +109,13 @@ class CeleryWorker(CeleryProcess):
                 raise RuntimeError(f"Celery worker did not start; log:\n{self.log()}")
             time.sleep(0.1)
 
+    def __enter__(self) -> CeleryWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
 
 def free_port() -> int:
     """A loopback port nothing listens on (bound and released)."""

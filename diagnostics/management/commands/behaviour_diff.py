@@ -12,6 +12,7 @@ from diagnostics.behaviour.answers import AnswerFileError, read_file, read_promp
 from diagnostics.behaviour.engine import AnalysisOptions, analyse_source
 from diagnostics.behaviour.export import report_markdown
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
+from diagnostics.management import refusal_judge_options
 
 
 def _direction(text: str) -> tuple[str, str]:
@@ -50,14 +51,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--judge-header", action="append", default=[], help="HEADER=ENV_VAR: a header whose value is in ENV_VAR"
         )
-        parser.add_argument(
-            "--refusal-judge-url",
-            help="OpenAI-compatible base URL of an LLM that decides each answer's refusal verdict, shown its request",
-        )
-        parser.add_argument("--refusal-judge-model", help="the refusal judge's model name")
-        parser.add_argument(
-            "--refusal-judge-header", action="append", default=[], help="HEADER=ENV_VAR for the refusal judge"
-        )
+        refusal_judge_options.add_arguments(parser)
 
     def handle(self, *args, **options):
         handles = []
@@ -114,19 +108,9 @@ class Command(BaseCommand):
         self.stdout.write(markdown)
 
     def _refusals_judged(self, pairing, options) -> tuple:
-        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
         from diagnostics.reports.refusal_judge import judge_pairs
 
-        config = endpoint_from_flags(
-            "refusal-judge",
-            options["refusal_judge_url"],
-            options["refusal_judge_model"],
-            options["refusal_judge_header"],
-        )
-        try:
-            return judge_pairs(pairing.chunks(), config)
-        except GenerationError as exc:
-            raise CommandError(f"refusal judge: {exc}") from None
+        return refusal_judge_options.judged(options, lambda config: judge_pairs(pairing.chunks(), config))
 
     def _judge(self, pairing, options) -> dict:
         from diagnostics.reports.generation import GenerationError, endpoint_from_flags

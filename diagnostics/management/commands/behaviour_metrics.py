@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from diagnostics.behaviour.answers import AnswerFileError, read_answers, read_file
 from diagnostics.behaviour.export import csv_safe
 from diagnostics.behaviour.metrics import METRIC_COLUMNS, REFUSAL_WINDOW, output_metrics
+from diagnostics.management import refusal_judge_options
 
 COLUMNS = ["id", "refusal", "refusal_kind", "non_answer", "disclaimer"] + [
     c for c in METRIC_COLUMNS if c not in ("refusal", "non_answer", "disclaimer", "schema_valid")
@@ -35,18 +36,7 @@ class Command(BaseCommand):
             help="a regular expression replacing the maintained refusal grammar (repeat for more; ^ = answer start)",
         )
         parser.add_argument("--refusal-window", type=int, default=REFUSAL_WINDOW, help="opening characters scanned")
-        parser.add_argument(
-            "--refusal-judge-url",
-            help="OpenAI-compatible base URL of an LLM that judges each answer against its request (the record's"
-            " instruction or prompt field); adds a refusal_by column",
-        )
-        parser.add_argument("--refusal-judge-model", help="the refusal judge's model name")
-        parser.add_argument(
-            "--refusal-judge-header",
-            action="append",
-            default=[],
-            help="HEADER=ENV_VAR: a header whose value is in ENV_VAR (REWIND_SECRET_* or listed in settings)",
-        )
+        refusal_judge_options.add_arguments(parser)
 
     def handle(self, *args, **options):
         try:
@@ -87,17 +77,8 @@ class Command(BaseCommand):
         self.stderr.write(summary)
 
     def _judged(self, records, metrics: pd.DataFrame, options) -> pd.DataFrame:
-        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
         from diagnostics.reports.refusal_judge import apply_judged, judge_refusals
 
-        config = endpoint_from_flags(
-            "refusal-judge",
-            options["refusal_judge_url"],
-            options["refusal_judge_model"],
-            options["refusal_judge_header"],
-        )
-        try:
-            kinds = judge_refusals([r.instruction for r in records], [r.text for r in records], config)
-        except GenerationError as exc:
-            raise CommandError(f"refusal judge: {exc}") from None
+        requests, texts = [r.instruction for r in records], [r.text for r in records]
+        kinds = refusal_judge_options.judged(options, lambda config: judge_refusals(requests, texts, config))
         return apply_judged(metrics, kinds)

@@ -33,6 +33,21 @@ def outputs(n: int = 6, text=lambda i: f"answer {i}", **extra) -> list[dict]:
     return [{"case_id": f"c{i}", "output": text(i), **extra} for i in range(n)]
 
 
+def report_form(version, releases, a: bytes, b: bytes, *, names=("a.jsonl", "b.jsonl"), **extra) -> dict:
+    """What the "request a report" form posts for two uploaded output files (extra fields as given)."""
+    return {
+        "prompt_set_version": version.pk,
+        "release_a": releases[0].pk,
+        "release_b": releases[1].pk,
+        "source": "upload",
+        "samples": 1,
+        "alpha": 0.05,
+        "outputs_a": upload(names[0], a),
+        "outputs_b": upload(names[1], b),
+        **extra,
+    }
+
+
 @pytest.fixture
 def releases(admin_user, team):
     feature = Feature.objects.create(slug="support-assistant", name="Support assistant", team=team)

@@ -125,28 +125,24 @@ def test_the_report_page_attaches_the_report_with_a_plain_form(web_as, responder
 def test_the_web_form_requests_a_report_and_the_htmx_cancel_redirects_back(
     web_as, responder, releases, prompt_set_version, django_capture_on_commit_callbacks
 ):
-    from tests.diagnostics.reports.conftest import jsonl, outputs, upload
+    from tests.diagnostics.reports.conftest import jsonl, outputs, report_form
 
     version = prompt_set_version()
     client = web_as(responder)
     assert "Request report" in client.get("/reports/new/").content.decode()
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(
-            "/reports/new/",
-            {
-                "title": "from the form",
-                "prompt_set_version": version.pk,
-                "release_a": releases[0].pk,
-                "release_b": releases[1].pk,
-                "source": "upload",
-                "samples": 1,
-                "alpha": 0.05,
-                "segment_fields": "locale",
-                "refusal_patterns": "cannot help\n\n(?i)not allowed",
-                "outputs_a": upload("a.jsonl", jsonl(outputs())),
-                "outputs_b": upload("b.csv", b"case_id,output\n" + b"".join(f"c{i},x{i}\n".encode() for i in range(6))),
-            },
+        b = b"case_id,output\n" + b"".join(f"c{i},x{i}\n".encode() for i in range(6))
+        form = report_form(
+            version,
+            releases,
+            jsonl(outputs()),
+            b,
+            names=("a.jsonl", "b.csv"),
+            title="from the form",
+            segment_fields="locale",
+            refusal_patterns="cannot help\n\n(?i)not allowed",
         )
+        response = client.post("/reports/new/", form)
     report = BehaviourReport.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}/"
     assert report.options["segment_fields"] == ["locale"] and len(callbacks) == 1

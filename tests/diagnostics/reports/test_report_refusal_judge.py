@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from diagnostics.models import BehaviourReport, ReportStatus
 from diagnostics.reports.runner import report_run
-from tests.diagnostics.reports.conftest import jsonl, upload
+from tests.diagnostics.reports.conftest import jsonl, report_form
 from tests.diagnostics.reports.test_report_request import assert_nothing_stored, request_report
 from tests.support.openai_server import OpenAIServer
 from tests.support.refusal_judge import PREMISE, premise_answer, premise_question, xstest_judge
@@ -113,20 +113,10 @@ def test_the_web_form_asks_for_the_judge_and_says_when_the_server_has_none(
         configured = judge_settings(server) if judge == "server" else judge
         with override_settings(REWIND_REFUSAL_JUDGE=configured):
             assert 'name="refusal_judge"' in client.get("/reports/new/").content.decode()
-            response = client.post(
-                "/reports/new/",
-                {
-                    "prompt_set_version": version.pk,
-                    "release_a": releases[0].pk,
-                    "release_b": releases[1].pk,
-                    "source": "upload",
-                    "samples": 1,
-                    "alpha": 0.05,
-                    "refusal_judge": "on",
-                    "outputs_a": upload("a.jsonl", jsonl(premise_outputs("a"))),
-                    "outputs_b": upload("b.jsonl", jsonl(premise_outputs("b"))),
-                },
+            form = report_form(
+                version, releases, jsonl(premise_outputs("a")), jsonl(premise_outputs("b")), refusal_judge="on"
             )
+            response = client.post("/reports/new/", form)
     if stored:
         assert response.status_code == 302
         assert BehaviourReport.objects.get().options["refusal_judge"] is True

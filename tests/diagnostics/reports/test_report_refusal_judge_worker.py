@@ -23,7 +23,7 @@ def judge_server():
 
 
 @pytest.fixture(scope="module")
-def judging_worker(judge_server, django_db_setup, django_db_blocker):
+def judging_worker(judge_server, django_db_setup):
     """A real worker configured as a deployment would be: the judge's address, model and header in its
     environment."""
     env = {
@@ -32,13 +32,8 @@ def judging_worker(judge_server, django_db_setup, django_db_blocker):
         "REWIND_REFUSAL_JUDGE_HEADERS": json.dumps({"Authorization": "REWIND_SECRET_TEST_REFUSAL_JUDGE"}),
         "REWIND_SECRET_TEST_REFUSAL_JUDGE": "Bearer from-the-worker",
     }
-    with django_db_blocker.unblock():
-        process = CeleryWorker(name="refusal-judge", extra_env=env)
-        process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    with CeleryWorker(name="refusal-judge", extra_env=env) as worker:
+        yield worker
 
 
 @pytest.mark.worker

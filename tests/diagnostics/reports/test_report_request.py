@@ -6,7 +6,7 @@ import pytest
 
 from core.models import AuditEntry
 from diagnostics.models import BehaviourReport, Output, ReportStatus
-from tests.diagnostics.reports.conftest import jsonl, outputs, upload
+from tests.diagnostics.reports.conftest import jsonl, outputs, report_form, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -151,17 +151,7 @@ def test_missing_files_and_live_without_endpoints_are_refused(api_as, responder,
 def test_the_web_form_shows_pairing_errors_on_the_file_fields(web_as, responder, releases, prompt_set_version):
     version = prompt_set_version()
     response = web_as(responder).post(
-        "/reports/new/",
-        {
-            "prompt_set_version": version.pk,
-            "release_a": releases[0].pk,
-            "release_b": releases[1].pk,
-            "source": "upload",
-            "samples": 1,
-            "alpha": 0.05,
-            "outputs_a": upload("a.jsonl", jsonl(outputs(6))),
-            "outputs_b": upload("b.jsonl", jsonl(outputs(5))),
-        },
+        "/reports/new/", report_form(version, releases, jsonl(outputs(6)), jsonl(outputs(5)))
     )
     assert response.status_code == 400
     assert "1 outputs have no pair in release B&#x27;s file: &#x27;c5&#x27;." in response.content.decode()
