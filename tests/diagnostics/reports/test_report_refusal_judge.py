@@ -112,7 +112,9 @@ def test_the_web_form_asks_for_the_judge_and_says_when_the_server_has_none(
     with OpenAIServer(answer=xstest_judge) as server:
         configured = judge_settings(server) if judge == "server" else judge
         with override_settings(REWIND_REFUSAL_JUDGE=configured):
-            assert 'name="refusal_judge"' in client.get("/reports/new/").content.decode()
+            page = client.get("/reports/new/").content.decode()
+            assert 'name="refusal_judge"' in page
+            assert ("Let judge-1 decide" if stored else "This server has no LLM refusal judge") in page
             form = report_form(
                 version, releases, jsonl(premise_outputs("a")), jsonl(premise_outputs("b")), refusal_judge="on"
             )
