@@ -119,8 +119,9 @@ def judge_pairs(
     unjudged = {"a": 0, "b": 0}
     pairs = 0
     for frame in chunks:
-        requests = frame["prompt"].where(frame["prompt"].notna(), None).tolist() if "prompt" in frame else None
-        requests = requests or [None] * len(frame)
+        requests = (
+            frame["prompt"].where(frame["prompt"].notna(), None).tolist() if "prompt" in frame else [None] * len(frame)
+        )
         for side in ("a", "b"):
             stop = partial(should_stop, pairs) if should_stop else None
             kinds = judge_refusals(requests, frame[f"output_{side}"].astype(str).tolist(), config, should_stop=stop)

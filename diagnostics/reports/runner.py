@@ -213,12 +213,13 @@ def _judge_refusals(report: BehaviourReport, progress: Progress) -> tuple:
     config = configured_judge()
     if config is None:
         raise ValueError("The report asks for the refusal judge, but none is configured (REWIND_REFUSAL_JUDGE_URL).")
-    total = report.outputs.count() // 2 or 1
+    source = OutputPairs(report, with_prompts=True)
+    total = source.size or 1
 
     def tick(pairs: int) -> None:
         progress(pairs / total, f"refusal judge: {pairs:,} of {total:,} pairs judged")
 
-    return judge_pairs(OutputPairs(report, with_prompts=True).chunks(), config, should_stop=tick)
+    return judge_pairs(source.chunks(), config, should_stop=tick)
 
 
 def embedding_backend():

@@ -12,7 +12,7 @@ from diagnostics.behaviour.answers import AnswerFileError, read_file, read_promp
 from diagnostics.behaviour.engine import AnalysisOptions, analyse_source
 from diagnostics.behaviour.export import report_markdown
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
-from diagnostics.management import refusal_judge_options
+from diagnostics.management import judge_options
 
 
 def _direction(text: str) -> tuple[str, str]:
@@ -51,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--judge-header", action="append", default=[], help="HEADER=ENV_VAR: a header whose value is in ENV_VAR"
         )
-        refusal_judge_options.add_arguments(parser)
+        judge_options.add_refusal_judge_arguments(parser)
 
     def handle(self, *args, **options):
         handles = []
@@ -110,18 +110,18 @@ class Command(BaseCommand):
     def _refusals_judged(self, pairing, options) -> tuple:
         from diagnostics.reports.refusal_judge import judge_pairs
 
-        return refusal_judge_options.judged(options, lambda config: judge_pairs(pairing.chunks(), config))
+        return judge_options.with_endpoint(
+            options, "refusal-judge", "refusal judge", lambda config: judge_pairs(pairing.chunks(), config)
+        )
 
     def _judge(self, pairing, options) -> dict:
-        from diagnostics.reports.generation import GenerationError, endpoint_from_flags
         from diagnostics.reports.preference import preference_judge
 
-        try:
-            config = endpoint_from_flags("judge", options["judge_url"], options["judge_model"], options["judge_header"])
-            return preference_judge(
+        return judge_options.with_endpoint(
+            options,
+            "judge",
+            "preference judge",
+            lambda config: preference_judge(
                 pairing.frame(), config, segment_fields=options["segment"], labels=(pairing.label_a, pairing.label_b)
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        except GenerationError as exc:
-            raise CommandError(f"preference judge: {exc}") from None
+            ),
+        )

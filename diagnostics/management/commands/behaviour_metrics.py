@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from diagnostics.behaviour.answers import AnswerFileError, read_answers, read_file
 from diagnostics.behaviour.export import csv_safe
 from diagnostics.behaviour.metrics import METRIC_COLUMNS, REFUSAL_WINDOW, output_metrics
-from diagnostics.management import refusal_judge_options
+from diagnostics.management import judge_options
 
 COLUMNS = ["id", "refusal", "refusal_kind", "non_answer", "disclaimer"] + [
     c for c in METRIC_COLUMNS if c not in ("refusal", "non_answer", "disclaimer", "schema_valid")
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             help="a regular expression replacing the maintained refusal grammar (repeat for more; ^ = answer start)",
         )
         parser.add_argument("--refusal-window", type=int, default=REFUSAL_WINDOW, help="opening characters scanned")
-        refusal_judge_options.add_arguments(parser)
+        judge_options.add_refusal_judge_arguments(parser)
 
     def handle(self, *args, **options):
         try:
@@ -80,5 +80,7 @@ class Command(BaseCommand):
         from diagnostics.reports.refusal_judge import apply_judged, judge_refusals
 
         requests, texts = [r.instruction for r in records], [r.text for r in records]
-        kinds = refusal_judge_options.judged(options, lambda config: judge_refusals(requests, texts, config))
+        kinds = judge_options.with_endpoint(
+            options, "refusal-judge", "refusal judge", lambda config: judge_refusals(requests, texts, config)
+        )
         return apply_judged(metrics, kinds)

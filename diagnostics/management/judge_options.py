@@ -1,4 +1,6 @@
-"""The ``--refusal-judge-*`` options that behaviour_metrics and behaviour_diff share."""
+"""Command options for the LLM judges: behaviour_metrics' and behaviour_diff's ``--refusal-judge-*`` options, and
+the one way both commands (and behaviour_diff's ``--judge-*`` preference judge) turn such options into an endpoint
+and its failures into command errors."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 
-def add_arguments(parser) -> None:
+def add_refusal_judge_arguments(parser) -> None:
     parser.add_argument(
         "--refusal-judge-url",
         help="OpenAI-compatible base URL of an LLM that decides each answer's refusal verdict, shown its request"
@@ -23,20 +25,17 @@ def add_arguments(parser) -> None:
     )
 
 
-def judged(options: dict, call: Callable[[Any], Any]) -> Any:
-    """``call(endpoint)`` with the judge the options name; a bad option or a failing endpoint is a CommandError."""
+def with_endpoint(options: dict, flag: str, name: str, call: Callable[[Any], Any]) -> Any:
+    """``call(endpoint)`` with the endpoint that the ``--{flag}-url/-model/-header`` options name; a bad option,
+    or an endpoint that keeps failing, is a CommandError (the latter prefixed with the judge's ``name``)."""
     from diagnostics.reports.generation import GenerationError, endpoint_from_flags
 
+    key = flag.replace("-", "_")
     try:
-        config = endpoint_from_flags(
-            "refusal-judge",
-            options["refusal_judge_url"],
-            options["refusal_judge_model"],
-            options["refusal_judge_header"],
-        )
+        config = endpoint_from_flags(flag, options[f"{key}_url"], options[f"{key}_model"], options[f"{key}_header"])
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     try:
         return call(config)
     except GenerationError as exc:
-        raise CommandError(f"refusal judge: {exc}") from None
+        raise CommandError(f"{name}: {exc}") from None
