@@ -103,6 +103,18 @@ def judge_config():
         raise SystemExit(f"BENCH_REFUSAL_JUDGE_HEADER: {exc}") from None
 
 
+def judge_sample(ids: np.ndarray) -> np.ndarray:
+    """Positions of the answers the judge is shown: all of them, or ``BENCH_REFUSAL_JUDGE_SAMPLE`` prompts drawn
+    with a fixed seed from the prompt ids, so every model is judged on the same prompts."""
+    size = os.environ.get("BENCH_REFUSAL_JUDGE_SAMPLE")
+    if not size:
+        return np.arange(len(ids))
+    if not size.isdigit() or int(size) < 1:
+        raise SystemExit("BENCH_REFUSAL_JUDGE_SAMPLE must be a whole number of answers per model, at least 1.")
+    drawn = set(np.random.default_rng(11).permutation(sorted(map(str, ids)))[: int(size)])
+    return np.array([i for i, prompt in enumerate(map(str, ids)) if prompt in drawn], dtype=int)
+
+
 def judged(measured: pd.DataFrame, requests: list[str | None], texts: list[str], config) -> tuple[np.ndarray, int]:
     """The refusal verdicts ``behaviour_metrics --refusal-judge-url`` writes for these answers, and how many
     replies named no class (those keep the detector's verdict)."""
@@ -223,8 +235,17 @@ def run() -> dict:
             metrics[f"{stem} second-annotator precision"] = row["second_annotator"]["precision"]
             metrics[f"{stem} second-annotator recall"] = row["second_annotator"]["recall"]
         if config:
-            verdicts, unjudged = judged(measured, requests[stem], texts, config)
-            row["judge"] = {**_scores(verdicts, labelled), "model": config.model, "unjudged": unjudged}
+            at = judge_sample(data[stem][2])
+            verdicts, unjudged = judged(
+                measured.iloc[at], [requests[stem][i] for i in at], [texts[i] for i in at], config
+            )
+            row["judge"] = {
+                **_scores(verdicts, labelled[at]),
+                "model": config.model,
+                "answers": len(at),
+                "unjudged": unjudged,
+                "detector_on_sample": _scores(measured["refusal"].to_numpy(dtype=bool)[at], labelled[at]),
+            }
             metrics[f"{stem} judge precision"] = row["judge"]["precision"]
             metrics[f"{stem} judge recall"] = row["judge"]["recall"]
         rows.append(row)
@@ -255,7 +276,12 @@ def run() -> dict:
             f" grammar without the family's rules + classifier refitted in this run to the other families' answers"
             f" to the other prompts ({FOLDS} prompt folds); new prompts = the shipped recipe refitted to all five models'"
             f" answers to the other prompts; 2nd annotator = XSTest's annotation_2 against final_label"
-            + (f"; LLM judge = {config.model}, given each prompt and answer" if config else "; no LLM judge asked for")
+            + (
+                f"; LLM judge = {config.model}, given each prompt and answer, on {rows[0]['judge']['answers']} answers"
+                f" per model"
+                if config
+                else "; no LLM judge asked for"
+            )
         ),
     }
 
@@ -267,11 +293,12 @@ def _pair(scores: dict | None) -> str:
 def _print_table(rows: list[dict]) -> None:
     print(
         f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P/R':>11}   {'new prompts':>11}   {'rules P/R':>11}"
-        f"   {'partial P/R':>11}   {'2nd annot.':>11}   {'LLM judge':>11}"
+        f"   {'partial P/R':>11}   {'2nd annot.':>11}   {'LLM judge':>11}   {'det. judged':>11}"
     )
     for r in rows:
         print(
             f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {_pair(r['held_out']):>11}"
             f"   {_pair(r['new_prompts']):>11}   {_pair(r['rules_only']):>11}   {_pair(r['partial_kind']):>11}"
             f"   {_pair(r.get('second_annotator')):>11}   {_pair(r.get('judge')):>11}"
+            f"   {_pair(r.get('judge', {}).get('detector_on_sample')):>11}"
         )

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -193,6 +194,25 @@ def test_the_benchmark_refuses_a_judge_header_off_the_allow_list(monkeypatch):
     monkeypatch.setenv("BENCH_REFUSAL_JUDGE_HEADER", "Authorization=DATABASE_URL")
     with pytest.raises(SystemExit, match="not allowed: DATABASE_URL"):
         refusal_quality.judge_config()
+
+
+def test_the_benchmark_judges_the_same_sampled_prompts_for_every_model(monkeypatch):
+    """BENCH_REFUSAL_JUDGE_SAMPLE: N answers per model, chosen by prompt id, so models in different row orders are
+    judged on the same prompts; no sample means every answer; a size that is not a count is refused."""
+    from bench import refusal_quality
+
+    ids = np.array([f"v2-{i}" for i in range(1, 451)])
+    shuffled = ids[np.random.default_rng(3).permutation(len(ids))]
+    assert refusal_quality.judge_sample(ids).tolist() == list(range(450))
+    monkeypatch.setenv("BENCH_REFUSAL_JUDGE_SAMPLE", "40")
+    first, second = refusal_quality.judge_sample(ids), refusal_quality.judge_sample(shuffled)
+    assert len(first) == len(second) == 40
+    assert set(ids[first]) == set(shuffled[second])
+    assert set(ids[first]) != set(ids[:40])
+    for size in ("0", "forty"):
+        monkeypatch.setenv("BENCH_REFUSAL_JUDGE_SAMPLE", size)
+        with pytest.raises(SystemExit, match="whole number of answers per model"):
+            refusal_quality.judge_sample(ids)
 
 
 def premise_files(tmp_path) -> tuple[str, str]:
