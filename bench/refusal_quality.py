@@ -244,7 +244,8 @@ def run() -> dict:
                 "model": config.model,
                 "answers": len(at),
                 "unjudged": unjudged,
-                "detector_on_sample": _scores(measured["refusal"].to_numpy(dtype=bool)[at], labelled[at]),
+                # The judge saw no XSTest answer before, so the fair comparison is the held-out detector.
+                "held_out_on_sample": _scores(held_out[stem][at], labelled[at]),
             }
             metrics[f"{stem} judge precision"] = row["judge"]["precision"]
             metrics[f"{stem} judge recall"] = row["judge"]["recall"]
@@ -293,12 +294,12 @@ def _pair(scores: dict | None) -> str:
 def _print_table(rows: list[dict]) -> None:
     print(
         f"{'model':<44} {'P':>6} {'R':>6}   {'held-out P/R':>11}   {'new prompts':>11}   {'rules P/R':>11}"
-        f"   {'partial P/R':>11}   {'2nd annot.':>11}   {'LLM judge':>11}   {'det. judged':>11}"
+        f"   {'partial P/R':>11}   {'2nd annot.':>11}   {'LLM judge':>11}   {'held-out on judged':>18}"
     )
     for r in rows:
         print(
             f"{r['model']:<44} {r['precision']:>6.3f} {r['recall']:>6.3f}   {_pair(r['held_out']):>11}"
             f"   {_pair(r['new_prompts']):>11}   {_pair(r['rules_only']):>11}   {_pair(r['partial_kind']):>11}"
             f"   {_pair(r.get('second_annotator')):>11}   {_pair(r.get('judge')):>11}"
-            f"   {_pair(r.get('judge', {}).get('detector_on_sample')):>11}"
+            f"   {_pair(r.get('judge', {}).get('held_out_on_sample')):>18}"
         )
