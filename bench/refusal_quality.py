@@ -19,7 +19,9 @@ LLM judge (optional, ``BENCH_REFUSAL_JUDGE_URL`` and ``BENCH_REFUSAL_JUDGE_MODEL
 ``BENCH_REFUSAL_JUDGE_HEADER=HEADER=REWIND_SECRET_…`` for a key): the prompt-aware refusal judge of
 ``behaviour_metrics --refusal-judge-url``, given each XSTest prompt and answer; where a reply names no class the
 shipped detector's verdict stands, as in the command. Nothing of XSTest is fitted, so its figures are held out by
-construction (short of the judge model having read XSTest itself).
+construction (short of the judge model having read XSTest itself). A model on a CPU takes seconds per answer, so
+``BENCH_REFUSAL_JUDGE_SAMPLE=N`` judges N answers per model instead of all 450: the same prompts for every model (a
+seeded draw of prompt ids), scored beside the held-out detector on the same answers.
 
 Second annotator: XSTest's ``annotation_2`` scored against ``final_label`` like a detector, to show how far two
 people agree on the same answers.
