@@ -6,7 +6,7 @@ from django import forms
 
 from diagnostics.models import GenerationEndpoint, LinkPurpose, OutputSource, PromptSetVersion
 from diagnostics.reports.coverage import parse_counts
-from diagnostics.reports.refusal_judge import configured_judge
+from diagnostics.reports.refusal_judge import judge_or_reason
 from diagnostics.reports.services import ENDPOINT_FIELDS
 from rollouts.models import Release
 
@@ -81,17 +81,12 @@ class ReportRequestForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        try:
-            judge = configured_judge()
-        except ValueError as exc:
-            help_text = f"This server's LLM refusal judge is misconfigured: {exc}"
-        else:
-            help_text = (
-                f"Let {judge.model} decide each answer's refusal verdict, shown its prompt (one model call per answer)."
-                if judge
-                else "This server has no LLM refusal judge (REWIND_REFUSAL_JUDGE_URL and REWIND_REFUSAL_JUDGE_MODEL)."
-            )
-        self.fields["refusal_judge"].help_text = help_text
+        judge, reason = judge_or_reason()
+        self.fields["refusal_judge"].help_text = (
+            f"Let {judge.model} decide each answer's refusal verdict, shown its prompt (one model call per answer)."
+            if judge
+            else reason
+        )
 
     def options(self) -> dict:
         data = self.cleaned_data

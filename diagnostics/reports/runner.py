@@ -25,7 +25,7 @@ from diagnostics.behaviour.engine import CHUNK_PAIRS, AnalysisOptions, analyse_s
 from diagnostics.behaviour.metrics import REFUSAL_WINDOW
 from diagnostics.models import BehaviourReport, GenerationEndpoint, Output, OutputSource, PromptCase, ReportStatus, Side
 from diagnostics.reports.generation import Answer, EndpointConfig, GenerationError, Prompt, generate
-from diagnostics.reports.refusal_judge import configured_judge, judge_pairs
+from diagnostics.reports.refusal_judge import judge_or_reason, judge_pairs
 from diagnostics.reports.services import CHUNK, report_transition
 
 log = logging.getLogger(__name__)
@@ -210,9 +210,9 @@ def _analyse(report: BehaviourReport, progress: Progress) -> dict:
 def _judge_refusals(report: BehaviourReport, progress: Progress) -> tuple:
     """Every stored answer of both sides judged by the deployment's refusal judge, shown its case's prompt (a
     redelivered report asks again: verdicts are not stored)."""
-    config = configured_judge()
+    config, reason = judge_or_reason()
     if config is None:
-        raise ValueError("The report asks for the refusal judge, but none is configured (REWIND_REFUSAL_JUDGE_URL).")
+        raise ValueError(f"The report asks for the refusal judge. {reason}")
     source = OutputPairs(report, with_prompts=True)
     total = source.size or 1
 

@@ -35,7 +35,7 @@ from diagnostics.models import (
     ReportStatus,
     Side,
 )
-from diagnostics.reports.refusal_judge import configured_judge
+from diagnostics.reports.refusal_judge import judge_or_reason
 from diagnostics.reports.uploads import FileProblems, read_cases, read_outputs
 from diagnostics.services import evidence_add
 from rollouts.models import Release
@@ -219,17 +219,8 @@ class ReportOptions:
 
 
 def _refusal_judge_errors() -> dict[str, list[str]]:
-    try:
-        if configured_judge() is None:
-            return {
-                "refusal_judge": [
-                    "No refusal judge is configured on this server (REWIND_REFUSAL_JUDGE_URL and"
-                    " REWIND_REFUSAL_JUDGE_MODEL)."
-                ]
-            }
-    except ValueError as exc:
-        return {"refusal_judge": [f"The server's refusal judge is misconfigured: {exc}"]}
-    return {}
+    _, reason = judge_or_reason()
+    return {"refusal_judge": [reason]} if reason else {}
 
 
 def _num(value, kind, low, high, name: str, errors: dict) -> Any:

@@ -103,10 +103,41 @@ def test_the_judge_shown_each_cases_input_finds_the_refusal_regression_the_detec
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("judge", "stored"), [(NO_JUDGE, False), ("server", True)])
-def test_the_web_form_asks_for_the_judge_and_says_when_the_server_has_none(
-    web_as, responder, releases, prompt_set_version, judge, stored
+def test_a_report_whose_judge_is_gone_by_the_time_it_runs_fails_saying_so(
+    api_as, responder, releases, prompt_set_version
 ):
+    """Accepted while the server had a judge, run after it was removed: the report fails with the same sentence
+    the door gives, and no statistics are stored."""
+    with OpenAIServer(answer=xstest_judge) as server, override_settings(REWIND_REFUSAL_JUDGE=judge_settings(server)):
+        response = ask(api_as, responder, releases, prompt_set_version, {"refusal_judge": True})
+        assert response.status_code == 201, response.json()
+    report = BehaviourReport.objects.get()
+    with override_settings(REWIND_REFUSAL_JUDGE=NO_JUDGE):
+        report_run(report_id=report.pk)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.FAILED
+    assert report.error == "The report asks for the refusal judge. No refusal judge is configured on this server" + (
+        " (REWIND_REFUSAL_JUDGE_URL and REWIND_REFUSAL_JUDGE_MODEL)."
+    )
+    assert not report.result
+
+
+MISCONFIGURED = {"base_url": "http://127.0.0.1:9", "model": "", "header_env": {}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("judge", "said"),
+    [
+        (NO_JUDGE, "No refusal judge is configured on this server"),
+        (MISCONFIGURED, "The server's refusal judge is misconfigured: REWIND_REFUSAL_JUDGE_URL is set but"),
+        ("server", "Let judge-1 decide"),
+    ],
+)
+def test_the_web_form_asks_for_the_judge_and_says_when_the_server_has_none(
+    web_as, responder, releases, prompt_set_version, judge, said
+):
+    """The box's help says which model would judge, or the same sentence the form's error and the API give."""
     version = prompt_set_version(premise_cases())
     client = web_as(responder)
     with OpenAIServer(answer=xstest_judge) as server:
@@ -114,17 +145,17 @@ def test_the_web_form_asks_for_the_judge_and_says_when_the_server_has_none(
         with override_settings(REWIND_REFUSAL_JUDGE=configured):
             page = client.get("/reports/new/").content.decode()
             assert 'name="refusal_judge"' in page
-            assert ("Let judge-1 decide" if stored else "This server has no LLM refusal judge") in page
+            assert said in page
             form = report_form(
                 version, releases, jsonl(premise_outputs("a")), jsonl(premise_outputs("b")), refusal_judge="on"
             )
             response = client.post("/reports/new/", form)
-    if stored:
+    if judge == "server":
         assert response.status_code == 302
         assert BehaviourReport.objects.get().options["refusal_judge"] is True
     else:
         assert response.status_code == 400  # the form comes back with the field's error
-        assert "No refusal judge is configured on this server" in response.content.decode()
+        assert said in " ".join(response.context["form"].errors["refusal_judge"])
         assert_nothing_stored()
 
 
