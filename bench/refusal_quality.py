@@ -209,7 +209,7 @@ def run() -> dict:
     requests = load_requests(directory) if config else {}
     rows, metrics, seconds, answers = [], {}, 0.0, 0
     for stem, (family, shown) in MODELS.items():
-        texts, labels, _ = data[stem]
+        texts, labels, ids = data[stem]
         labelled = labels != "1_full_compliance"
         started = time.perf_counter()
         measured, in_sample = measure(texts, labels)
@@ -237,7 +237,7 @@ def run() -> dict:
             metrics[f"{stem} second-annotator precision"] = row["second_annotator"]["precision"]
             metrics[f"{stem} second-annotator recall"] = row["second_annotator"]["recall"]
         if config:
-            at = judge_sample(data[stem][2])
+            at = judge_sample(ids)
             verdicts, unjudged = judged(
                 measured.iloc[at], [requests[stem][i] for i in at], [texts[i] for i in at], config
             )

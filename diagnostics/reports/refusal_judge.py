@@ -149,13 +149,13 @@ def judge_or_reason() -> tuple[EndpointConfig | None, str]:
     """The deployment's refusal judge and "", or None and the sentence the form, the API and the worker show when
     there is none or it is misconfigured."""
     try:
-        judge = configured_judge()
+        judge = _configured_judge()
     except ValueError as exc:
         return None, f"The server's refusal judge is misconfigured: {exc}"
     return (judge, "") if judge else (None, NO_JUDGE)
 
 
-def configured_judge() -> EndpointConfig | None:
+def _configured_judge() -> EndpointConfig | None:
     """The deployment's refusal judge for reports that ask for one (``REWIND_REFUSAL_JUDGE_URL``, ``_MODEL`` and
     ``_HEADERS``), or None when none is configured. ``ValueError`` says what is wrong with it."""
     conf = getattr(settings, "REWIND_REFUSAL_JUDGE", None) or {}

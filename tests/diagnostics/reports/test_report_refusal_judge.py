@@ -17,6 +17,7 @@ from tests.support.openai_server import OpenAIServer
 from tests.support.refusal_judge import PREMISE, premise_answer, premise_question, xstest_judge
 
 NO_JUDGE = {"base_url": "", "model": "", "header_env": {}}
+MISCONFIGURED = {"base_url": "http://127.0.0.1:9", "model": "", "header_env": {}}  # a URL without a model
 CASES = 80
 
 
@@ -56,11 +57,7 @@ def ask(api_as, responder, releases, prompt_set_version, options: dict):
     ("judge", "options", "message"),
     [
         (NO_JUDGE, {"refusal_judge": True}, "No refusal judge is configured on this server"),
-        (
-            {"base_url": "http://127.0.0.1:9", "model": "", "header_env": {}},
-            {"refusal_judge": True},
-            "REWIND_REFUSAL_JUDGE_MODEL is not",
-        ),
+        (MISCONFIGURED, {"refusal_judge": True}, "REWIND_REFUSAL_JUDGE_MODEL is not"),
         (
             {"base_url": "http://127.0.0.1:9", "model": "m", "header_env": {"Authorization": "SECRET_KEY"}},
             {"refusal_judge": True},
@@ -120,9 +117,6 @@ def test_a_report_whose_judge_is_gone_by_the_time_it_runs_fails_saying_so(
         " (REWIND_REFUSAL_JUDGE_URL and REWIND_REFUSAL_JUDGE_MODEL)."
     )
     assert not report.result
-
-
-MISCONFIGURED = {"base_url": "http://127.0.0.1:9", "model": "", "header_env": {}}
 
 
 @pytest.mark.django_db
